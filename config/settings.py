@@ -1,0 +1,109 @@
+"""One settings object, read from `TANGGAP_*` environment variables (and `.env`), validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REGIONS_DIR = Path(__file__).resolve().parent / "regions"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can change without touching code."""
+
+    model_config = SettingsConfigDict(env_prefix="TANGGAP_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./tanggap.db"
+    region: str = "padang"
+    host: str = "127.0.0.1"
+    port: int = Field(8112, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr("change-me-in-production")
+    session_hours: float = Field(12, gt=0, le=24 * 7)
+    cookie_secure: bool = False
+    demo_password: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    event_bus: Literal["memory", "postgres", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Duplicate detection: a new incident this close to an open one of a compatible type, or from the same
+    # caller, is offered as "probably the same as #N".
+    duplicate_radius_m: float = Field(500, gt=0, le=50_000)
+    duplicate_window_min: float = Field(60, gt=0, le=24 * 60)
+    # Repeat-abuse: N prank/ghost calls within the window flag the caller for block_hours.
+    abuse_threshold: int = Field(3, ge=1, le=100)
+    abuse_window_hours: float = Field(24, gt=0, le=24 * 30)
+    abuse_block_hours: float = Field(24, gt=0, le=24 * 30)
+    # Assignments not acknowledged within this many seconds are escalated on the console.
+    ack_timeout_s: int = Field(90, ge=10, le=3600)
+    # Roles that see caller numbers in full; the others see them masked (UU PDP No. 27/2022).
+    roles_seeing_caller: tuple[str, ...] = ("call_taker", "supervisor", "admin")
+
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    ws_buffer: int = Field(1000, ge=10, le=100_000)
+
+    tile_url: str | None = None
+    road_graph: Path | None = None
+
+    ari_url: str | None = None
+    ari_app: str = "tanggap112"
+    ari_user: str = "tanggap"
+    ari_password: SecretStr | None = None
+    agi_host: str = "127.0.0.1"
+    agi_port: int = Field(4573, ge=1, le=65535)
+    twilio_auth_token: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    twilio_from_number: str | None = None
+    public_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if not (REGIONS_DIR / value / "region.toml").is_file():
+            known = ", ".join(sorted(p.name for p in REGIONS_DIR.iterdir() if (p / "region.toml").is_file()))
+            raise ValueError(f"unknown region {value!r}; known regions: {known}")
+        return value
+
+    @property
+    def region_dir(self) -> Path:
+        return REGIONS_DIR / self.region
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL with the driver we ship (psycopg 3), whatever spelling the operator used."""
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+
+class SettingsError(Exception):
+    """A readable summary of what is wrong with the configuration."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's error into one line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"TANGGAP_{field.upper()}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

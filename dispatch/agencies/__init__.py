@@ -1,0 +1,1 @@
+"""Agencies (damkar, PSC 119, BPBD...), their stations and their units."""

@@ -1,0 +1,1 @@
+"""Calls to 112: from ringing to classification, caller history and repeat-abuse flags."""

@@ -1,0 +1,77 @@
+"""Caller locations reported during a call (AML, history...): suggestions for the call-taker.
+
+A report never moves an incident by itself; the call-taker confirms it, which sets the incident's location
+through the incident service like any other choice of point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.calls.models import Call, CallerLocation
+from dispatch.calls.schemas import LocationOut
+from dispatch.clock import utcnow
+from dispatch.events.service import record
+from dispatch.lifecycle import CallStatus
+from dispatch.phone import normalise
+
+
+def current_call_for(*, session: Session, caller: str | None) -> Call | None:
+    """The caller's call still in progress, else their most recent one (AML can arrive just after hang-up)."""
+    number = normalise(caller)
+    if number is None:
+        return None
+    live = session.scalar(
+        select(Call).where(Call.caller == number, Call.status != CallStatus.ended).order_by(Call.id.desc()).limit(1)
+    )
+    return live or session.scalar(select(Call).where(Call.caller == number).order_by(Call.id.desc()).limit(1))
+
+
+def report(
+    *,
+    session: Session,
+    caller: str | None,
+    source: str,
+    lat: float | None,
+    lon: float | None,
+    accuracy_m: float | None,
+    fix_at: datetime | None,
+    raw: str | None,
+    actor: str,
+    error: str | None = None,
+    call_id: int | None = None,
+) -> CallerLocation:
+    """Keep a location report (valid or not, raw text included) and tell the consoles if it is usable."""
+    call = session.get(Call, call_id) if call_id else current_call_for(session=session, caller=caller)
+    row = CallerLocation(
+        call_id=call.id if call else None,
+        caller=normalise(caller),
+        source=source,
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy_m,
+        fix_at=fix_at,
+        received_at=utcnow(),
+        raw=raw,
+        valid=error is None,
+        error=error,
+    )
+    session.add(row)
+    session.flush()
+    if error is None and call is not None:
+        payload = LocationOut.model_validate(row).model_dump(mode="json")
+        record(session, "call.location", actor=actor, data={**payload, "caller": row.caller},
+               call_id=call.id, incident_id=call.incident_id)
+    session.commit()
+    return row
+
+
+def for_call(*, session: Session, call_id: int) -> Sequence[CallerLocation]:
+    return session.scalars(
+        select(CallerLocation).where(CallerLocation.call_id == call_id, CallerLocation.valid.is_(True))
+        .order_by(CallerLocation.id)
+    ).all()

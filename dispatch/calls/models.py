@@ -1,0 +1,71 @@
+"""Calls, caller locations (AML and others) and repeat-abuse flags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dispatch.db import Base, UTCDateTime
+from dispatch.lifecycle import CallStatus
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (UniqueConstraint("provider", "channel_id", name="uq_call_channel"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caller: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164, None when withheld
+    caller_raw: Mapped[str | None] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(16))  # asterisk, twilio, sms, manual
+    channel_id: Mapped[str] = mapped_column(String(128))
+    dialled: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=CallStatus.offered, index=True)
+    classification: Mapped[str | None] = mapped_column(String(16), index=True)
+    offered_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    classified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    taker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    recording_ref: Mapped[str | None] = mapped_column(String(300))
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)  # caller flagged when the call came in
+    is_text: Mapped[bool] = mapped_column(Boolean, default=False)  # SMS from a caller who cannot speak
+    text: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    callback_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CallerLocation(Base):
+    """A location report for a call: a suggestion until a call-taker confirms it."""
+
+    __tablename__ = "caller_locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    caller: Mapped[str | None] = mapped_column(String(32), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # aml, gazetteer, map, history
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    fix_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    raw: Mapped[str | None] = mapped_column(Text)
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
+class CallerFlag(Base):
+    """A caller flagged for repeated prank/ghost calls. Never used to drop a call."""
+
+    __tablename__ = "caller_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    caller: Mapped[str] = mapped_column(String(32), index=True)
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    cleared_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

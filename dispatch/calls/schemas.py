@@ -1,0 +1,77 @@
+"""Pydantic shapes of calls, for the API and for event payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Classification = Literal["emergency", "information", "prank", "ghost"]
+
+
+class CallOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    caller: str | None
+    provider: str
+    channel_id: str
+    dialled: str | None
+    status: str
+    classification: str | None
+    offered_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    taker_id: int | None
+    incident_id: int | None
+    recording_ref: str | None
+    flagged: bool
+    is_text: bool
+    text: str | None
+    notes: str | None
+    callback_done_at: datetime | None
+
+
+class CallIn(BaseModel):
+    """A call recorded by hand or by a simulator (real calls come from the telephony bridge)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    caller: str | None = Field(None, max_length=40)
+    provider: Literal["manual", "asterisk", "twilio", "sms", "simulator"] = "manual"
+    channel_id: str | None = Field(None, max_length=128)
+    dialled: str | None = Field("112", max_length=32)
+    text: str | None = Field(None, max_length=2000)
+
+
+class ClassifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    classification: Classification
+    notes: str | None = Field(None, max_length=4000)
+
+
+class CallerStatus(BaseModel):
+    caller: str | None
+    flagged: bool
+    flagged_until: datetime | None
+    prank_or_ghost_recent: int
+    calls_total: int
+    incidents: list[int]
+    recent_calls: list[CallOut]
+
+
+class LocationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int | None
+    source: str
+    lat: float | None
+    lon: float | None
+    accuracy_m: float | None
+    fix_at: datetime | None
+    received_at: datetime
+    valid: bool
+    error: str | None

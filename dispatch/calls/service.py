@@ -1,0 +1,174 @@
+"""The life of a call: offered -> answered -> ended, its classification and what it is linked to."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.calls import abuse
+from dispatch.calls.models import Call
+from dispatch.calls.schemas import CallOut
+from dispatch.clock import utcnow
+from dispatch.context import Policy
+from dispatch.errors import Invalid, NotFound
+from dispatch.events.service import record
+from dispatch.lifecycle import CALL, CallClass, CallStatus
+from dispatch.phone import normalise
+
+
+def data(call: Call) -> dict[str, object]:
+    return CallOut.model_validate(call).model_dump(mode="json")
+
+
+def get(*, session: Session, call_id: int) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"call {call_id} not found")
+    return call
+
+
+def get_by_channel(*, session: Session, provider: str, channel_id: str) -> Call | None:
+    return session.scalar(select(Call).where(Call.provider == provider, Call.channel_id == channel_id))
+
+
+def offer(
+    *,
+    session: Session,
+    caller: str | None,
+    provider: str,
+    channel_id: str | None = None,
+    dialled: str | None = "112",
+    at: datetime | None = None,
+    text: str | None = None,
+    actor: str = "system",
+) -> Call:
+    """A call is ringing. Offering the same channel twice returns the first record (reconnects, retries).
+
+    A flagged caller is marked, never refused: a known prankster can have a real emergency.
+    """
+    channel_id = channel_id or f"{provider}-{uuid.uuid4()}"
+    existing = get_by_channel(session=session, provider=provider, channel_id=channel_id)
+    if existing is not None:
+        return existing
+    number = normalise(caller)
+    call = Call(
+        caller=number,
+        caller_raw=caller,
+        provider=provider,
+        channel_id=channel_id,
+        dialled=dialled,
+        offered_at=at or utcnow(),
+        flagged=abuse.is_flagged(session=session, caller=number),
+        is_text=text is not None,
+        text=text,
+    )
+    session.add(call)
+    session.flush()
+    record(session, "call.offered", actor=actor, data=data(call), call_id=call.id)
+    session.commit()
+    return call
+
+
+def answer(*, session: Session, call_id: int, taker_id: int | None, actor: str, at: datetime | None = None) -> Call:
+    call = get(session=session, call_id=call_id)
+    CALL.check(call.status, CallStatus.answered)
+    call.status, call.answered_at, call.taker_id = CallStatus.answered, at or utcnow(), taker_id
+    call.version += 1
+    record(session, "call.answered", actor=actor, data=data(call), call_id=call.id)
+    session.commit()
+    return call
+
+
+def end(*, session: Session, call_id: int, actor: str, at: datetime | None = None, cause: str | None = None) -> Call:
+    """The call is over. A call nobody answered is abandoned and goes to the callback list."""
+    call = get(session=session, call_id=call_id)
+    if call.status == CallStatus.ended:
+        return call  # hang-up events arrive more than once (ChannelHangupRequest, StasisEnd, ChannelDestroyed)
+    CALL.check(call.status, CallStatus.ended)
+    if call.status == CallStatus.offered and not call.is_text:
+        call.classification, call.classified_at = CallClass.abandoned, at or utcnow()
+    call.status, call.ended_at = CallStatus.ended, at or utcnow()
+    call.version += 1
+    record(session, "call.ended", actor=actor, data={**data(call), "cause": cause}, call_id=call.id)
+    session.commit()
+    return call
+
+
+def classify(
+    *, session: Session, call_id: int, classification: str, actor: str, policy: Policy, notes: str | None = None
+) -> Call:
+    """Classify an answered (or finished) call; prank/ghost calls may flag the caller."""
+    call = get(session=session, call_id=call_id)
+    if classification not in {c.value for c in CallClass} or classification == CallClass.abandoned:
+        raise Invalid(f"unknown classification {classification!r}")
+    if call.status == CallStatus.offered:
+        raise Invalid("answer the call before classifying it")
+    call.classification, call.classified_at = classification, utcnow()
+    if notes:
+        call.notes = notes
+    call.version += 1
+    record(session, "call.classified", actor=actor, data=data(call), call_id=call.id)
+    if classification in (CallClass.prank, CallClass.ghost) and call.caller:
+        abuse.evaluate(session=session, caller=call.caller, policy=policy, actor=actor)
+    session.commit()
+    return call
+
+
+def link_incident(*, session: Session, call_id: int, incident_id: int, actor: str) -> Call:
+    call = get(session=session, call_id=call_id)
+    call.incident_id = incident_id
+    if call.classification is None:
+        call.classification, call.classified_at = CallClass.emergency, utcnow()
+    call.version += 1
+    record(session, "call.linked", actor=actor, data=data(call), call_id=call.id, incident_id=incident_id)
+    return call
+
+
+def set_recording(*, session: Session, call_id: int, ref: str, actor: str) -> Call:
+    call = get(session=session, call_id=call_id)
+    call.recording_ref = ref
+    record(session, "call.recording", actor=actor, data={"id": call.id, "recording_ref": ref}, call_id=call.id)
+    session.commit()
+    return call
+
+
+def callback_done(*, session: Session, call_id: int, actor: str) -> Call:
+    call = get(session=session, call_id=call_id)
+    if call.classification != CallClass.abandoned:
+        raise Invalid("only abandoned calls are on the callback list")
+    call.callback_done_at = utcnow()
+    record(session, "call.callback_done", actor=actor, data=data(call), call_id=call.id)
+    session.commit()
+    return call
+
+
+def active(*, session: Session) -> Sequence[Call]:
+    """Calls ringing or in conversation, oldest first."""
+    return session.scalars(
+        select(Call).where(Call.status != CallStatus.ended).order_by(Call.offered_at, Call.id)
+    ).all()
+
+
+def waiting(*, session: Session) -> Sequence[Call]:
+    """The queue: calls offered and not yet answered, the longest waiting first."""
+    return session.scalars(
+        select(Call).where(Call.status == CallStatus.offered).order_by(Call.offered_at, Call.id)
+    ).all()
+
+
+def callbacks(*, session: Session, limit: int = 200) -> Sequence[Call]:
+    """Abandoned calls nobody has called back yet."""
+    return session.scalars(
+        select(Call)
+        .where(Call.classification == CallClass.abandoned, Call.callback_done_at.is_(None), Call.caller.is_not(None))
+        .order_by(Call.offered_at.desc())
+        .limit(limit)
+    ).all()
+
+
+def recent(*, session: Session, limit: int = 100) -> Sequence[Call]:
+    return session.scalars(select(Call).order_by(Call.id.desc()).limit(limit)).all()

@@ -1,0 +1,66 @@
+"""What services need to know about where they run: the region pack, its geography and local policy.
+
+Built once at start-up from settings by the entry point; tests build it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from dispatch.errors import Invalid
+from dispatch.regions import RegionPack
+
+if TYPE_CHECKING:
+    from geo.gazetteer import Gazetteer
+    from geo.jurisdiction import Jurisdictions, Location
+
+
+@dataclass(frozen=True)
+class Policy:
+    duplicate_radius_m: float = 500.0
+    duplicate_window: timedelta = timedelta(minutes=60)
+    abuse_threshold: int = 3
+    abuse_window: timedelta = timedelta(hours=24)
+    abuse_block: timedelta = timedelta(hours=24)
+    # A point further than this outside the region belongs to no command center we serve.
+    max_outside_m: float = 30_000.0
+    ack_timeout_s: int = 90
+
+
+@dataclass
+class Region:
+    pack: RegionPack
+    policy: Policy = field(default_factory=Policy)
+
+    @cached_property
+    def jurisdictions(self) -> Jurisdictions:
+        from geo.jurisdiction import Jurisdictions
+
+        return Jurisdictions.load(self.pack.geo_dir)
+
+    @cached_property
+    def gazetteer(self) -> Gazetteer:
+        from geo.gazetteer import Gazetteer
+
+        return Gazetteer.load(self.pack.geo_dir)
+
+    def locate(self, lat: float, lon: float) -> Location:
+        """Validate a point and find its kecamatan/kelurahan; reject points far from this region."""
+        from geo.coords import validate_point
+        from geo.errors import BadCoordinates
+
+        try:
+            lat, lon = validate_point(lat, lon, bbox=self.jurisdictions.bbox)
+        except BadCoordinates as exc:
+            raise Invalid(str(exc)) from None
+        where = self.jurisdictions.locate(lat, lon)
+        if not where.inside_region and (where.distance_m or 0) > self.policy.max_outside_m:
+            km = (where.distance_m or 0) / 1000
+            raise Invalid(
+                f"({lat:.5f}, {lon:.5f}) is {km:.0f} km outside {self.pack.name}; "
+                "this command center cannot take it"
+            )
+        return where

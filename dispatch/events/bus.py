@@ -1,0 +1,80 @@
+"""Publish/subscribe for committed events.
+
+Callers only see `EventBus`: `publish` a batch after a commit, `subscribe(handler) -> unsubscribe`. The first
+implementation is in-process; a PostgreSQL LISTEN/NOTIFY or Redis one can fan out across server processes
+behind the same two methods.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A committed event as subscribers see it."""
+
+    seq: int
+    type: str
+    at: datetime
+    actor: str
+    data: dict[str, Any]
+    incident_id: int | None = None
+    call_id: int | None = None
+    unit_id: int | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The shape sent to websocket clients: {"seq", "type", "at", "data"}."""
+        return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "data": self.data}
+
+
+Handler = Callable[[Published], None]
+Unsubscribe = Callable[[], None]
+
+
+class EventBus(Protocol):
+    def publish(self, events: Sequence[Published]) -> None: ...
+
+    def subscribe(self, handler: Handler) -> Unsubscribe: ...
+
+
+@dataclass
+class InProcessBus:
+    """Delivers to handlers in this process, synchronously and in sequence order.
+
+    Handlers must be quick and must not raise (a websocket handler only enqueues); one that raises is logged
+    and skipped so it cannot stop delivery to the others.
+    """
+
+    _handlers: dict[int, Handler] = field(default_factory=dict)
+    _next: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publish(self, events: Sequence[Published]) -> None:
+        with self._lock:
+            handlers = list(self._handlers.values())
+            for event in sorted(events, key=lambda e: e.seq):
+                for handler in handlers:
+                    try:
+                        handler(event)
+                    except Exception:
+                        log.exception("event handler failed on seq %s", event.seq)
+
+    def subscribe(self, handler: Handler) -> Unsubscribe:
+        with self._lock:
+            key = self._next
+            self._next += 1
+            self._handlers[key] = handler
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._handlers.pop(key, None)
+
+        return unsubscribe

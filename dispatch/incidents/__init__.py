@@ -1,0 +1,1 @@
+"""Incidents, the incident-type catalogue, assignments of units, duplicates."""

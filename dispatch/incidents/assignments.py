@@ -1,0 +1,144 @@
+"""Assigning units to incidents and moving each assignment through its lifecycle.
+
+The unit's status mirrors its active assignment; the incident keeps the first time any unit reached each
+step (dispatched, acknowledged, en route, on scene), which is what response-time reports need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.agencies.models import Unit
+from dispatch.agencies.service import unit_data
+from dispatch.clock import utcnow
+from dispatch.errors import Conflict, Forbidden, InvalidTransition, NotFound
+from dispatch.events import service as events
+from dispatch.incidents.models import Assignment, Incident
+from dispatch.incidents.service import assignment_data, get
+from dispatch.lifecycle import (
+    ACTIVE_ASSIGNMENT,
+    ASSIGNMENT,
+    ASSIGNMENT_STAMP,
+    UNIT_FOR_ASSIGNMENT,
+    AssignmentStatus,
+    IncidentStatus,
+    UnitStatus,
+)
+
+A = AssignmentStatus
+# Incident columns that keep the first time any of its units reached a step.
+_INCIDENT_FIRST = {A.acknowledged: "acknowledged_at", A.en_route: "en_route_at", A.on_scene: "on_scene_at"}
+
+
+def get_assignment(*, session: Session, assignment_id: int) -> Assignment:
+    row = session.get(Assignment, assignment_id)
+    if row is None:
+        raise NotFound(f"assignment {assignment_id} not found")
+    return row
+
+
+def active_for_unit(*, session: Session, unit_id: int) -> Assignment | None:
+    return session.scalar(
+        select(Assignment).where(Assignment.unit_id == unit_id, Assignment.status.in_(ACTIVE_ASSIGNMENT))
+    )
+
+
+def for_unit(*, session: Session, unit_id: int, limit: int = 20) -> Sequence[Assignment]:
+    return session.scalars(
+        select(Assignment).where(Assignment.unit_id == unit_id).order_by(Assignment.id.desc()).limit(limit)
+    ).all()
+
+
+def assign(
+    *,
+    session: Session,
+    incident_id: int,
+    unit_id: int,
+    actor: str,
+    user_id: int | None,
+    reason: str | None = None,
+    eta_s: float | None = None,
+) -> Assignment:
+    incident = get(session=session, incident_id=incident_id)
+    if incident.status == IncidentStatus.closed:
+        raise InvalidTransition(f"incident {incident_id} is closed")
+    unit = session.get(Unit, unit_id, with_for_update=True)
+    if unit is None:
+        raise NotFound(f"unit {unit_id} not found")
+    if unit.status != UnitStatus.available:
+        busy = active_for_unit(session=session, unit_id=unit.id)
+        where = f" on incident #{busy.incident_id}" if busy else ""
+        raise Conflict(f"unit {unit.callsign} is {unit.status}{where}, not available")
+    now = utcnow()
+    row = Assignment(incident_id=incident.id, unit_id=unit.id, status=A.dispatched, assigned_by=user_id,
+                     dispatched_at=now, reason=reason, eta_s=eta_s)
+    session.add(row)
+    _set_unit(unit, UnitStatus.dispatched, now)
+    changes: dict[str, Any] = {}
+    if incident.status == IncidentStatus.new:
+        incident.status, incident.dispatched_at = IncidentStatus.dispatched, now
+        changes = {"status": incident.status, "dispatched_at": now.isoformat()}
+    incident.version += 1
+    session.flush()
+    _record(session, "assignment.created", actor, row, unit, changes)
+    session.commit()
+    return row
+
+
+def step(
+    *, session: Session, assignment_id: int, status: str, actor: str, unit_id: int | None = None
+) -> Assignment:
+    """Move an assignment to `status`. `unit_id` binds a responder to its own unit."""
+    row = get_assignment(session=session, assignment_id=assignment_id)
+    if unit_id is not None and row.unit_id != unit_id:
+        raise Forbidden("a responder can only update its own unit's assignments")
+    target = A(status)
+    if row.status == target:
+        return row  # a retried tap from a phone on a weak connection
+    ASSIGNMENT.check(row.status, target)
+    now = utcnow()
+    row.status = target
+    setattr(row, ASSIGNMENT_STAMP[target], now)
+    if target == A.en_route and row.acknowledged_at is None:
+        row.acknowledged_at = now  # driving off is an acknowledgement
+    unit = session.get(Unit, row.unit_id)
+    assert unit is not None
+    _set_unit(unit, UNIT_FOR_ASSIGNMENT[target], now)
+    incident = get(session=session, incident_id=row.incident_id)
+    changes = _roll_up(incident, row, now)
+    _record(session, "assignment.status", actor, row, unit, changes)
+    session.commit()
+    return row
+
+
+def _roll_up(incident: Incident, row: Assignment, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    stamps = [(A.acknowledged, row.acknowledged_at), (A.en_route, row.en_route_at), (A.on_scene, row.on_scene_at)]
+    for state, stamped in stamps:
+        column = _INCIDENT_FIRST[state]
+        if stamped is not None and getattr(incident, column) is None:
+            setattr(incident, column, stamped)
+            changes[column] = stamped.isoformat()
+    if row.status == A.on_scene and incident.status == IncidentStatus.dispatched:
+        incident.status = IncidentStatus.on_scene
+        changes["status"] = incident.status
+    if changes:
+        incident.version += 1
+    return changes
+
+
+def _set_unit(unit: Unit, status: UnitStatus, now: datetime) -> None:
+    unit.status, unit.status_at = status, now
+    unit.version += 1
+
+
+def _record(session: Session, kind: str, actor: str, row: Assignment, unit: Unit, changes: dict[str, Any]) -> None:
+    payload: dict[str, Any] = {"assignment": assignment_data(row), "unit": unit_data(unit)}
+    if changes:
+        payload["incident"] = changes
+    events.record(session, kind, actor=actor, data=payload, incident_id=row.incident_id, unit_id=unit.id)

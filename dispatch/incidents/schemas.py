@@ -1,0 +1,135 @@
+"""Pydantic shapes of incidents and assignments, for the API and for event payloads."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+LocationSource = Literal["aml", "gazetteer", "map", "caller", "unit", "history", "manual"]
+
+
+class _Point(BaseModel):
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+    @field_validator("lat", "lon")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class IncidentIn(_Point):
+    model_config = ConfigDict(extra="forbid")
+
+    type_code: str = Field(min_length=1, max_length=48)
+    priority: int | None = Field(None, ge=1, le=4)
+    call_id: int | None = None
+    location_source: LocationSource | None = None
+    location_accuracy_m: float | None = Field(None, ge=0, le=100_000)
+    address: str | None = Field(None, max_length=300)
+    notes: str | None = Field(None, max_length=4000)
+
+
+class IncidentPatch(_Point):
+    model_config = ConfigDict(extra="forbid")
+
+    type_code: str | None = Field(None, min_length=1, max_length=48)
+    priority: int | None = Field(None, ge=1, le=4)
+    location_source: LocationSource | None = None
+    location_accuracy_m: float | None = Field(None, ge=0, le=100_000)
+    address: str | None = Field(None, max_length=300)
+    notes: str | None = Field(None, max_length=4000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    closure: str = Field("selesai", min_length=1, max_length=200)
+
+
+class AssignmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    incident_id: int
+    unit_id: int
+    status: str
+    dispatched_at: datetime
+    acknowledged_at: datetime | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+    transporting_at: datetime | None
+    at_hospital_at: datetime | None
+    cleared_at: datetime | None
+    reason: str | None
+    eta_s: float | None
+
+
+class IncidentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    type_code: str
+    priority: int
+    status: str
+    lat: float | None
+    lon: float | None
+    location_source: str | None
+    location_accuracy_m: float | None
+    location_confirmed: bool
+    address: str | None
+    kecamatan_code: str | None
+    kecamatan: str | None
+    kelurahan_code: str | None
+    kelurahan: str | None
+    near_border: bool
+    notes: str | None
+    caller: str | None
+    duplicate_of: int | None
+    created_at: datetime
+    dispatched_at: datetime | None
+    acknowledged_at: datetime | None
+    en_route_at: datetime | None
+    on_scene_at: datetime | None
+    closed_at: datetime | None
+    closure: str | None
+
+
+class Duplicate(BaseModel):
+    incident_id: int
+    reason: str
+    distance_m: float | None
+    type_code: str
+    created_at: datetime
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: int
+    reason: str | None = Field(None, max_length=300)
+    eta_s: float | None = Field(None, ge=0)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["acknowledged", "en_route", "on_scene", "transporting", "at_hospital", "cleared", "cancelled"]
+
+
+class IncidentTypeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    code: str
+    name_id: str
+    name_en: str
+    category: str
+    priority: int
+    emergency: bool
+    plan: list[dict[str, Any]]
+    keywords: str

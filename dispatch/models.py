@@ -1,0 +1,14 @@
+"""Every table, imported in one place for Alembic and for `create_all` in tests."""
+
+from dispatch.agencies.models import Agency, Station, Unit
+from dispatch.calls.models import Call, CallerFlag, CallerLocation
+from dispatch.db import Base
+from dispatch.events.models import Event
+from dispatch.idempotency import IdempotencyKey
+from dispatch.incidents.models import Assignment, Incident, IncidentType
+from dispatch.users.models import Token, User
+
+__all__ = [
+    "Agency", "Assignment", "Base", "Call", "CallerFlag", "CallerLocation", "Event", "IdempotencyKey",
+    "Incident", "IncidentType", "Station", "Token", "Unit", "User",
+]

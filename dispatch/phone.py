@@ -1,0 +1,47 @@
+"""Caller numbers: normalised to E.164 so 0812..., +62812... and 62812... are one caller."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+_WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
+
+
+def normalise(raw: str | None, *, region: str = "ID") -> str | None:
+    """E.164 for anything dialable; None when the number is withheld.
+
+    A string that is not a possible number (a short code, garbage from a trunk) keeps its digits, so history
+    still groups it, but gets no '+'.
+    """
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.lower() in _WITHHELD:
+        return None
+    digits = re.sub(r"[^\d+]", "", text)
+    if not digits.strip("+"):
+        return None
+    # "62812..." without the plus is how many trunks and SMS gateways send Indonesian numbers.
+    if digits.startswith("62") and len(digits) >= 10:
+        digits = "+" + digits
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    try:
+        parsed = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        return digits.lstrip("+")
+    if not phonenumbers.is_possible_number(parsed):
+        return digits.lstrip("+")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(number: str | None) -> str | None:
+    """Keep the country code, the operator prefix and the last three digits: enough to tell callers apart."""
+    if not number:
+        return number
+    if len(number) <= 6:
+        return "*" * len(number)
+    head = 6 if number.startswith("+") else 4
+    return number[:head] + "*" * (len(number) - head - 3) + number[-3:]

@@ -1,0 +1,1 @@
+"""People who use the system, their roles, and their login tokens."""

@@ -1,0 +1,52 @@
+"""Users and their tokens (console sessions and API bearer tokens)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dispatch.db import Base, UTCDateTime
+
+
+class Role(StrEnum):
+    call_taker = "call_taker"
+    dispatcher = "dispatcher"
+    responder = "responder"  # bound to one unit
+    supervisor = "supervisor"
+    admin = "admin"
+    telephony = "telephony"  # the PBX bridge when it runs as its own process
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Call-takers: ready for the next call from the queue, and the SIP endpoint the PBX rings.
+    available: Mapped[bool] = mapped_column(Boolean, default=False)
+    available_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sip_endpoint: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Token(Base):
+    """An opaque login token; only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "session" or "api"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
