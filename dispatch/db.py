@@ -48,7 +48,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    if "poolclass" not in kwargs:
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, **kwargs)
 
 
 def make_sessionmaker(engine: Engine, bus: Any) -> sessionmaker[Session]:

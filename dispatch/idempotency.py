@@ -26,7 +26,7 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(128))
     scope: Mapped[str] = mapped_column(String(300))  # method and path
     status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[Any] = mapped_column(JSON)
+    response: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -41,14 +41,10 @@ def lookup(session: Session, *, user_id: int, key: str, scope: str) -> Idempoten
 
 def remember(
     session: Session, *, user_id: int, key: str, scope: str, status_code: int, response: Any
-) -> None:
-    session.add(
-        IdempotencyKey(
-            user_id=user_id,
-            key=key,
-            scope=scope,
-            status_code=status_code,
-            response=response,
-            created_at=utcnow(),
-        )
+) -> IdempotencyKey:
+    """Add the key to the session; it is written by the action's own commit."""
+    row = IdempotencyKey(
+        user_id=user_id, key=key, scope=scope, status_code=status_code, response=response, created_at=utcnow()
     )
+    session.add(row)
+    return row

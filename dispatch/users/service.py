@@ -59,6 +59,13 @@ def create(
     return user
 
 
+def set_password(*, session: Session, user: User, password: str) -> None:
+    if len(password) < 8:
+        raise Invalid("password must have at least 8 characters")
+    user.password_hash = _hasher.hash(password)
+    session.commit()
+
+
 def authenticate(*, session: Session, username: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     if user is None:

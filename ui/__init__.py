@@ -1,0 +1,1 @@
+"""The web layer: HTTP API, websocket, console pages and the `tanggap` command line."""

@@ -1,0 +1,226 @@
+"""The `tanggap` command line: serve, demo, database, seeding, users, station import, road graphs."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from config.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="Tanggap 112: emergency-call dispatch for Indonesian command centers.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+import_app = typer.Typer(help="Load a command center's own data.", no_args_is_help=True)
+geo_app = typer.Typer(help="Geography: road networks.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(import_app, name="import")
+app.add_typer(geo_app, name="geo")
+
+ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
+DEMO_USERS = (
+    ("calltaker", "call_taker", "Petugas Penerima Panggilan", None),
+    ("dispatcher", "dispatcher", "Petugas Dispatcher", None),
+    ("supervisor", "supervisor", "Supervisor", None),
+    ("admin", "admin", "Administrator", None),
+    ("responder", "responder", "Regu Damkar", "damkar"),
+    ("ambulans", "responder", "Tim Ambulans PSC 119", "psc119"),
+)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def upgrade(settings: Settings) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest version."""
+    settings = _settings()
+    upgrade(settings)
+    typer.echo(f"database schema is up to date ({settings.database_url.split('@')[-1]})")
+
+
+@app.command()
+def seed(region: Annotated[str | None, typer.Option(help="Region pack: padang or banggai")] = None) -> None:
+    """Load a region pack (agencies, catalogue, stations, units) into the database."""
+    from ui.context import build
+
+    settings = _settings(**({"region": region} if region else {}))
+    upgrade(settings)
+    counts = _seed(settings)
+    typer.echo(f"seeded {settings.region}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    _ = build
+
+
+def _seed(settings: Settings) -> dict[str, int]:
+    from dispatch.regions import seed as seed_pack
+    from ui.context import build
+
+    ctx = build(settings)
+    with ctx.sessions() as session:
+        return seed_pack(session, ctx.region.pack)
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="call_taker, dispatcher, responder, supervisor, admin, telephony")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str | None, typer.Option()] = None,
+    unit: Annotated[str | None, typer.Option(help="Callsign of the unit (responders)")] = None,
+    sip: Annotated[str | None, typer.Option(help="SIP endpoint the PBX rings (call-takers)")] = None,
+) -> None:
+    """Create a user."""
+    from dispatch.errors import DomainError
+    from dispatch.users import service as users
+    from ui.context import build
+
+    ctx = build(_settings())
+    with ctx.sessions() as session:
+        try:
+            user = users.create(session=session, username=username, password=password, role=role, name=name,
+                                unit_callsign=unit, sip_endpoint=sip)
+        except DomainError as exc:
+            raise _fail(exc.message) from None
+    typer.echo(f"created {user.role} {user.username}")
+
+
+@import_app.command("stations")
+def import_stations(path: Path) -> None:
+    """Load stations from CSV (code,name,agency,lat,lon[,kecamatan_code]) or GeoJSON points."""
+    from dispatch.errors import DomainError
+    from dispatch.regions import import_stations as load
+    from ui.context import build
+
+    ctx = build(_settings())
+    with ctx.sessions() as session:
+        try:
+            count = load(session, path)
+        except DomainError as exc:
+            raise _fail(exc.message) from None
+    typer.echo(f"imported {count} stations from {path}")
+
+
+@geo_app.command("import-osm")
+def import_osm(path: Path, out: Annotated[Path, typer.Option(help="Where to store the graph")] = Path(
+        "roads.npz")) -> None:
+    """Build a routable road graph from an OpenStreetMap extract (.osm.pbf)."""
+    from geo.errors import BadOsmFile
+    from geo.roads import import_osm as build_graph
+
+    try:
+        summary = build_graph(path, out)
+    except BadOsmFile as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"road graph written to {out}: {summary}")
+    typer.echo(f"use it with TANGGAP_ROAD_GRAPH={out.resolve()}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the server (API, websocket, console)."""
+    import uvicorn
+
+    from ui.app import create_app
+
+    settings = _settings()
+    _logging(settings)
+    upgrade(settings)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
+                log_level=settings.log_level.lower(), ws_max_size=65536)
+
+
+def demo_users(settings: Settings, password: str) -> list[tuple[str, str]]:
+    """One user per role (two responders bound to units). Existing demo users get the new password."""
+    from sqlalchemy import select
+
+    from dispatch.agencies.models import Agency, Station, Unit
+    from dispatch.users import service as users
+    from dispatch.users.models import User
+    from ui.context import build
+
+    ctx = build(settings)
+    made = []
+    with ctx.sessions() as session:
+        for username, role, name, agency in DEMO_USERS:
+            unit = None
+            if agency:
+                unit = session.scalars(
+                    select(Unit).join(Agency).outerjoin(Station, Unit.station_id == Station.id)
+                    .where(Agency.code == agency).order_by(Unit.callsign)
+                ).first()
+            existing = session.scalar(select(User).where(User.username == username))
+            if existing is not None:
+                users.set_password(session=session, user=existing, password=password)
+            else:
+                users.create(session=session, username=username, password=password, role=role, name=name,
+                             unit_callsign=unit.callsign if unit else None,
+                             sip_endpoint="taker1" if role == "call_taker" else None)
+            made.append((username, role + (f" ({unit.callsign})" if unit else "")))
+    return made
+
+
+@app.command()
+def demo(
+    region: Annotated[str, typer.Option(help="Region pack: padang or banggai")] = "padang",
+    port: Annotated[int | None, typer.Option()] = None,
+    no_serve: Annotated[bool, typer.Option(help="Seed and create users, then exit")] = False,
+) -> None:
+    """Seed a region, create one user per role, and start the server at http://127.0.0.1:8112."""
+    settings = _settings(region=region)
+    _logging(settings)
+    upgrade(settings)
+    counts = _seed(settings)
+    password = settings.demo_password.get_secret_value() if settings.demo_password else secrets.token_urlsafe(9)
+    made = demo_users(settings, password)
+    url = f"http://{settings.host}:{port or settings.port}"
+    lines = [
+        "", f"Tanggap 112 demo — {region}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+        f"Open {url}/ and log in as one of (password: {password}):",
+        *[f"  {name:<11} {role}" for name, role in made],
+        f"  console {url}/console · responder {url}/responder · supervisor {url}/supervisor",
+        f"  API docs {url}/docs · health {url}/healthz", "",
+    ]
+    typer.echo("\n".join(lines))
+    if not no_serve:
+        serve(host=None, port=port)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

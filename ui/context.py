@@ -1,0 +1,42 @@
+"""The running application's shared objects, built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from dispatch.context import Policy, Region
+from dispatch.db import make_engine, make_sessionmaker
+from dispatch.events.bus import EventBus, InProcessBus
+from dispatch.regions import load_pack
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    region: Region
+    engine: Engine
+    sessions: sessionmaker[Session]
+    bus: EventBus
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        duplicate_radius_m=settings.duplicate_radius_m,
+        duplicate_window=timedelta(minutes=settings.duplicate_window_min),
+        abuse_threshold=settings.abuse_threshold,
+        abuse_window=timedelta(hours=settings.abuse_window_hours),
+        abuse_block=timedelta(hours=settings.abuse_block_hours),
+        ack_timeout_s=settings.ack_timeout_s,
+    )
+
+
+def build(settings: Settings, *, bus: EventBus | None = None) -> Ctx:
+    engine = make_engine(settings.sqlalchemy_url)
+    bus = bus or InProcessBus()
+    region = Region(load_pack(settings.region_dir), policy_from(settings))
+    return Ctx(settings, region, engine, make_sessionmaker(engine, bus), bus)

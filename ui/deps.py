@@ -1,0 +1,73 @@
+"""FastAPI dependencies: the context, a database session, the logged-in user and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.requests import HTTPConnection
+from sqlalchemy.orm import Session
+
+from dispatch.users import service as users
+from dispatch.users.models import User
+from ui.context import Ctx
+from ui.present import masked, sees_caller
+
+COOKIE = "tanggap_session"
+
+
+def get_ctx(conn: HTTPConnection) -> Ctx:
+    ctx: Ctx = conn.app.state.ctx
+    return ctx
+
+
+def get_db(ctx: Annotated[Ctx, Depends(get_ctx)]) -> Iterator[Session]:
+    with ctx.sessions() as session:
+        yield session
+
+
+def token_from(conn: HTTPConnection) -> str | None:
+    """Bearer header for API clients, the session cookie for the console, `?token=` for websockets."""
+    header = conn.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return conn.cookies.get(COOKIE) or conn.query_params.get("token")
+
+
+def user_for(session: Session, conn: HTTPConnection) -> User | None:
+    token = token_from(conn)
+    return users.resolve_token(session=session, token=token) if token else None
+
+
+def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> User:
+    user = user_for(db, request)
+    if user is None:
+        raise HTTPException(401, "login required")
+    return user
+
+
+def require(*roles: str) -> Callable[..., User]:
+    """A dependency that lets only these roles (and admin) through."""
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role != "admin" and user.role not in roles:
+            raise HTTPException(403, f"role {user.role} may not do this (needs {', '.join(roles)})")
+        return user
+
+    return check
+
+
+DB = Annotated[Session, Depends(get_db)]
+CtxDep = Annotated[Ctx, Depends(get_ctx)]
+AnyUser = Annotated[User, Depends(current_user)]
+Taker = Annotated[User, Depends(require("call_taker", "supervisor", "dispatcher", "telephony"))]
+Dispatcher = Annotated[User, Depends(require("dispatcher", "supervisor"))]
+Staff = Annotated[User, Depends(require("call_taker", "dispatcher", "supervisor", "telephony"))]
+Supervisor = Annotated[User, Depends(require("supervisor"))]
+Admin = Annotated[User, Depends(require("admin"))]
+
+
+def shown(ctx: Ctx, user: User, value: Any) -> Any:
+    """Mask personal data in a response for roles that do not need it."""
+    return value if sees_caller(user.role, ctx.settings.roles_seeing_caller) else masked(value)

@@ -1,0 +1,64 @@
+"""One table from domain errors to HTTP answers; nothing escapes as a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException
+
+from dispatch.errors import Conflict, DomainError, Forbidden, Invalid, InvalidTransition, NotFound
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Invalid: 422,
+    InvalidTransition: 409,
+    Conflict: 409,
+}
+
+
+def _body(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return _body(STATUS.get(type(exc), 400), exc.message, kind=type(exc).__name__)
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"] if p != "body")
+        problems.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return _body(422, "; ".join(problems) or "invalid request", kind="ValidationError")
+
+
+async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return _body(exc.status_code, str(exc.detail), kind="HTTPError")
+
+
+async def integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("integrity error: %s", type(exc).__name__)
+    return _body(409, "this conflicts with data already stored (duplicate or missing reference)", kind="Conflict")
+
+
+async def busy_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database busy: %s", exc)
+    return _body(503, "the database is busy; try again", kind="Unavailable")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
+    app.add_exception_handler(OperationalError, busy_error)

@@ -1,0 +1,56 @@
+"""Health, the event log over HTTP, users and the region's metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from dispatch.events import service as events
+from dispatch.users import service as users
+from ui.deps import DB, Admin, AnyUser, CtxDep, Staff, shown
+from ui.routes.auth import me_data
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz")
+def healthz(db: DB, ctx: CtxDep) -> dict[str, Any]:
+    db.execute(text("SELECT 1"))
+    return {"status": "ok", "region": ctx.region.pack.code, "database": ctx.engine.dialect.name}
+
+
+@router.get("/api/v1/events")
+def list_events(ctx: CtxDep, db: DB, user: Staff, since: int = Query(0, ge=0),
+                limit: int = Query(500, ge=1, le=5000)) -> Any:
+    return shown(ctx, user, [{"seq": e.seq, "type": e.type, "at": e.at.isoformat(), "data": e.data}
+                             for e in events.since(db, since, limit=limit)])
+
+
+@router.get("/api/v1/region")
+def region(ctx: CtxDep, _user: AnyUser) -> dict[str, Any]:
+    pack = ctx.region.pack
+    return {
+        "code": pack.code, "name": pack.name, "kode": pack.kode, "timezone": str(pack.timezone),
+        "tz_label": pack.tz_label, "center": list(pack.center), "tile_url": ctx.settings.tile_url,
+        "ack_timeout_s": ctx.settings.ack_timeout_s,
+    }
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=200)
+    role: str
+    name: str | None = Field(None, max_length=200)
+    unit_callsign: str | None = Field(None, max_length=64)
+    sip_endpoint: str | None = Field(None, max_length=128)
+
+
+@router.post("/api/v1/users", status_code=201)
+def add_user(body: UserIn, db: DB, _admin: Admin) -> dict[str, object]:
+    user = users.create(session=db, **body.model_dump())
+    return me_data(user)
