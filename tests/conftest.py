@@ -1,0 +1,96 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL, each test in a fresh schema."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from dispatch.models import Base
+from dispatch.regions import seed
+from dispatch.users import service as users
+from ui.app import create_app
+from ui.context import Ctx, build
+
+PG_URL = os.environ.get("TANGGAP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "rahasia-demo-112"
+ROLES = ("call_taker", "dispatcher", "supervisor", "admin", "telephony")
+
+
+def _pg_schema_url(url: str, schema: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) + f"?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tanggap.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield _pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, region="padang", duplicate_radius_m=500, abuse_threshold=3,
+                    ws_buffer=50)
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Ctx]:
+    ctx = build(settings)
+    Base.metadata.create_all(ctx.engine)
+    with ctx.sessions() as session:
+        seed(session, ctx.region.pack)
+    yield ctx
+    ctx.engine.dispose()
+
+
+@pytest.fixture
+def session(ctx: Ctx) -> Iterator[Session]:
+    with ctx.sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def client(ctx: Ctx) -> Iterator[TestClient]:
+    with TestClient(create_app(ctx=ctx)) as client:
+        yield client
+
+
+@pytest.fixture
+def make_user(ctx: Ctx) -> Callable[..., str]:
+    """Create a user and return its bearer token."""
+
+    def make(role: str, username: str | None = None, unit: str | None = None) -> str:
+        with ctx.sessions() as session:
+            user = users.create(session=session, username=username or f"{role}-{uuid.uuid4().hex[:6]}",
+                                password=PASSWORD, role=role, unit_callsign=unit)
+            from datetime import timedelta
+
+            return users.issue_token(session=session, user=user, kind="api", lifetime=timedelta(hours=1))
+
+    return make
+
+
+@pytest.fixture
+def auth(make_user: Callable[..., str]) -> dict[str, dict[str, str]]:
+    """Bearer headers for one user per role (and a responder bound to DAMKAR-03-PMK1)."""
+    out = {role: {"Authorization": f"Bearer {make_user(role)}"} for role in ROLES}
+    out["responder"] = {"Authorization": f"Bearer {make_user('responder', unit='DAMKAR-03-PMK1')}"}
+    return out
