@@ -12,6 +12,16 @@ BANGGAI = REGIONS / "banggai" / "geo"
 
 
 @pytest.fixture(scope="session")
+def padang_dir() -> Path:
+    return PADANG
+
+
+@pytest.fixture(scope="session")
+def banggai_dir() -> Path:
+    return BANGGAI
+
+
+@pytest.fixture(scope="session")
 def padang() -> Jurisdictions:
     return Jurisdictions.load(PADANG)
 
