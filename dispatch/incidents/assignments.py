@@ -19,7 +19,7 @@ from dispatch.clock import utcnow
 from dispatch.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from dispatch.events import service as events
 from dispatch.incidents.models import Assignment, Incident
-from dispatch.incidents.service import assignment_data, get
+from dispatch.incidents.service import assignment_data, fields, get
 from dispatch.lifecycle import (
     ACTIVE_ASSIGNMENT,
     ASSIGNMENT,
@@ -82,7 +82,7 @@ def assign(
     changes: dict[str, Any] = {}
     if incident.status == IncidentStatus.new:
         incident.status, incident.dispatched_at = IncidentStatus.dispatched, now
-        changes = {"status": incident.status, "dispatched_at": now.isoformat()}
+        changes = fields(incident, "status", "dispatched_at")
     incident.version += 1
     session.flush()
     _record(session, "assignment.created", actor, row, unit, changes)
@@ -110,26 +110,26 @@ def step(
     assert unit is not None
     _set_unit(unit, UNIT_FOR_ASSIGNMENT[target], now)
     incident = get(session=session, incident_id=row.incident_id)
-    changes = _roll_up(incident, row, now)
+    changes = _roll_up(incident, row)
     _record(session, "assignment.status", actor, row, unit, changes)
     session.commit()
     return row
 
 
-def _roll_up(incident: Incident, row: Assignment, now: datetime) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
+def _roll_up(incident: Incident, row: Assignment) -> dict[str, Any]:
+    changed: list[str] = []
     stamps = [(A.acknowledged, row.acknowledged_at), (A.en_route, row.en_route_at), (A.on_scene, row.on_scene_at)]
     for state, stamped in stamps:
         column = _INCIDENT_FIRST[state]
         if stamped is not None and getattr(incident, column) is None:
             setattr(incident, column, stamped)
-            changes[column] = stamped.isoformat()
+            changed.append(column)
     if row.status == A.on_scene and incident.status == IncidentStatus.dispatched:
         incident.status = IncidentStatus.on_scene
-        changes["status"] = incident.status
-    if changes:
+        changed.append("status")
+    if changed:
         incident.version += 1
-    return changes
+    return fields(incident, *changed)
 
 
 def _set_unit(unit: Unit, status: UnitStatus, now: datetime) -> None:

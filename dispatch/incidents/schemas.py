@@ -12,8 +12,9 @@ LocationSource = Literal["aml", "gazetteer", "map", "caller", "unit", "history",
 
 
 class _Point(BaseModel):
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
+    # Ranges are checked by the region (geo.coords), which also recognises swapped lat/lon.
+    lat: float | None = None
+    lon: float | None = None
 
     @field_validator("lat", "lon")
     @classmethod

@@ -23,6 +23,12 @@ def data(incident: Incident) -> dict[str, Any]:
     return IncidentOut.model_validate(incident).model_dump(mode="json")
 
 
+def fields(incident: Incident, *names: str) -> dict[str, Any]:
+    """Some fields of the incident, serialised exactly as in full snapshots (so the log folds cleanly)."""
+    snapshot = data(incident)
+    return {name: snapshot[name] for name in names}
+
+
 def get(*, session: Session, incident_id: int) -> Incident:
     incident = session.get(Incident, incident_id)
     if incident is None:
@@ -124,8 +130,7 @@ def close(*, session: Session, incident_id: int, closure: str, actor: str) -> In
     incident.status, incident.closed_at, incident.closure = IncidentStatus.closed, utcnow(), closure
     incident.version += 1
     events.record(session, "incident.closed", actor=actor,
-                  data={"id": incident.id, "incident": {"status": incident.status,
-                        "closed_at": incident.closed_at.isoformat(), "closure": closure}},
+                  data={"id": incident.id, "incident": fields(incident, "status", "closed_at", "closure")},
                   incident_id=incident.id)
     session.commit()
     return incident
@@ -156,8 +161,8 @@ def mark_duplicate(*, session: Session, incident_id: int, of_id: int, actor: str
     incident.closure = f"duplikat #{target.id}"
     incident.version += 1
     events.record(session, "incident.duplicate", actor=actor,
-                  data={"id": incident.id, "incident": {"duplicate_of": target.id, "status": incident.status,
-                        "closed_at": incident.closed_at.isoformat(), "closure": incident.closure}},
+                  data={"id": incident.id,
+                        "incident": fields(incident, "duplicate_of", "status", "closed_at", "closure")},
                   incident_id=incident.id)
     session.commit()
     return incident

@@ -1,0 +1,123 @@
+"""What the telephony bridges ask of the core, one function per step of a phone call.
+
+The ARI bridge (in the server process or on its own behind the HTTP API) and the Twilio webhooks all go
+through these functions, so a call is handled the same way whichever way it came in. Every step is
+idempotent: PBX events arrive more than once and in several orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.calls import abuse, queue
+from dispatch.calls import service as calls
+from dispatch.calls.models import Call
+from dispatch.calls.schemas import CallerStatus
+from dispatch.clock import as_utc, utcnow
+from dispatch.context import Policy
+from dispatch.events.service import record
+from dispatch.lifecycle import CallClass, CallStatus
+from dispatch.phone import normalise
+
+QUEUE = "tanggap112"
+REVIEW_QUEUE = "tanggap112-review"  # flagged callers: still answered, by a desk that knows the history
+RECENT_EMERGENCY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Triage:
+    """What the PBX should know about a caller before the call is queued. Never a reason to drop it."""
+
+    flagged: bool
+    priority: str  # high (calling back about an emergency in the last hour), normal, low (flagged)
+    language: str  # id or en: the greeting to play
+    queue: str
+    calls_total: int
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "TANGGAP_FLAGGED": "1" if self.flagged else "0",
+            "TANGGAP_PRIORITY": self.priority,
+            "TANGGAP_LANG": self.language,
+            "TANGGAP_QUEUE": self.queue,
+        }
+
+
+DEFAULT_TRIAGE = Triage(flagged=False, priority="normal", language="id", queue=QUEUE, calls_total=0)
+
+
+def triage_of(status: CallerStatus, *, now: datetime | None = None) -> Triage:
+    """Pure: the caller's history turned into PBX hints."""
+    now = now or utcnow()
+    caller = status.caller
+    language = "en" if caller and caller.startswith("+") and not caller.startswith("+62") else "id"
+    recent_emergency = any(
+        (c.incident_id is not None or c.classification == CallClass.emergency)
+        and now - as_utc(c.offered_at) <= RECENT_EMERGENCY
+        for c in status.recent_calls
+    )
+    if status.flagged:
+        priority, name = "low", REVIEW_QUEUE
+    elif recent_emergency:
+        priority, name = "high", QUEUE
+    else:
+        priority, name = "normal", QUEUE
+    return Triage(status.flagged, priority, language, name, status.calls_total)
+
+
+def triage(*, session: Session, caller: str | None, policy: Policy) -> Triage:
+    return triage_of(abuse.status(session=session, caller=normalise(caller), policy=policy))
+
+
+def offer(
+    *, session: Session, provider: str, channel_id: str, caller: str | None, dialled: str | None,
+    at: datetime | None, actor: str, text: str | None = None,
+) -> Call:
+    return calls.offer(session=session, caller=caller, provider=provider, channel_id=channel_id, dialled=dialled,
+                       at=at, text=text, actor=actor)
+
+
+def queued(*, session: Session, call_id: int, actor: str) -> int | None:
+    """The caller is on hold in the queue: tell supervisors where they stand. Commits."""
+    call = calls.get(session=session, call_id=call_id)
+    if call.status != CallStatus.offered:
+        return None
+    position = queue.position(session=session, call_id=call_id)
+    record(session, "call.queued", actor=actor, data={"id": call_id, "position": position}, call_id=call_id)
+    session.commit()
+    return position
+
+
+def answered(*, session: Session, call_id: int, taker_id: int | None, actor: str) -> Call:
+    """A call-taker is talking to the caller. Repeating it (or a console answer that came first) is fine."""
+    call = calls.get(session=session, call_id=call_id)
+    if call.status != CallStatus.offered:
+        return call
+    return calls.answer(session=session, call_id=call_id, taker_id=taker_id, actor=actor)
+
+
+def finish(*, session: Session, call_id: int, actor: str, cause: str | None) -> Call:
+    """The call is over (either side hung up): end it and make its taker ready again."""
+    call = calls.end(session=session, call_id=call_id, actor=actor, cause=cause)
+    queue.release_after(session=session, call=call, actor=actor)
+    return call
+
+
+def live(*, session: Session, provider: str) -> Sequence[Call]:
+    """Calls of this provider we believe are still ringing or in conversation."""
+    return session.scalars(
+        select(Call).where(Call.provider == provider, Call.status != CallStatus.ended, Call.is_text.is_(False))
+        .order_by(Call.id)
+    ).all()
+
+
+def sms_event(*, session: Session, kind: str, actor: str, data: dict[str, object],
+              incident_id: int | None = None, unit_id: int | None = None) -> None:
+    """`sms.sent`, `sms.failed` and `sms.status` (delivery reports) in the event log. Commits."""
+    record(session, kind, actor=actor, data=data, incident_id=incident_id, unit_id=unit_id)
+    session.commit()

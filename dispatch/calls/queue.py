@@ -1,0 +1,202 @@
+"""Automatic call distribution: which waiting call goes to which ready call-taker.
+
+The oldest waiting voice call goes to the call-taker idle longest. Reserving a taker for a call is recorded
+as a `call.connecting` event (and undone by `call.requeued`), so every process that routes calls (the ARI
+bridge, the Twilio webhooks) sees the same reservations; a reservation older than its time-to-live is ignored,
+so a bridge that died while a phone was ringing cannot leave a caller waiting forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from dispatch.calls import service as calls
+from dispatch.calls.models import Call
+from dispatch.clock import as_utc, utcnow
+from dispatch.events.models import Event
+from dispatch.events.service import record
+from dispatch.users import service as users
+from dispatch.users.models import Role, User
+
+CONNECTING = "call.connecting"
+REQUEUED = "call.requeued"
+RESERVATION_TTL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A waiting call and the call-taker whose phone should ring for it."""
+
+    call_id: int
+    provider: str
+    channel_id: str
+    taker_id: int
+    endpoint: str
+
+
+@dataclass(frozen=True)
+class Reservation:
+    taker_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    call_id: int
+    position: int
+    provider: str
+    caller: str | None
+    flagged: bool
+    offered_at: datetime
+    waiting_s: float
+    connecting_to: int | None
+
+
+@dataclass(frozen=True)
+class QueueView:
+    at: datetime
+    calls: list[QueueEntry]
+    takers_ready: list[dict[str, object]]
+
+    @property
+    def longest_wait_s(self) -> float:
+        return max((c.waiting_s for c in self.calls), default=0.0)
+
+
+def endpoint_of(taker: User) -> str | None:
+    return taker.sip_endpoint or None
+
+
+def plan(waiting: Sequence[Call], takers: Sequence[User], reserved: Iterable[int]) -> list[tuple[Call, User]]:
+    """Pure matching: voice calls not already ringing a taker, oldest first, to takers with a phone."""
+    busy = set(reserved)
+    queue = [c for c in waiting if not c.is_text and c.id not in busy]
+    ready = [t for t in takers if endpoint_of(t)]
+    return list(zip(queue, ready, strict=False))
+
+
+def reservations(
+    *, session: Session, call_ids: Sequence[int], now: datetime | None = None, ttl: timedelta = RESERVATION_TTL
+) -> dict[int, Reservation]:
+    """Calls whose latest queue event is a live `call.connecting`."""
+    if not call_ids:
+        return {}
+    rows = session.execute(
+        select(Event.call_id, Event.type, Event.at, Event.data)
+        .where(Event.call_id.in_(call_ids), Event.type.in_((CONNECTING, REQUEUED)))
+        .order_by(Event.seq)
+    ).all()
+    latest: dict[int, tuple[str, datetime, dict[str, object]]] = {}
+    for call_id, kind, at, data in rows:
+        latest[call_id] = (kind, at, data)
+    cutoff = (now or utcnow()) - ttl
+    out = {}
+    for call_id, (kind, at, data) in latest.items():
+        if kind == CONNECTING and as_utc(at) >= cutoff:
+            out[call_id] = Reservation(int(str(data["taker_id"])), as_utc(at))
+    return out
+
+
+def claim(
+    *, session: Session, provider: str, actor: str, ttl: timedelta = RESERVATION_TTL, limit: int = 50
+) -> list[Match]:
+    """Reserve ready takers for this provider's calls at the head of the shared queue. Commits.
+
+    Matching looks at every provider's calls so that the queue stays first-come first-served across
+    them; only this provider's pairs are reserved. A taker is taken with a compare-and-set on `available`,
+    so two routing processes can never ring the same taker for two calls.
+    """
+    waiting = list(calls.waiting(session=session))[:limit]
+    taken = reservations(session=session, call_ids=[c.id for c in waiting], ttl=ttl)
+    pairs = plan(waiting, users.available_takers(session=session), taken)
+    now = utcnow()
+    matches = []
+    for call, taker in pairs:
+        if call.provider != provider:
+            continue
+        result = session.execute(
+            update(User).where(User.id == taker.id, User.available.is_(True))
+            .values(available=False, available_at=now)
+        )
+        if not cast("CursorResult[Any]", result).rowcount:
+            continue
+        record(session, "taker.available", actor=actor,
+               data={"user_id": taker.id, "available": False, "reason": "ringing", "call_id": call.id})
+        record(session, CONNECTING, actor=actor,
+               data={"id": call.id, "taker_id": taker.id, "reserved_at": now.isoformat()}, call_id=call.id)
+        matches.append(Match(call.id, call.provider, call.channel_id, taker.id, endpoint_of(taker) or ""))
+    session.commit()
+    session.expire_all()
+    return matches
+
+
+def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker_available: bool,
+            actor: str) -> None:
+    """The taker's phone did not connect: the call goes back to the head of the queue. Commits.
+
+    `taker_available` says whether the taker is ready again (the caller hung up while it rang) or stays
+    unavailable (no answer, busy: do not keep ringing an empty desk).
+    """
+    call = calls.get(session=session, call_id=call_id)
+    taken = reservations(session=session, call_ids=[call_id], ttl=timedelta(days=1))
+    if call_id in taken and taken[call_id].taker_id == taker_id:
+        record(session, REQUEUED, actor=actor, data={"id": call_id, "taker_id": taker_id, "reason": reason},
+               call_id=call_id)
+    _set_ready(session, taker_id, taker_available, reason, actor)
+    session.commit()
+
+
+def release_after(*, session: Session, call: Call, actor: str) -> None:
+    """After a routed call ends, its taker is ready again unless they changed their status meanwhile."""
+    if call.taker_id is None:
+        return
+    taker = session.get(User, call.taker_id)
+    taken = reservations(session=session, call_ids=[call.id], ttl=timedelta(days=1))
+    reservation = taken.get(call.id)
+    if taker is None or taker.available or reservation is None or reservation.taker_id != taker.id:
+        return
+    if taker.available_at is not None and as_utc(taker.available_at) <= reservation.at:
+        _set_ready(session, taker.id, True, "call_ended", actor)
+        session.commit()
+
+
+def _set_ready(session: Session, taker_id: int, available: bool, reason: str, actor: str) -> None:
+    taker = session.get(User, taker_id)
+    if taker is None or taker.available == available or taker.role not in (Role.call_taker, Role.supervisor):
+        return
+    taker.available, taker.available_at = available, utcnow()
+    record(session, "taker.available", actor=actor,
+           data={"user_id": taker.id, "available": available, "reason": reason})
+
+
+def snapshot(*, session: Session, now: datetime | None = None) -> QueueView:
+    """The queue as a supervisor sees it: position, waiting time, who is ringing for it, who is ready."""
+    now = now or utcnow()
+    waiting = [c for c in calls.waiting(session=session) if not c.is_text]
+    taken = reservations(session=session, call_ids=[c.id for c in waiting], now=now)
+    entries = []
+    for position, call in enumerate(waiting, start=1):
+        reservation = taken.get(call.id)
+        entries.append(QueueEntry(
+            call_id=call.id, position=position, provider=call.provider, caller=call.caller, flagged=call.flagged,
+            offered_at=call.offered_at, waiting_s=max(0.0, (now - as_utc(call.offered_at)).total_seconds()),
+            connecting_to=reservation.taker_id if reservation else None,
+        ))
+    ready: list[dict[str, object]] = [
+        {"user_id": t.id, "name": t.name, "endpoint": t.sip_endpoint,
+         "idle_s": (now - as_utc(t.available_at)).total_seconds() if t.available_at else None}
+        for t in users.available_takers(session=session)
+    ]
+    return QueueView(now, entries, ready)
+
+
+def position(*, session: Session, call_id: int) -> int | None:
+    """1 for the call answered next; None when the call is not waiting."""
+    ids = [c.id for c in calls.waiting(session=session) if not c.is_text]
+    return ids.index(call_id) + 1 if call_id in ids else None

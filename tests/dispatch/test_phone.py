@@ -1,0 +1,27 @@
+import pytest
+
+from dispatch.phone import mask, normalise
+
+
+@pytest.mark.parametrize("raw", ["081234567890", "+6281234567890", "6281234567890", "0812-3456-7890",
+                                 "(0812) 3456 7890", "006281234567890"])
+def test_indonesian_spellings_are_one_caller(raw: str) -> None:
+    assert normalise(raw) == "+6281234567890"
+
+
+@pytest.mark.parametrize("raw", [None, "", "anonymous", "Unknown", "  "])
+def test_withheld_numbers_are_none(raw: str | None) -> None:
+    assert normalise(raw) is None
+
+
+def test_foreign_number_from_the_asterisk_capture() -> None:
+    assert normalise("+4930555000") == "+4930555000"
+
+
+def test_short_codes_keep_their_digits() -> None:
+    assert normalise("112") == "112"
+
+
+def test_mask_keeps_prefix_and_last_digits() -> None:
+    assert mask("+6281234567890") == "+62812*****890"
+    assert mask(None) is None

@@ -1,0 +1,41 @@
+"""Telephony tests run on a real SQLite file; the PBX and Twilio are doubles speaking their wire formats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dispatch.users import service as users
+from dispatch.users.models import User
+from ui.context import Ctx
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'tanggap.db'}"
+
+
+@pytest.fixture
+def make_taker(ctx: Ctx) -> Callable[..., int]:
+    """A call-taker with a SIP endpoint, optionally ready for calls; returns the user id."""
+
+    def make(endpoint: str, *, available: bool = True, role: str = "call_taker") -> int:
+        with ctx.sessions() as session:
+            user = users.create(session=session, username=endpoint, password="rahasia-112", role=role,
+                                sip_endpoint=endpoint)
+            if available:
+                users.set_available(session=session, user=user, available=True)
+            return user.id
+
+    return make
+
+
+def taker_ready(ctx: Ctx, user_id: int) -> bool:
+    with ctx.sessions() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        return user.available
