@@ -1,0 +1,1 @@
+"""Non-emergency complaints referred to the responsible agency (OPD), and their follow-up."""
