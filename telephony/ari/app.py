@@ -1,0 +1,459 @@
+"""The Stasis application: take each 112 call, keep the caller on hold, ring a call-taker, bridge and record.
+
+Events for one call are handled one at a time, in arrival order (a lock per caller channel); different calls
+are handled concurrently, so a burst of callers does not queue behind each other's REST round trips. Every
+handler is idempotent: hang-up events arrive as ChannelHangupRequest, StasisEnd and ChannelDestroyed in
+several combinations, and reconnecting replays what we might have missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from dispatch.calls.queue import Match
+from telephony.ari import channels
+from telephony.ari.channels import TAKER_PREFIX, Leg
+from telephony.ari.client import AriClient, AriError, AriNotFound
+from telephony.ari.settings import AriOptions
+from telephony.desk import CallDesk, DeskCall, DeskUnavailable
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+_HANGUP = {"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"}
+
+
+@dataclass
+class CallState:
+    """What the bridge knows about one caller's channel."""
+
+    channel_id: str
+    channel: Json
+    seen: int  # order of creation, to tell what a channel listing can know about
+    call_id: int | None = None
+    flagged: bool = False
+    hold_bridge: str | None = None
+    mix_bridge: str | None = None
+    playback_id: str | None = None
+    taker_channel: str | None = None
+    taker_id: int | None = None
+    connected: bool = False
+    ended: bool = False
+    watchdog: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class StasisApp:
+    def __init__(self, client: AriClient, desk: CallDesk, options: AriOptions | None = None) -> None:
+        self.client, self.desk, self.options = client, desk, options or AriOptions()
+        self.calls: dict[str, CallState] = {}  # caller channel id -> state
+        self.by_call: dict[int, CallState] = {}
+        self.taker_legs: dict[str, str] = {}  # taker channel id -> caller channel id
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: dict[str, int] = {}  # events waiting per key, so an idle key's lock can be dropped
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._counter = itertools.count()
+        self._kick = asyncio.Event()
+        self._route_lock = asyncio.Lock()
+        self.on_offered: Callable[[str, DeskCall], None] | None = None  # for the benchmark and tests
+
+    # -- dispatching ------------------------------------------------------------------------------------
+
+    def dispatch(self, event: Json) -> None:
+        """Handle an event in the background, after earlier events of the same call."""
+        key = self._key(event)
+        if key is None:
+            return
+        self._spawn(self._serialised(key, partial(self.handle, event), str(event.get("type"))))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serialised(self, key: str, work: Callable[[], Awaitable[Any]], what: str) -> None:
+        """Run `work` after everything queued earlier for the same call (asyncio locks are FIFO)."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._pending[key] = self._pending.get(key, 0) + 1
+        try:
+            async with lock:
+                await work()
+        except AriError as exc:
+            log.warning("%s for channel %s: %s", what, key, exc)
+        except Exception:
+            log.exception("%s for channel %s failed", what, key)
+        finally:
+            self._pending[key] -= 1
+            if not self._pending[key]:
+                del self._pending[key]
+                self._locks.pop(key, None)
+
+    def _key(self, event: Json) -> str | None:
+        """The caller channel an event belongs to; taker legs and playbacks map to their caller."""
+        if "channel" in event:
+            channel_id = str(event["channel"].get("id", ""))
+            return self.taker_legs.get(channel_id, channel_id)
+        target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
+        if target.startswith("channel:"):
+            return target[len("channel:"):]
+        if target.startswith("bridge:"):
+            return "bridge:" + target[len("bridge:"):]
+        return None
+
+    async def drain(self) -> None:
+        """Wait until every event handed to `dispatch` so far has been handled (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def handle(self, event: Json) -> None:
+        kind = event.get("type")
+        if kind == "StasisStart":
+            await self._stasis_start(event)
+        elif kind in _HANGUP:
+            await self._gone(event)
+        elif kind == "PlaybackFinished":
+            self._playback_finished(event)
+        elif kind == "ChannelDtmfReceived":
+            log.debug("DTMF on channel %s", event["channel"].get("id"))
+        elif kind == "RecordingFailed":
+            recording = event.get("recording") or {}
+            log.error("recording %s of %s failed: %s", recording.get("name"), recording.get("target_uri"),
+                      recording.get("cause"))
+
+    # -- a caller arrives -------------------------------------------------------------------------------
+
+    async def _stasis_start(self, event: Json) -> None:
+        channel: Json = event["channel"]
+        leg = channels.classify([str(a) for a in event.get("args", [])], channel)
+        if leg.kind == "caller":
+            await self._caller(channel, leg)
+        elif leg.kind == "taker":
+            await self._taker_answered(channel, leg)
+        else:
+            log.debug("ignoring StasisStart of channel %s (not a caller)", channel.get("id"))
+
+    async def _caller(self, channel: Json, leg: Leg, *, recovered: bool = False) -> None:
+        channel_id = str(channel["id"])
+        if channel_id in self.calls:
+            return  # StasisStart seen again after a reconnect
+        state = CallState(channel_id, channel, next(self._counter))
+        self.calls[channel_id] = state
+        await self._ensure_offered(state)
+        if state.call_id is not None and recovered and await self._resume(state):
+            return
+        try:
+            if channel.get("state") != "Up":
+                await self.client.answer(channel_id)
+            state.hold_bridge = f"tanggap-hold-{channel_id}"
+            await self.client.create_bridge(state.hold_bridge, "holding", name="tanggap112 hold")
+            await self.client.add_channel(state.hold_bridge, channel_id)
+            await self.client.start_moh(state.hold_bridge, self.options.moh_class)
+            if not recovered:
+                await self._greet(state, leg.language)
+        except AriNotFound:
+            return  # the caller hung up already; the hang-up events end the call
+        if state.call_id is not None:
+            with contextlib.suppress(DeskUnavailable):
+                await self.desk.queued(state.call_id)
+        self.kick()
+
+    async def _ensure_offered(self, state: CallState) -> bool:
+        if state.call_id is not None:
+            return True
+        channel = state.channel
+        try:
+            call = await self.desk.offer(channel_id=state.channel_id, caller=channels.caller_number(channel),
+                                         dialled=channels.dialled(channel), at=channels.created_at(channel))
+        except DeskUnavailable as exc:
+            # The caller stays on hold either way; the periodic reconcile offers the call again.
+            log.error("could not record call on channel %s: %s", state.channel_id, exc)
+            return False
+        state.call_id, state.flagged = call.id, call.flagged
+        self.by_call[call.id] = state
+        if self.on_offered is not None:
+            self.on_offered(state.channel_id, call)
+        if call.status == "ended":
+            state.ended = True
+        return True
+
+    async def _greet(self, state: CallState, language: str | None) -> None:
+        greeting = self.options.greeting_en if language == "en" else self.options.greeting
+        media = [self.options.warning, greeting] if state.flagged else [greeting]
+        state.playback_id = f"tanggap-greet-{uuid.uuid4().hex[:12]}"
+        await self.client.play(state.channel_id, media, playback_id=state.playback_id)
+
+    async def _resume(self, state: CallState) -> bool:
+        """After a restart: a call already answered keeps its conversation; an ended one is hung up."""
+        call = next((c for c in await self.desk.live() if c.id == state.call_id), None)
+        if state.ended or call is None:
+            with contextlib.suppress(AriError):
+                await self.client.hangup(state.channel_id)
+            return True
+        if call.status == "answered":
+            state.connected, state.taker_id = True, call.taker_id
+            state.mix_bridge = f"tanggap-mix-{call.id}"
+            return True
+        return False
+
+    def _playback_finished(self, event: Json) -> None:
+        playback = event.get("playback") or {}
+        target = str(playback.get("target_uri", ""))[len("channel:"):]
+        state = self.calls.get(target)
+        if state is not None and state.playback_id == playback.get("id"):
+            state.playback_id = None  # "failed" means the caller hung up mid-greeting: StasisEnd follows
+
+    # -- routing to a call-taker ------------------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Ask the ACD loop to look at the queue now (safe from any thread via call_soon_threadsafe)."""
+        self._kick.set()
+
+    async def acd_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.options.acd_interval_s):
+                    await self._kick.wait()
+            self._kick.clear()
+            try:
+                await self.route()
+            except DeskUnavailable as exc:
+                log.warning("ACD: dispatch core unavailable (%s)", exc)
+            except Exception:
+                log.exception("ACD round failed")
+
+    async def route(self) -> None:
+        async with self._route_lock:
+            for match in await self.desk.claim():
+                state = self.by_call.get(match.call_id)
+                if state is None:
+                    await self.desk.requeue(match.call_id, match.taker_id, "not_on_this_bridge", True)
+                    continue
+                self._spawn(self._serialised(state.channel_id, partial(self._ring, state, match), "ringing a call-taker"))
+
+    async def _ring(self, state: CallState, match: Match) -> None:
+        if state.ended or state.connected or state.taker_channel is not None:
+            await self.desk.requeue(match.call_id, match.taker_id, "call_not_waiting", True)
+            return
+        taker_channel = f"{TAKER_PREFIX}{match.call_id}-{uuid.uuid4().hex[:8]}"
+        endpoint = match.endpoint if "/" in match.endpoint else f"PJSIP/{match.endpoint}"
+        state.taker_channel, state.taker_id = taker_channel, match.taker_id
+        self.taker_legs[taker_channel] = state.channel_id
+        try:
+            await self.client.originate(
+                endpoint=endpoint, app_args=f"taker,{match.call_id},{match.taker_id}", channel_id=taker_channel,
+                caller_id=f"112 <{channels.caller_number(state.channel) or 'anonim'}>",
+                timeout_s=self.options.ring_timeout_s,
+            )
+        except AriError as exc:
+            log.warning("could not ring %s for call %s: %s", endpoint, match.call_id, exc)
+            self._forget_taker(state)
+            await self.desk.requeue(match.call_id, match.taker_id, "originate_failed", False)
+            self.kick()
+            return
+        state.watchdog = asyncio.ensure_future(self._ring_watchdog(state, taker_channel))
+
+    async def _ring_watchdog(self, state: CallState, taker_channel: str) -> None:
+        """If neither StasisStart nor ChannelDestroyed arrives for a ringing phone, stop waiting for it."""
+        await asyncio.sleep(self.options.ring_timeout_s + 5)
+        self.dispatch({"type": "ChannelDestroyed", "cause_txt": "ring watchdog",
+                       "channel": {"id": taker_channel}, "watchdog": True})
+
+    async def _taker_answered(self, channel: Json, leg: Leg) -> None:
+        taker_channel = str(channel["id"])
+        caller_channel = self.taker_legs.get(taker_channel)
+        state = self.calls.get(caller_channel) if caller_channel else None
+        if state is None or state.ended or state.taker_channel != taker_channel or state.call_id is None:
+            log.info("call-taker leg %s answered but its call is gone; hanging up", taker_channel)
+            with contextlib.suppress(AriError):
+                await self.client.hangup(taker_channel)
+            if leg.call_id is not None and leg.taker_id is not None:
+                await self.desk.requeue(leg.call_id, leg.taker_id, "caller_gone", True)
+            return
+        self._cancel_watchdog(state)
+        state.mix_bridge = f"tanggap-mix-{state.call_id}"
+        try:
+            if state.playback_id:
+                with contextlib.suppress(AriNotFound):
+                    await self.client.stop_playback(state.playback_id)
+                state.playback_id = None
+            await self.client.create_bridge(state.mix_bridge, "mixing", name=f"tanggap112 call {state.call_id}")
+            if state.hold_bridge:
+                with contextlib.suppress(AriError):
+                    await self.client.remove_channel(state.hold_bridge, state.channel_id)
+            await self.client.add_channel(state.mix_bridge, [state.channel_id, taker_channel])
+        except AriNotFound:
+            return  # one side hung up while we connected them; its hang-up event cleans up
+        state.connected = True
+        await self.desk.answered(state.call_id, state.taker_id or 0)
+        await self._destroy(state.hold_bridge)
+        state.hold_bridge = None
+        if self.options.record:
+            await self._record(state)
+
+    async def _record(self, state: CallState) -> None:
+        assert state.mix_bridge is not None and state.call_id is not None
+        name = f"tanggap112-call-{state.call_id}-{int(time.time())}"
+        try:
+            await self.client.record_bridge(state.mix_bridge, name, self.options.record_format)
+        except AriError as exc:
+            log.error("could not record call %s: %s", state.call_id, exc)
+            return
+        await self.desk.set_recording(state.call_id, name)
+
+    # -- hang-ups ---------------------------------------------------------------------------------------
+
+    async def _gone(self, event: Json) -> None:
+        channel_id = str(event["channel"].get("id", ""))
+        cause = event.get("cause_txt") or (f"cause {event['cause']}" if "cause" in event else None)
+        if channel_id in self.taker_legs:
+            await self._taker_gone(channel_id, cause or str(event.get("type")), watchdog=bool(event.get("watchdog")))
+            return
+        state = self.calls.get(channel_id)
+        if state is not None:
+            await self._caller_gone(state, cause or "caller hung up")
+
+    async def _caller_gone(self, state: CallState, cause: str) -> None:
+        if self.calls.get(state.channel_id) is not state:
+            return  # closed already: hang-up events come in threes
+        state.ended = True
+        # Keep the state while the core is unreachable: the next reconcile finds the channel gone and retries.
+        if state.call_id is None and not await self._ensure_offered(state):
+            return
+        assert state.call_id is not None
+        try:
+            await self.desk.finish(state.call_id, cause)
+        except DeskUnavailable as exc:
+            log.error("could not end call %s: %s (reconcile retries)", state.call_id, exc)
+            return
+        if state.taker_channel:
+            ringing = not state.connected
+            with contextlib.suppress(AriError):
+                await self.client.hangup(state.taker_channel)
+            if ringing and state.taker_id is not None:
+                await self.desk.requeue(state.call_id, state.taker_id, "caller_hung_up", True)
+        await self._close(state)
+        self.kick()
+
+    async def _taker_gone(self, taker_channel: str, cause: str, *, watchdog: bool = False) -> None:
+        state = self.calls.get(self.taker_legs.get(taker_channel, ""))
+        if state is not None and watchdog and state.connected:
+            return  # the phone was answered just as the watchdog fired
+        self.taker_legs.pop(taker_channel, None)
+        if state is None or state.taker_channel != taker_channel or state.ended:
+            return
+        self._cancel_watchdog(state)
+        if state.connected:
+            # The call-taker hung up mid-conversation: the call is over for the caller too.
+            await self._caller_gone(state, "call-taker hung up")
+            with contextlib.suppress(AriError):
+                await self.client.hangup(state.channel_id)
+            return
+        taker_id = state.taker_id
+        self._forget_taker(state)
+        if state.call_id is not None and taker_id is not None:
+            with contextlib.suppress(AriError):
+                await self.client.hangup(taker_channel)  # the watchdog's case: still ringing somewhere
+            await self.desk.requeue(state.call_id, taker_id, f"no_answer ({cause})", False)
+        self.kick()
+
+    def _forget_taker(self, state: CallState) -> None:
+        if state.taker_channel:
+            self.taker_legs.pop(state.taker_channel, None)
+        state.taker_channel, state.taker_id = None, None
+
+    def _cancel_watchdog(self, state: CallState) -> None:
+        if state.watchdog is not None and state.watchdog is not asyncio.current_task():
+            state.watchdog.cancel()
+        state.watchdog = None
+
+    async def _close(self, state: CallState) -> None:
+        self._cancel_watchdog(state)
+        for bridge in (state.hold_bridge, state.mix_bridge):
+            await self._destroy(bridge)
+        if state.taker_channel:
+            self.taker_legs.pop(state.taker_channel, None)
+        self.calls.pop(state.channel_id, None)
+        if state.call_id is not None:
+            self.by_call.pop(state.call_id, None)
+
+    async def _destroy(self, bridge: str | None) -> None:
+        if bridge:
+            with contextlib.suppress(AriError):
+                await self.client.destroy_bridge(bridge)
+
+    # -- reconciling after a reconnect ------------------------------------------------------------------
+
+    async def reconcile(self) -> dict[str, int]:
+        """Compare what Asterisk has with what we believe, so no caller waits forgotten.
+
+        Channels in our app that we do not know are offered and put on hold; calls we think are live whose
+        channels are gone are ended. The call list is read before the channel list, so a call offered
+        between the two reads cannot be mistaken for a vanished one.
+        """
+        counts = {"offered": 0, "ended": 0, "orphans": 0}
+        horizon = next(self._counter)
+        live = await self.desk.live()
+        listing = await self.client.channels()
+        ours: dict[str, tuple[Json, list[str]]] = {}
+        for channel in listing:
+            args = channels.args_on_reconnect(channel, self.client.app)
+            if args is not None:
+                ours[str(channel["id"])] = (channel, args)
+        for channel_id, (channel, args) in ours.items():
+            leg = channels.classify(args, channel)
+            if leg.kind == "caller" and channel_id not in self.calls:
+                counts["offered"] += 1
+                await self._under_lock(channel_id, partial(self._caller, channel, leg, recovered=True))
+        for channel_id, (channel, args) in ours.items():
+            leg = channels.classify(args, channel)
+            if leg.kind == "taker" and channel_id not in self.taker_legs and not self._adopt_taker(channel_id, leg):
+                counts["orphans"] += 1
+                with contextlib.suppress(AriError):
+                    await self.client.hangup(channel_id)
+                if leg.call_id is not None and leg.taker_id is not None:
+                    with contextlib.suppress(DeskUnavailable):
+                        await self.desk.requeue(leg.call_id, leg.taker_id, "orphan_leg", True)
+        gone = [s for s in list(self.calls.values()) if s.seen < horizon and s.channel_id not in ours]
+        known = {s.call_id for s in self.calls.values()}
+        for state in gone:
+            counts["ended"] += 1
+            await self._under_lock(state.channel_id, partial(self._caller_gone, state, "channel gone (reconciled)"))
+        for call in live:
+            if call.channel_id not in ours and call.id not in known:
+                counts["ended"] += 1
+                with contextlib.suppress(DeskUnavailable):
+                    await self.desk.finish(call.id, "channel gone (reconciled)")
+        # Calls that could not be recorded earlier (core unreachable) get another chance.
+        for state in list(self.calls.values()):
+            if state.call_id is None and not state.ended:
+                await self._under_lock(state.channel_id, partial(self._ensure_offered, state))
+        if any(counts.values()):
+            log.warning("ARI reconcile: %s", counts)
+        self.kick()
+        return counts
+
+    def _adopt_taker(self, taker_channel: str, leg: Leg) -> bool:
+        state = self.by_call.get(leg.call_id or -1)
+        if state is None or state.ended or not state.connected:
+            return False  # only a conversation in progress keeps its call-taker leg
+        state.taker_channel, state.taker_id = taker_channel, leg.taker_id
+        state.mix_bridge = state.mix_bridge or f"tanggap-mix-{leg.call_id}"
+        self.taker_legs[taker_channel] = state.channel_id
+        return True
+
+    async def _under_lock(self, key: str, work: Callable[[], Awaitable[Any]]) -> None:
+        await self._serialised(key, work, "reconcile")
+
+    async def close(self) -> None:
+        for state in self.calls.values():
+            self._cancel_watchdog(state)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,219 @@
+"""The call-desk port: what a PBX bridge asks of the dispatch core, in-process or over the HTTP API.
+
+`InProcessDesk` runs the dispatch services in worker threads on the server's own sessions; `HttpDesk` reaches
+the same functions through the telephony endpoints of the API, with a bearer token, when the bridge runs as
+its own process (`tanggap ari`). Both answer with the small frozen records below, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.calls import intake, queue
+from dispatch.calls import service as calls
+from dispatch.calls.intake import Triage
+from dispatch.calls.models import Call
+from dispatch.calls.queue import Match
+from dispatch.context import Policy
+from dispatch.events.bus import EventBus, Published
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Kick = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class DeskCall:
+    id: int
+    channel_id: str
+    status: str
+    flagged: bool
+    taker_id: int | None
+
+    @classmethod
+    def of(cls, call: Call) -> DeskCall:
+        return cls(call.id, call.channel_id, call.status, call.flagged, call.taker_id)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> DeskCall:
+        return cls(int(body["id"]), str(body["channel_id"]), str(body["status"]), bool(body["flagged"]),
+                   body.get("taker_id"))
+
+
+class DeskUnavailable(Exception):
+    """The dispatch core could not be reached; the bridge keeps the caller on hold and retries."""
+
+
+class CallDesk(Protocol):
+    provider: str
+
+    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None,
+                    at: datetime | None) -> DeskCall: ...
+
+    async def queued(self, call_id: int) -> None: ...
+
+    async def answered(self, call_id: int, taker_id: int) -> None: ...
+
+    async def finish(self, call_id: int, cause: str | None) -> None: ...
+
+    async def set_recording(self, call_id: int, ref: str) -> None: ...
+
+    async def claim(self) -> list[Match]: ...
+
+    async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None: ...
+
+    async def live(self) -> list[DeskCall]: ...
+
+    async def triage(self, caller: str | None) -> Triage: ...
+
+    def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
+        """Call `kick` (from any thread) when a call-taker may have become ready; returns unsubscribe."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class InProcessDesk:
+    """Dispatch services in worker threads, one short session each."""
+
+    def __init__(self, sessions: sessionmaker[Session], policy: Policy, bus: EventBus | None = None, *,
+                 provider: str = "asterisk", actor: str = "asterisk") -> None:
+        self.sessions, self.policy, self.bus = sessions, policy, bus
+        self.provider, self.actor = provider, actor
+
+    async def _run(self, fn: Callable[[Session], T]) -> T:
+        def work() -> T:
+            with self.sessions() as session:
+                return fn(session)
+
+        return await asyncio.to_thread(work)
+
+    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None,
+                    at: datetime | None) -> DeskCall:
+        return await self._run(lambda s: DeskCall.of(intake.offer(
+            session=s, provider=self.provider, channel_id=channel_id, caller=caller, dialled=dialled, at=at,
+            actor=self.actor)))
+
+    async def queued(self, call_id: int) -> None:
+        await self._run(lambda s: intake.queued(session=s, call_id=call_id, actor=self.actor))
+
+    async def answered(self, call_id: int, taker_id: int) -> None:
+        await self._run(lambda s: intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=self.actor))
+
+    async def finish(self, call_id: int, cause: str | None) -> None:
+        await self._run(lambda s: intake.finish(session=s, call_id=call_id, actor=self.actor, cause=cause))
+
+    async def set_recording(self, call_id: int, ref: str) -> None:
+        await self._run(lambda s: calls.set_recording(session=s, call_id=call_id, ref=ref, actor=self.actor))
+
+    async def claim(self) -> list[Match]:
+        return await self._run(lambda s: queue.claim(session=s, provider=self.provider, actor=self.actor))
+
+    async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None:
+        await self._run(lambda s: queue.requeue(session=s, call_id=call_id, taker_id=taker_id, reason=reason,
+                                                taker_available=taker_available, actor=self.actor))
+
+    async def live(self) -> list[DeskCall]:
+        return await self._run(lambda s: [DeskCall.of(c) for c in intake.live(session=s, provider=self.provider)])
+
+    async def triage(self, caller: str | None) -> Triage:
+        return await self._run(lambda s: intake.triage(session=s, caller=caller, policy=self.policy))
+
+    def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
+        if self.bus is None:
+            return lambda: None
+
+        def handler(event: Published) -> None:
+            if event.type == "taker.available" and event.data.get("available"):
+                kick()
+
+        return self.bus.subscribe(handler)
+
+    async def close(self) -> None:
+        return None
+
+
+class HttpDesk:
+    """The same steps through the server's telephony API (`/api/v1/telephony/...`), with retries.
+
+    Every step is idempotent on the server, so retrying after a timeout can never record a call twice.
+    """
+
+    def __init__(self, api_url: str, token: str, *, provider: str = "asterisk", timeout: float = 5.0,
+                 attempts: int = 3, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.provider, self.attempts, self.timeout = provider, attempts, timeout
+        self._http = httpx.AsyncClient(
+            base_url=api_url.rstrip("/") + "/api/v1/telephony", headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout, transport=transport,
+        )
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
+                    params: dict[str, Any] | None = None) -> Any:
+        delay = 0.2
+        for attempt in range(1, self.attempts + 1):
+            try:
+                async with asyncio.timeout(self.timeout):
+                    response = await self._http.request(method, path, json=body, params=params)
+            except (httpx.TransportError, TimeoutError) as exc:
+                log.warning("dispatch API %s %s failed (%s), attempt %d", method, path, type(exc).__name__, attempt)
+            else:
+                if response.status_code < 500:
+                    if response.status_code >= 400:
+                        raise DeskUnavailable(f"{method} {path}: {response.status_code} {response.text[:200]}")
+                    return response.json() if response.content else None
+                log.warning("dispatch API %s %s answered %s, attempt %d", method, path, response.status_code,
+                            attempt)
+            if attempt < self.attempts:
+                await asyncio.sleep(delay)
+                delay *= 2
+        raise DeskUnavailable(f"{method} {path}: dispatch API unreachable")
+
+    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None,
+                    at: datetime | None) -> DeskCall:
+        body = {"provider": self.provider, "channel_id": channel_id, "caller": caller, "dialled": dialled,
+                "at": at.isoformat() if at else None}
+        return DeskCall.from_json(await self._call("POST", "/calls", body))
+
+    async def queued(self, call_id: int) -> None:
+        await self._call("POST", f"/calls/{call_id}/queued")
+
+    async def answered(self, call_id: int, taker_id: int) -> None:
+        await self._call("POST", f"/calls/{call_id}/answered", {"taker_id": taker_id})
+
+    async def finish(self, call_id: int, cause: str | None) -> None:
+        await self._call("POST", f"/calls/{call_id}/finish", {"cause": cause})
+
+    async def set_recording(self, call_id: int, ref: str) -> None:
+        await self._call("POST", f"/calls/{call_id}/recording", {"ref": ref})
+
+    async def claim(self) -> list[Match]:
+        rows = await self._call("POST", "/acd/claim", {"provider": self.provider})
+        return [Match(**row) for row in rows]
+
+    async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None:
+        await self._call("POST", "/acd/requeue", {"call_id": call_id, "taker_id": taker_id, "reason": reason,
+                                                  "taker_available": taker_available})
+
+    async def live(self) -> list[DeskCall]:
+        rows = await self._call("GET", "/calls/live", params={"provider": self.provider})
+        return [DeskCall.from_json(row) for row in rows]
+
+    async def triage(self, caller: str | None) -> Triage:
+        body = await self._call("GET", "/triage", params={"caller": caller or ""})
+        return Triage(**body)
+
+    def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
+        return lambda: None  # the bridge polls the queue; the API process owns the event bus
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+

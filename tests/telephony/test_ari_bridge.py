@@ -1,0 +1,114 @@
+"""The Stasis app against the ARI double: intake, queue, ACD, recording, hang-ups, reconnect + reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from dispatch.calls.models import Call
+from dispatch.events.service import since
+from telephony.ari.client import AriClient
+from telephony.ari.run import AriBridge
+from telephony.ari.settings import AriOptions
+from telephony.desk import InProcessDesk
+from telephony.testing.ari_server import AriDouble
+from tests.telephony.conftest import taker_ready
+from ui.context import Ctx
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[AriDouble]:
+    double = await AriDouble().start()
+    yield double
+    await double.stop()
+
+
+@pytest.fixture
+async def bridge(ctx: Ctx, pbx: AriDouble) -> AsyncIterator[AriBridge]:
+    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+    options = AriOptions(acd_interval_s=0.05, reconcile_interval_s=600, backoff_initial_s=0.02, ring_timeout_s=5)
+    bridge = AriBridge(client, InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)
+    await bridge.start()
+    await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
+    yield bridge
+    await bridge.stop()
+
+
+def call_on(ctx: Ctx, channel_id: str) -> Call | None:
+    from sqlalchemy import select
+
+    with ctx.sessions() as session:
+        return session.scalar(select(Call).where(Call.channel_id == channel_id))
+
+
+def status_of(ctx: Ctx, channel_id: str) -> str | None:
+    call = call_on(ctx, channel_id)
+    return call.status if call else None
+
+
+def event_types(ctx: Ctx) -> list[str]:
+    with ctx.sessions() as session:
+        return [e.type for e in since(session, 0, limit=5000)]
+
+
+async def test_caller_is_recorded_greeted_and_held(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
+    channel = await pbx.incoming_call("0812-3456-7890")
+    assert channel is not None
+    await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh") and "call.queued" in event_types(ctx))
+    call = call_on(ctx, channel)
+    assert call is not None and call.caller == "+6281234567890" and call.dialled == "112"
+    assert call.status == "offered" and call.provider == "asterisk"
+    assert pbx.calls_to("POST", f"/channels/{channel}/answer")
+    play = pbx.calls_to("POST", f"/channels/{channel}/play")
+    assert play[0][2]["media"] == "sound:tanggap/salam-112"
+    assert pbx.bridges[f"tanggap-hold-{channel}"].channels == [channel]
+
+
+async def test_taker_answers_conversation_is_bridged_and_recorded(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge, make_taker: Callable[..., int]
+) -> None:
+    taker = make_taker("taker1")
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "answered")
+    await pbx.wait_for(lambda: (call_on(ctx, channel) or Call()).recording_ref is not None)
+    call = call_on(ctx, channel)
+    assert call is not None and call.taker_id == taker and not taker_ready(ctx, taker)
+    originate = next(r[2] for r in pbx.requests if r[:2] == ("POST", "/ari/channels"))
+    assert originate["endpoint"] == "PJSIP/taker1" and originate["app"] == "tanggap112"
+    assert originate["appArgs"] == f"taker,{call.id},{taker}"
+    mix = pbx.bridges[f"tanggap-mix-{call.id}"]
+    assert channel in mix.channels and len(mix.channels) == 2
+    assert pbx.calls_to("POST", f"/bridges/{mix.id}/record") and not pbx.calls_to("POST", "/channels/record")
+    assert f"tanggap-hold-{channel}" not in pbx.bridges
+    # the caller hangs up mid-conversation: the taker's leg is hung up, the bridge destroyed, the taker ready
+    await pbx.caller_hangup(channel)
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.channels and not pbx.bridges)
+    await pbx.wait_for(lambda: taker_ready(ctx, taker))
+    assert call.recording_ref in pbx.stored
+
+
+async def test_caller_hangs_up_before_answer_is_abandoned(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
+    pbx.playback_s = None  # still greeting when the caller gives up
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh"))
+    await pbx.caller_hangup(channel)
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.bridges)
+    call = call_on(ctx, channel)
+    assert call is not None and call.classification == "abandoned"
+    assert any(e["type"] == "PlaybackFinished" and e["playback"]["state"] == "failed" for e in pbx.sent)
+    assert event_types(ctx).count("call.ended") == 1
+
+
+async def test_taker_hangs_up_mid_conversation(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge, make_taker: Callable[..., int]
+) -> None:
+    make_taker("taker1")
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "answered" and len(pbx.channels) == 2)
+    taker_leg = next(c for c in pbx.channels if c != channel)
+    await pbx.caller_hangup(taker_leg)
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.channels and not pbx.bridges)
