@@ -7,7 +7,6 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, update
 
@@ -57,13 +56,16 @@ def rows_by(body: dict[str, Any], *keys: str) -> dict[tuple[Any, ...], dict[str,
 def test_answering_fractiles_against_nena(client: TestClient, auth: Headers, ctx: Ctx) -> None:
     for i in range(1, 11):  # answered after 2, 4, ... 20 s
         set_call(ctx, offer(client, auth), T0, T0 + timedelta(seconds=2 * i))
-    set_call(ctx, offer(client, auth), T0 + timedelta(days=1), T0 + timedelta(days=1, seconds=99))  # other day
+    next_day = T0 + timedelta(days=1)
+    set_call(ctx, offer(client, auth), next_day, next_day + timedelta(seconds=99))
     body = report(client, auth, "response-times", **{"from": DAY, "to": DAY})
     row = rows_by(body, "group", "interval")[("*", "answering")]
     assert (row["n"], row["p50_s"], row["p90_s"]) == (10, 10.0, 18.0)
     assert (row["target_s"], row["goal_pct"], row["within_target_pct"], row["met"]) == (15, 90, 70.0, False)
-    assert (row["target2_s"], row["goal2_pct"], row["within_target2_pct"], row["met2"]) == (20, 95, 100.0, True)
-    assert body["timezone"] == "Asia/Jakarta" and body["from"] == DAY
+    second = (row["target2_s"], row["goal2_pct"], row["within_target2_pct"], row["met2"])
+    assert second == (20, 95, 100.0, True)
+    assert body["timezone"] == "Asia/Jakarta"
+    assert body["from"] == DAY
 
 
 def test_days_are_local_days(client: TestClient, auth: Headers, ctx: Ctx) -> None:
@@ -88,19 +90,23 @@ def _incident_with_two_agencies(client: TestClient, auth: Headers, ctx: Ctx) -> 
         ids.append(a.json()["id"])
     for a in ids:
         for status in ("en_route", "on_scene"):
-            r = client.post(f"/api/v1/assignments/{a}/status", json={"status": status}, headers=auth["dispatcher"])
+            r = client.post(f"/api/v1/assignments/{a}/status", json={"status": status},
+                            headers=auth["dispatcher"])
             assert r.status_code == 200, r.text
-    # Rewrite the clock: answered +5 s, dispatched +50 (damkar) / +80 (psc119), en route 70 s later, 200 s travel.
+    # Rewrite the clock: answered +5 s, dispatched +50 (damkar) / +80 (psc119), en route 70 s later,
+    # on scene 200 s after that.
     set_call(ctx, call, T0, T0 + timedelta(seconds=5))
     with ctx.sessions() as s:
         for a, dispatched in zip(ids, (50, 80), strict=True):
             d = T0 + timedelta(seconds=dispatched)
             s.execute(update(Assignment).where(Assignment.id == a).values(
-                dispatched_at=d, acknowledged_at=d + timedelta(seconds=70), en_route_at=d + timedelta(seconds=70),
+                dispatched_at=d, acknowledged_at=d + timedelta(seconds=70),
+                en_route_at=d + timedelta(seconds=70),
                 on_scene_at=d + timedelta(seconds=270)))
         first = T0 + timedelta(seconds=50)
         s.execute(update(Incident).where(Incident.id == incident["id"]).values(
-            created_at=T0 + timedelta(seconds=30), dispatched_at=first, en_route_at=first + timedelta(seconds=70),
+            created_at=T0 + timedelta(seconds=30), dispatched_at=first,
+            en_route_at=first + timedelta(seconds=70),
             on_scene_at=first + timedelta(seconds=270)))
         s.commit()
     return int(incident["id"])
@@ -109,21 +115,27 @@ def _incident_with_two_agencies(client: TestClient, auth: Headers, ctx: Ctx) -> 
 def test_processing_turnout_travel_total(client: TestClient, auth: Headers, ctx: Ctx) -> None:
     _incident_with_two_agencies(client, auth, ctx)
     rows = rows_by(report(client, auth, "response-times", **{"from": DAY, "to": DAY}), "group", "interval")
-    assert rows[("*", "processing")]["p50_s"] == 45.0 and rows[("*", "processing")]["met"] is True
+    assert rows[("*", "processing")]["p50_s"] == 45.0
+    assert rows[("*", "processing")]["met"] is True
     turnout = rows[("*", "turnout")]
-    assert turnout["n"] == 2 and turnout["target_s"] is None  # 80 s fire and 60 s EMS mixed
+    assert turnout["n"] == 2
+    assert turnout["target_s"] is None
     assert turnout["within_target_pct"] == 50.0  # 70 s: within 80 s for damkar, not within 60 s for PSC 119
     assert rows[("*", "travel")]["within_target_pct"] == 100.0
     total = rows[("*", "total")]
-    assert total["p50_s"] == 320.0 and total["target_s"] is None and total["met"] is None
+    assert total["p50_s"] == 320.0
+    assert total["target_s"] is None
+    assert total["met"] is None
 
 
 def test_grouped_per_agency_type_and_kecamatan(client: TestClient, auth: Headers, ctx: Ctx) -> None:
     _incident_with_two_agencies(client, auth, ctx)
     agency = rows_by(report(client, auth, "response-times", **{"from": DAY, "to": DAY, "by": "agency"}),
                      "group", "interval")
-    assert agency[("damkar", "turnout")]["target_s"] == 80 and agency[("damkar", "turnout")]["met"] is True
-    assert agency[("psc119", "turnout")]["target_s"] == 60 and agency[("psc119", "turnout")]["met"] is False
+    assert agency[("damkar", "turnout")]["target_s"] == 80
+    assert agency[("damkar", "turnout")]["met"] is True
+    assert agency[("psc119", "turnout")]["target_s"] == 60
+    assert agency[("psc119", "turnout")]["met"] is False
     assert agency[("damkar", "processing")]["p50_s"] == 45.0
     assert agency[("psc119", "processing")]["p50_s"] == 75.0  # to PSC 119's own first dispatch
     assert agency[("*", "answering")]["n"] == 1  # calls belong to no agency
@@ -139,14 +151,16 @@ def test_csv_export(client: TestClient, auth: Headers, ctx: Ctx) -> None:
     _incident_with_two_agencies(client, auth, ctx)
     r = client.get("/api/v1/reports/response-times", headers=auth["supervisor"],
                    params={"from": DAY, "to": DAY, "by": "agency", "format": "csv"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
     assert "tanggap112-response-times-agency-2026-03-02-2026-03-02.csv" in r.headers["content-disposition"]
     table = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     damkar = next(t for t in table if t["group"] == "damkar" and t["interval"] == "turnout")
     assert (damkar["target_s"], damkar["met"], damkar["target2_s"]) == ("80.0", "1", "")
     for name in ("call-mix", "call-mix/daily", "callbacks", "follow-up", "queue", "takers"):
         r = client.get(f"/api/v1/reports/{name}", params={"format": "csv"}, headers=auth["supervisor"])
-        assert r.status_code == 200 and r.text.startswith("\ufeff"), name
+        assert r.status_code == 200, name
+        assert r.text.startswith("\ufeff"), name
         assert r.text.splitlines()[0].lstrip("\ufeff") == ",".join(client.get(
             f"/api/v1/reports/{name}", headers=auth["supervisor"]).json()["columns"])
 
@@ -161,10 +175,12 @@ def test_only_supervisors_see_reports(client: TestClient, auth: Headers) -> None
 def test_bad_periods_are_refused(client: TestClient, auth: Headers) -> None:
     sup = auth["supervisor"]
     r = client.get("/api/v1/reports/call-mix", params={"from": "2026-03-05", "to": "2026-03-01"}, headers=sup)
-    assert r.status_code == 422 and "after it ends" in r.json()["error"]
+    assert r.status_code == 422
+    assert "after it ends" in r.json()["error"]
     assert client.get("/api/v1/reports/call-mix", params={"from": "2020-01-01", "to": "2026-01-01"},
                       headers=sup).status_code == 422
-    assert client.get("/api/v1/reports/response-times", params={"by": "planet"}, headers=sup).status_code == 422
+    r = client.get("/api/v1/reports/response-times", params={"by": "planet"}, headers=sup)
+    assert r.status_code == 422
     assert client.get("/api/v1/reports/call-mix", params={"from": "kemarin"}, headers=sup).status_code == 422
 
 
@@ -178,10 +194,14 @@ def test_call_mix_and_callbacks(client: TestClient, auth: Headers) -> None:
     offer(client, auth)  # still talking: unclassified
     mix = report(client, auth, "call-mix")
     counts = {r["classification"]: r["count"] for r in mix["rows"]}
-    assert counts == {"emergency": 1, "information": 1, "prank": 2, "ghost": 1, "abandoned": 1, "unclassified": 1}
-    assert mix["total"] == 7 and mix["abandon_rate_pct"] == 14.3 and mix["false_call_rate_pct"] == 42.9
+    assert counts == {"emergency": 1, "information": 1, "prank": 2, "ghost": 1, "abandoned": 1,
+                      "unclassified": 1}
+    assert mix["total"] == 7
+    assert mix["abandon_rate_pct"] == 14.3
+    assert mix["false_call_rate_pct"] == 42.9
     today = report(client, auth, "call-mix/daily")["rows"][-1]
-    assert today["total"] == 7 and today["prank"] == 2
+    assert today["total"] == 7
+    assert today["prank"] == 2
     callbacks = report(client, auth, "callbacks")
     assert [r["call_id"] for r in callbacks["rows"]] == [dropped]
     assert callbacks["rows"][0]["caller"] == "+6281999990000"  # a supervisor sees the number to call back
@@ -195,7 +215,8 @@ def test_queue_and_call_takers(client: TestClient, auth: Headers) -> None:
     waiting = offer(client, auth, "0812 7777 8888", answer=False)
     talking = offer(client, auth)
     queue = report(client, auth, "queue")
-    assert [r["call_id"] for r in queue["rows"]] == [waiting] and queue["waiting"] == 1
+    assert [r["call_id"] for r in queue["rows"]] == [waiting]
+    assert queue["waiting"] == 1
     takers = report(client, auth, "takers")
     assert [(r["state"], r["call_id"]) for r in takers["rows"]] == [("on_call", talking)]
     assert takers["on_call"] == 1
@@ -205,12 +226,14 @@ def test_referral_follow_up(client: TestClient, auth: Headers, ctx: Ctx) -> None
     taker, disp = auth["call_taker"], auth["dispatcher"]
     call = offer(client, auth, "0812-5555-6666")
     client.post(f"/api/v1/calls/{call}/classify", json={"classification": "information"}, headers=taker)
-    body = {"agency_id": agency_id(client, taker, "dlh"), "call_id": call, "summary": "=sampah menumpuk di pasar",
+    body = {"agency_id": agency_id(client, taker, "dlh"), "call_id": call,
+            "summary": "=sampah menumpuk di pasar",
             "address": "Pasar Raya"}
     key = {"Idempotency-Key": "referral-test-0001"}
     first = client.post("/api/v1/referrals", json=body, headers={**taker, **key})
     again = client.post("/api/v1/referrals", json=body, headers={**taker, **key})
-    assert first.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert first.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
     ref = first.json()
     assert (ref["status"], ref["caller"], ref["summary"]) == ("referred", "+6281255556666", body["summary"])
     assert client.get(f"/api/v1/referrals/{ref['id']}", headers=disp).json()["caller"] != "+6281255556666"
@@ -219,23 +242,30 @@ def test_referral_follow_up(client: TestClient, auth: Headers, ctx: Ctx) -> None
     assert [r["id"] for r in client.get("/api/v1/referrals", headers=disp).json()] == [other["id"], ref["id"]]
 
     step = client.post(f"/api/v1/referrals/{ref['id']}/status", json={"status": "in_progress"}, headers=disp)
-    assert step.status_code == 200 and step.json()["in_progress_at"]
+    assert step.status_code == 200
+    assert step.json()["in_progress_at"]
     done = client.post(f"/api/v1/referrals/{ref['id']}/status", json={"status": "done", "note": "diangkut"},
                        headers=disp).json()
-    assert done["done_at"] and done["note"] == "diangkut"
+    assert done["done_at"]
+    assert done["note"] == "diangkut"
     back = client.post(f"/api/v1/referrals/{ref['id']}/status", json={"status": "in_progress"}, headers=disp)
-    assert back.status_code == 409 and back.json()["kind"] == "InvalidTransition"
-    client.post(f"/api/v1/referrals/{other['id']}/status", json={"status": "rejected", "note": "bukan kewenangan"},
+    assert back.status_code == 409
+    assert back.json()["kind"] == "InvalidTransition"
+    client.post(f"/api/v1/referrals/{other['id']}/status",
+                json={"status": "rejected", "note": "bukan kewenangan"},
                 headers=disp).raise_for_status()
     assert client.get("/api/v1/referrals", headers=disp).json() == []
     assert len(client.get("/api/v1/referrals", params={"open": False}, headers=disp).json()) == 2
 
     rows = rows_by(report(client, auth, "follow-up"), "agency")
-    assert (rows[("dlh",)]["referred"], rows[("dlh",)]["done"], rows[("dlh",)]["follow_up_pct"]) == (1, 1, 100.0)
+    dlh = rows[("dlh",)]
+    assert (dlh["referred"], dlh["done"], dlh["follow_up_pct"]) == (1, 1, 100.0)
     assert (rows[("pupr",)]["rejected"], rows[("pupr",)]["follow_up_pct"]) == (1, 0.0)
-    assert rows[("damkar",)]["referred"] == 0 and rows[("damkar",)]["follow_up_pct"] is None
+    assert rows[("damkar",)]["referred"] == 0
+    assert rows[("damkar",)]["follow_up_pct"] is None
     types = [e["type"] for e in client.get("/api/v1/events", headers=auth["supervisor"]).json()]
-    assert types.count("referral.created") == 2 and types.count("referral.status") == 3
+    assert types.count("referral.created") == 2
+    assert types.count("referral.status") == 3
 
 
 def test_referral_needs_a_known_agency_and_a_taker(client: TestClient, auth: Headers) -> None:
@@ -246,9 +276,9 @@ def test_referral_needs_a_known_agency_and_a_taker(client: TestClient, auth: Hea
 
 
 def test_migration_matches_the_model(database_url: str) -> None:
-    from alembic import command
     from alembic.config import Config
 
+    from alembic import command
     from dispatch.db import make_engine
     from ui.cli import ALEMBIC_DIR
 
@@ -260,7 +290,8 @@ def test_migration_matches_the_model(database_url: str) -> None:
     try:
         found = inspect(engine)
         assert {c["name"] for c in found.get_columns("referrals")} == set(Referral.__table__.columns.keys())
-        assert {i["name"] for i in found.get_indexes("referrals")} == {i.name for i in Referral.__table__.indexes}
+        indexes = {i.name for i in Referral.__table__.indexes}
+        assert {i["name"] for i in found.get_indexes("referrals")} == indexes
         command.downgrade(cfg, "0001")
         assert "referrals" not in inspect(engine).get_table_names()
     finally:
