@@ -141,9 +141,8 @@ def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker
     """The taker's phone did not connect: the call goes back to the head of the queue. Commits.
 
     `taker_available` says whether the taker is ready again (the caller hung up while it rang) or stays
-    unavailable (no answer, busy: do not keep ringing an empty desk).
+    unavailable (no answer, busy: do not keep ringing an empty desk). An unknown call only frees the taker.
     """
-    call = calls.get(session=session, call_id=call_id)
     taken = reservations(session=session, call_ids=[call_id], ttl=timedelta(days=1))
     if call_id in taken and taken[call_id].taker_id == taker_id:
         record(session, REQUEUED, actor=actor, data={"id": call_id, "taker_id": taker_id, "reason": reason},

@@ -93,7 +93,7 @@ async def test_caller_hangs_up_before_answer_is_abandoned(ctx: Ctx, pbx: AriDoub
     pbx.playback_s = None  # still greeting when the caller gives up
     channel = await pbx.incoming_call("081234567890")
     assert channel is not None
-    await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh"))
+    await pbx.wait_for(lambda: pbx.playbacks)
     await pbx.caller_hangup(channel)
     await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.bridges)
     call = call_on(ctx, channel)
@@ -112,3 +112,127 @@ async def test_taker_hangs_up_mid_conversation(
     taker_leg = next(c for c in pbx.channels if c != channel)
     await pbx.caller_hangup(taker_leg)
     await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.channels and not pbx.bridges)
+
+
+async def test_flagged_caller_hears_warning_and_is_still_queued(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge
+) -> None:
+    from dispatch.calls.models import CallerFlag
+    from dispatch.clock import utcnow
+
+    with ctx.sessions() as session:
+        from datetime import timedelta
+
+        session.add(CallerFlag(caller="+6281234567890", flagged_at=utcnow(), until=utcnow() + timedelta(hours=1),
+                               count=3, reason="3 prank calls"))
+        session.commit()
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
+    play = pbx.calls_to("POST", f"/channels/{channel}/play")[0][2]
+    assert play["media"] == "sound:tanggap/peringatan-iseng,sound:tanggap/salam-112"
+    call = call_on(ctx, channel)
+    assert call is not None and call.flagged and call.status == "offered"
+    assert not pbx.calls_to("DELETE", f"/channels/{channel}")
+
+
+async def test_no_answer_goes_to_the_next_taker(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge, make_taker: Callable[..., int]
+) -> None:
+    pbx.endpoints["away"] = "no-answer"
+    away = make_taker("away")
+    other = make_taker("present")
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "answered")
+    call = call_on(ctx, channel)
+    assert call is not None and call.taker_id == other
+    assert not taker_ready(ctx, away)  # do not keep ringing an empty desk
+    assert "call.requeued" in event_types(ctx)
+
+
+async def test_busy_taker_and_nobody_else_keeps_caller_waiting(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge, make_taker: Callable[..., int]
+) -> None:
+    pbx.endpoints["busy1"] = "busy"
+    make_taker("busy1")
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: "call.requeued" in event_types(ctx))
+    assert status_of(ctx, channel) == "offered" and channel in pbx.channels
+
+
+async def test_caller_hangs_up_while_taker_rings(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge, make_taker: Callable[..., int]
+) -> None:
+    pbx.endpoints["slow"] = "ring"
+    taker = make_taker("slow")
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: len(pbx.channels) == 2)
+    await pbx.caller_hangup(channel)
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.channels)
+    await pbx.wait_for(lambda: taker_ready(ctx, taker))  # not their fault
+
+
+async def test_snoop_and_our_own_legs_do_not_recurse(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
+    await pbx.incoming_call("081234567890", args=["snoop"], technology="Snoop")
+    stray = await pbx.incoming_call("081234567890", args=["taker", "999", "1"])
+    await pbx.wait_for(lambda: stray not in pbx.channels)  # a stray call-taker leg is hung up
+    await bridge.app.drain()
+    assert "call.offered" not in event_types(ctx)
+    assert not [r for r in pbx.requests if r[:2] == ("POST", "/ari/channels")]
+    assert len(pbx.channels) == 1
+
+
+async def test_hangup_events_in_any_combination_end_once(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
+    channel = await pbx.incoming_call("081234567890")
+    assert channel is not None
+    await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
+    pbx.channels[channel].subscribed = True  # ChannelDestroyed too, as in the Local-channel capture
+    await pbx.caller_hangup(channel, bye=False)
+    for kind in ("StasisEnd", "ChannelHangupRequest", "ChannelDestroyed"):
+        bridge.app.dispatch({"type": kind, "channel": {"id": channel}})
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended")
+    await bridge.app.drain()
+    assert event_types(ctx).count("call.ended") == 1
+
+
+async def test_reconnect_reconciles_missed_hangups_and_unknown_callers(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge
+) -> None:
+    gone = await pbx.incoming_call("081234567890")
+    stays = await pbx.incoming_call("081299998888")
+    assert gone is not None and stays is not None
+    await pbx.wait_for(lambda: event_types(ctx).count("call.queued") == 2)
+    connections = bridge.connections
+    await pbx.drop_websockets()
+    # while the bridge is away: one caller hangs up unseen, a new caller cannot enter Stasis
+    await pbx.caller_hangup(gone)
+    assert await pbx.incoming_call("081277776666") is None
+    await pbx.wait_for(lambda: bridge.connections > connections and pbx.app_connected)
+    await pbx.wait_for(lambda: status_of(ctx, gone) == "ended")
+    assert status_of(ctx, stays) == "offered"
+    call = call_on(ctx, gone)
+    assert call is not None and call.classification == "abandoned"
+
+
+async def test_restarted_bridge_adopts_callers_left_in_stasis(ctx: Ctx, pbx: AriDouble) -> None:
+    from websockets.asyncio.client import connect
+
+    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+    async with connect(client.events_url()) as old_process:
+        await pbx.wait_for(lambda: pbx.app_connected)
+        orphan = await pbx.incoming_call("081234567890")
+        _ = old_process
+    await client.close()
+    assert orphan is not None
+    options = AriOptions(acd_interval_s=0.05, backoff_initial_s=0.02)
+    bridge = AriBridge(AriClient(pbx.url, pbx.user, pbx.password, pbx.app),
+                       InProcessDesk(ctx.sessions, ctx.region.policy), options)
+    await bridge.start()
+    try:
+        await pbx.wait_for(lambda: status_of(ctx, orphan) == "offered" and pbx.calls_to("POST", "/moh"))
+        assert pbx.bridges[f"tanggap-hold-{orphan}"].channels == [orphan]
+    finally:
+        await bridge.stop()
