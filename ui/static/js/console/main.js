@@ -1,0 +1,103 @@
+// The console (call-taker and dispatcher): one page, three views (intake, dispatch, referrals) and a map.
+
+import { $, fill, h, typing } from '../lib/dom.js';
+import { applyI18n, onLang, t } from '../lib/i18n.js';
+import { Stream } from '../lib/stream.js';
+import { boot, connection, tickTimers, toast } from '../lib/shell.js';
+import { Store } from './store.js';
+import { ConsoleMap } from './map.js';
+import { INTAKE_KEYS, Intake } from './intake.js';
+import { DISPATCH_KEYS, Dispatch } from './dispatch.js';
+import { Referrals } from './referrals.js';
+
+const VIEW_KEYS = { p: 'intake', d: 'dispatch', r: 'referrals' };
+
+async function main() {
+  const { me, region } = await boot();
+  const store = new Store();
+  const map = new ConsoleMap($('#map'), $('#map-note'), region, store);
+  const views = {
+    intake: new Intake({ store, me, map }),
+    dispatch: new Dispatch({ store, me, region, map }),
+    referrals: new Referrals({ store }),
+  };
+  let view = me.role === 'dispatcher' ? 'dispatch' : 'intake';
+
+  const select = (name) => {
+    view = name;
+    for (const [key, el] of Object.entries({ intake: '#view-intake', dispatch: '#view-dispatch',
+      referrals: '#view-referrals' })) {
+      $(el).hidden = key !== name;
+      const tab = $(`#tab-${key}`);
+      tab.setAttribute('aria-selected', String(key === name));
+      tab.classList.toggle('active', key === name);
+    }
+    document.body.dataset.view = name;
+    map.refresh();
+  };
+  for (const tab of document.querySelectorAll('[data-view]')) {
+    tab.addEventListener('click', () => select(tab.dataset.view));
+  }
+  select(view);
+
+  map.onClick = (lat, lon) => {
+    if (view === 'intake') views.intake.mapClick(lat, lon);
+  };
+  map.onIncident = (id) => {
+    select('dispatch');
+    views.dispatch.select(id);
+  };
+
+  document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.repeat) return;
+    const inField = typing(e.target);
+    if (e.key === 'Escape') {
+      if (inField) e.target.blur();
+      return;
+    }
+    if (!inField && !e.ctrlKey && !e.metaKey && !e.altKey && VIEW_KEYS[e.key.toLowerCase()]) {
+      e.preventDefault();
+      select(VIEW_KEYS[e.key.toLowerCase()]);
+      return;
+    }
+    if (views[view].key(e, inField)) e.preventDefault();
+  });
+
+  drawKeys('#keys-intake', INTAKE_KEYS);
+  drawKeys('#keys-dispatch', DISPATCH_KEYS);
+  onLang(() => {
+    drawKeys('#keys-intake', INTAKE_KEYS);
+    drawKeys('#keys-dispatch', DISPATCH_KEYS);
+    applyI18n(document);
+    store.emit('all');
+  });
+
+  const stream = new Stream({
+    onEvent: (event) => store.apply(event),
+    onLive: async (first) => {
+      if (!first) return; // a reconnect replays what was missed: the picture stays complete
+      try {
+        await store.load();
+      } catch (err) {
+        toast(`${t('err.load')}: ${err.message}`, 'error', 15000);
+      }
+    },
+    onState: connection,
+  });
+  window.tanggapStream = stream; // for the browser tests and for a supervisor's console debugging
+  stream.start();
+  tickTimers();
+  setInterval(() => {
+    if (stream.state !== 'live') connection(stream.state, { retryAt: stream.retryAt });
+  }, 1000);
+}
+
+function drawKeys(selector, keys) {
+  const box = $(selector);
+  if (!box) return;
+  fill(box, keys.map(([key, label]) => [h('dt', {}, h('kbd', {}, key)), h('dd', {}, t(label))]));
+}
+
+main().catch((err) => {
+  document.body.prepend(h('div', { class: 'banner offline' }, `${t('err.load')}: ${err.message}`));
+});

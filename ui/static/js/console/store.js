@@ -1,0 +1,137 @@
+// The console's picture of the world: a snapshot from the API, then kept current by applying each event.
+
+import { get } from '../lib/api.js';
+
+const CALL_EVENTS = new Set(['call.offered', 'call.answered', 'call.classified', 'call.ended', 'call.linked',
+  'call.callback_done']);
+
+export class Store {
+  constructor() {
+    this.calls = new Map();
+    this.locations = new Map(); // call id -> [location reports]
+    this.incidents = new Map(); // open incidents
+    this.assignments = new Map();
+    this.units = new Map();
+    this.agencies = new Map();
+    this.stations = new Map();
+    this.types = new Map();
+    this.referrals = new Map();
+    this.listeners = [];
+    this.ready = false;
+    this.pending = [];
+  }
+
+  on(fn) {
+    this.listeners.push(fn);
+  }
+
+  emit(topic, detail) {
+    for (const fn of this.listeners) fn(topic, detail);
+  }
+
+  /** Load everything; events that arrived meanwhile are applied afterwards, in order. */
+  async load({ referrals = true } = {}) {
+    this.ready = false;
+    const [calls, incidents, units, agencies, stations, types, open] = await Promise.all([
+      get('/api/v1/calls?active=true'), get('/api/v1/incidents?open=true'), get('/api/v1/units'),
+      get('/api/v1/agencies'), get('/api/v1/stations'), get('/api/v1/incident-types'),
+      referrals ? get('/api/v1/referrals?open=true') : Promise.resolve([]),
+    ]);
+    const full = await Promise.all(incidents.map((i) => get(`/api/v1/incidents/${i.id}`)));
+    replace(this.types, types, 'code');
+    replace(this.agencies, agencies);
+    replace(this.stations, stations);
+    replace(this.units, units);
+    replace(this.calls, calls);
+    replace(this.referrals, open);
+    this.incidents.clear();
+    this.assignments.clear();
+    for (const incident of full) {
+      for (const a of incident.assignments) this.assignments.set(a.id, a);
+      for (const c of incident.calls) if (!this.calls.has(c.id)) this.calls.set(c.id, c);
+      const { assignments, calls: linked, type, ...plain } = incident;
+      this.incidents.set(incident.id, plain);
+    }
+    this.ready = true;
+    const queued = this.pending;
+    this.pending = [];
+    for (const event of queued) this.apply(event);
+    this.emit('all');
+  }
+
+  apply(event) {
+    if (!this.ready) {
+      this.pending.push(event);
+      return;
+    }
+    const d = event.data || {};
+    const type = event.type;
+    if (CALL_EVENTS.has(type)) {
+      const { cause, ...call } = d;
+      this.calls.set(call.id, { ...this.calls.get(call.id), ...call });
+      this.emit('calls', call.id);
+    } else if (type === 'call.location') {
+      const list = this.locations.get(d.call_id) || [];
+      if (!list.some((l) => l.id === d.id)) list.push(d);
+      this.locations.set(d.call_id, list);
+      this.emit('location', d.call_id);
+    } else if (type === 'caller.flagged' || type === 'caller.unflagged') {
+      this.emit('caller', d.caller);
+    } else if (type === 'incident.created') {
+      this.incidents.set(d.incident.id, d.incident);
+      this.emit('incidents', d.incident.id);
+    } else if (type.startsWith('incident.')) {
+      this.mergeIncident(d.id, d.incident);
+    } else if (type === 'assignment.created' || type === 'assignment.status') {
+      const a = d.assignment;
+      this.assignments.set(a.id, a);
+      if (d.unit) this.units.set(d.unit.id, { ...this.units.get(d.unit.id), ...d.unit });
+      if (d.incident) this.mergeIncident(a.incident_id, d.incident);
+      this.emit('assignments', a.incident_id);
+      this.emit('units', a.unit_id);
+    } else if (type === 'unit.position') {
+      const unit = this.units.get(d.unit_id);
+      if (unit) {
+        Object.assign(unit, { lat: d.lat, lon: d.lon, position_accuracy_m: d.accuracy_m, position_at: d.at });
+        this.emit('position', d.unit_id);
+      }
+    } else if (type === 'unit.status') {
+      this.units.set(d.unit.id, { ...this.units.get(d.unit.id), ...d.unit });
+      this.emit('units', d.unit.id);
+    } else if (type.startsWith('referral.')) {
+      this.referrals.set(d.referral.id, d.referral);
+      this.emit('referrals', d.referral.id);
+    }
+    this.emit('event', event);
+  }
+
+  mergeIncident(id, changes) {
+    const current = this.incidents.get(id);
+    if (!current) return; // closed before we loaded it, or not ours to see
+    Object.assign(current, changes || {});
+    if (current.status === 'closed') this.incidents.delete(id);
+    this.emit('incidents', id);
+  }
+
+  assignmentsOf(incidentId) {
+    return [...this.assignments.values()].filter((a) => a.incident_id === incidentId)
+      .sort((a, b) => a.id - b.id);
+  }
+
+  callsOf(incidentId) {
+    return [...this.calls.values()].filter((c) => c.incident_id === incidentId);
+  }
+
+  typeName(code, lang) {
+    const type = this.types.get(code);
+    if (!type) return code;
+    return lang === 'en' ? type.name_en : type.name_id;
+  }
+}
+
+function replace(map, rows, key = 'id') {
+  map.clear();
+  for (const row of rows) map.set(row[key], row);
+}
+
+export const ACTIVE = new Set(['dispatched', 'acknowledged', 'en_route', 'on_scene', 'transporting', 'at_hospital']);

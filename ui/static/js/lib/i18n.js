@@ -1,0 +1,52 @@
+// The one translation table (ui/i18n/messages.json): Bahasa Indonesia by default, English as a switch.
+
+const STORE = 'tanggap.lang';
+let table = {};
+let lang = localStorage.getItem(STORE) === 'en' ? 'en' : 'id';
+const listeners = [];
+
+export async function loadI18n() {
+  const response = await fetch('/i18n.json', { credentials: 'same-origin' });
+  table = await response.json();
+  document.documentElement.lang = lang;
+}
+
+/** The text for `key` in the current language; `{name}` placeholders are filled from `params`. */
+export function t(key, params) {
+  const entry = table[key];
+  let text = entry ? (entry[lang] ?? entry.id) : key;
+  if (params) text = text.replace(/\{(\w+)\}/g, (m, name) => (params[name] ?? m));
+  return text;
+}
+
+export function has(key) {
+  return key in table;
+}
+
+/** The translated name of a code (`prefix.value`), or the code itself when the table has none. */
+export function label(prefix, value) {
+  const key = `${prefix}.${value}`;
+  return key in table ? t(key) : value;
+}
+
+export const getLang = () => lang;
+
+export function setLang(next) {
+  lang = next === 'en' ? 'en' : 'id';
+  localStorage.setItem(STORE, lang);
+  document.documentElement.lang = lang;
+  applyI18n(document);
+  for (const fn of listeners) fn(lang);
+}
+
+export function onLang(fn) {
+  listeners.push(fn);
+}
+
+/** Fill elements marked data-i18n (text), data-i18n-placeholder, data-i18n-title, data-i18n-label. */
+export function applyI18n(root) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+}

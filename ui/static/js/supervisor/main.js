@@ -1,0 +1,330 @@
+// The supervisor dashboard: response times against the standards, call mix, callbacks, follow-up per
+// agency, and the queue right now. Every table has a CSV export; the page refreshes itself on events.
+
+import { $, debounce, fill, h } from '../lib/dom.js';
+import { getLang, onLang, t } from '../lib/i18n.js';
+import { get, post } from '../lib/api.js';
+import { Stream } from '../lib/stream.js';
+import { clock, dateTime, localDate } from '../lib/time.js';
+import { boot, connection, tickTimers, timer, toast } from '../lib/shell.js';
+
+const INTERVALS = ['answering', 'processing', 'turnout', 'travel', 'total'];
+const CLASSES = ['emergency', 'information', 'prank', 'ghost', 'abandoned', 'unclassified'];
+const CLASS_COLOURS = {
+  emergency: '#c62828', information: '#1565c0', prank: '#6a1b9a', ghost: '#9e9e9e', abandoned: '#ef6c00',
+  unclassified: '#cfd8dc',
+};
+const LIVE = ['call.', 'incident.', 'assignment.', 'referral.', 'taker.', 'caller.'];
+
+const data = { all: null, grouped: null, mix: null, daily: null, follow: null, queue: null, takers: null,
+  callbacks: null };
+const charts = {};
+let typeNames = null;
+
+async function main() {
+  const { region } = await boot();
+  $('#tz').textContent = t('sup.tz', { tz: region.tz_label });
+  $('#from').value = localDate(-6);
+  $('#to').value = localDate(0);
+  for (const button of document.querySelectorAll('[data-days]')) {
+    button.addEventListener('click', () => {
+      $('#from').value = localDate(1 - Number(button.dataset.days));
+      $('#to').value = localDate(0);
+      loadPeriod();
+    });
+  }
+  $('#period').addEventListener('submit', (e) => {
+    e.preventDefault();
+    loadPeriod();
+  });
+  $('#by').addEventListener('change', () => loadGrouped().then(drawTimes));
+  onLang(drawAll);
+  await Promise.all([loadPeriod(), loadLive()]);
+
+  const refresh = debounce(() => {
+    loadLive();
+    if ($('#to').value >= localDate(0)) loadPeriod();
+  }, 1500);
+  const stream = new Stream({
+    onEvent: (event) => {
+      if (LIVE.some((prefix) => event.type.startsWith(prefix))) refresh();
+    },
+    onLive: (first) => {
+      if (!first) refresh();
+    },
+    onState: connection,
+  });
+  stream.start();
+  tickTimers();
+  setInterval(() => {
+    if (stream.state !== 'live') connection(stream.state, { retryAt: stream.retryAt });
+  }, 1000);
+}
+
+function params(extra = {}) {
+  const p = new URLSearchParams({ from: $('#from').value, to: $('#to').value, ...extra });
+  return p.toString();
+}
+
+async function loadPeriod() {
+  try {
+    const [all, mix, daily, follow] = await Promise.all([
+      get(`/api/v1/reports/response-times?${params({ by: 'all' })}`),
+      get(`/api/v1/reports/call-mix?${params()}`),
+      get(`/api/v1/reports/call-mix/daily?${params()}`),
+      get(`/api/v1/reports/follow-up?${params()}`),
+    ]);
+    Object.assign(data, { all, mix, daily, follow });
+    await loadGrouped();
+  } catch (err) {
+    toast(err.message, 'error');
+    return;
+  }
+  $('#updated').textContent = t('sup.updated', { at: clock(new Date().toISOString()) });
+  drawAll();
+}
+
+async function loadGrouped() {
+  const by = $('#by').value;
+  data.grouped = by === 'all' ? data.all : await get(`/api/v1/reports/response-times?${params({ by })}`);
+  if (by === 'type' && !typeNames) {
+    typeNames = new Map((await get('/api/v1/incident-types')).map((ty) => [ty.code, ty]));
+  }
+}
+
+async function loadLive() {
+  try {
+    const [queue, takers, callbacks] = await Promise.all([
+      get('/api/v1/reports/queue'), get('/api/v1/reports/takers'), get('/api/v1/reports/callbacks'),
+    ]);
+    Object.assign(data, { queue, takers, callbacks });
+  } catch (err) {
+    toast(err.message, 'error');
+    return;
+  }
+  drawLive();
+  drawKpis();
+}
+
+function drawAll() {
+  drawKpis();
+  drawTimes();
+  drawMix();
+  drawFollow();
+  drawLive();
+  links();
+}
+
+function links() {
+  $('#csv-times').href = `/api/v1/reports/response-times?${params({ by: $('#by').value, format: 'csv' })}`;
+  $('#csv-mix').href = `/api/v1/reports/call-mix?${params({ format: 'csv' })}`;
+  $('#csv-daily').href = `/api/v1/reports/call-mix/daily?${params({ format: 'csv' })}`;
+  $('#csv-follow').href = `/api/v1/reports/follow-up?${params({ format: 'csv' })}`;
+  $('#csv-queue').href = '/api/v1/reports/queue?format=csv';
+  $('#csv-takers').href = '/api/v1/reports/takers?format=csv';
+  $('#csv-callbacks').href = '/api/v1/reports/callbacks?format=csv';
+}
+
+// ---- KPI cards ---------------------------------------------------------------------------------------
+
+function row(interval) {
+  return data.all ? data.all.rows.find((r) => r.group === '*' && r.interval === interval) : null;
+}
+
+const pct = (v) => (v == null ? '–' : `${Math.round(v * 10) / 10}%`);
+const secs = (v) => (v == null ? '–' : `${Math.round(v)} ${t('unit.s')}`);
+
+function drawKpis() {
+  const cards = [];
+  for (const interval of INTERVALS) {
+    const r = row(interval);
+    const target = targetText(r, interval);
+    if (interval === 'total') {
+      cards.push(card(interval, r ? secs(r.p90_s) : '–', [t('sup.p90'), r ? ` · p50 ${secs(r.p50_s)} · n=${r.n}` : ''], null));
+      continue;
+    }
+    const met = r && r.met != null ? r.met && (r.met2 == null || r.met2) : null;
+    cards.push(card(interval, r ? pct(r.within_target_pct) : '–', [
+      t('sup.within', { target }), r && r.target2_s != null ? ` · ${pct(r.within_target2_pct)} ≤ ${r.target2_s} s` : '',
+      h('br'), r ? `p90 ${secs(r.p90_s)} · n=${r.n}` : t('sup.no_data')], met));
+  }
+  if (data.mix) {
+    cards.push(h('div', { class: 'card', dataset: { kpi: 'abandoned' } }, h('div', { class: 'name' }, t('sup.kpi.abandoned')),
+      h('div', { class: 'big' }, pct(data.mix.abandon_rate_pct)),
+      h('div', { class: 'sub' }, t('sup.false_calls', { pct: pct(data.mix.false_call_rate_pct), n: data.mix.total }))));
+  }
+  if (data.follow) {
+    cards.push(h('div', { class: 'card', dataset: { kpi: 'follow' } }, h('div', { class: 'name' }, t('sup.kpi.follow')),
+      h('div', { class: 'big' }, pct(data.follow.follow_up_pct)),
+      h('div', { class: 'sub' }, t('sup.referred', { n: data.follow.referred }))));
+  }
+  if (data.queue) {
+    cards.push(h('div', { class: ['card', data.queue.waiting ? 'missed' : 'met'], dataset: { kpi: 'queue' } },
+      h('div', { class: 'name' }, t('sup.kpi.queue')), h('div', { class: 'big' }, String(data.queue.waiting)),
+      h('div', { class: 'sub' }, data.queue.longest_s != null ? t('sup.longest', { s: Math.round(data.queue.longest_s) })
+        : t('sup.nobody_waiting'))));
+  }
+  fill($('#kpis'), cards);
+}
+
+function card(interval, big, sub, met) {
+  return h('div', { class: ['card', met === true && 'met', met === false && 'missed'], dataset: { kpi: interval } },
+    h('div', { class: 'name' }, t(`interval.${interval}`)), h('div', { class: 'big' }, big),
+    h('div', { class: 'sub' }, sub));
+}
+
+function targetText(r, interval) {
+  if (interval === 'total') return '';
+  if (!r || r.target_s == null) return interval === 'turnout' ? t('sup.turnout_mixed') : '–';
+  return `${r.target_s} ${t('unit.s')} (${r.goal_pct}%)`;
+}
+
+// ---- response times ----------------------------------------------------------------------------------
+
+function groupLabel(r, by) {
+  if (r.group === '*') return by === 'all' ? t('sup.all') : t('sup.all_calls');
+  if (by === 'type' && typeNames && getLang() === 'en' && typeNames.has(r.group)) return typeNames.get(r.group).name_en;
+  return r.group_label || t('sup.unknown_place');
+}
+
+function drawTimes() {
+  const body = data.grouped;
+  if (!body) return;
+  const by = body.by;
+  table($('#table-times'), [
+    { label: t(`sup.by.${by}`), value: (r) => groupLabel(r, by) },
+    { label: t('sup.interval'), value: (r) => t(`interval.${r.interval}`) },
+    { label: 'n', key: 'n', num: true },
+    { label: 'p50', value: (r) => secs(r.p50_s), num: true },
+    { label: 'p90', value: (r) => secs(r.p90_s), num: true },
+    { label: t('sup.target'), value: (r) => targetText(r, r.interval) },
+    { label: t('sup.within_col'), value: (r) => pct(r.within_target_pct), num: true, cls: (r) => metClass(r.met) },
+    { label: t('sup.second'), value: (r) => (r.target2_s != null ? `${pct(r.within_target2_pct)} ≤ ${r.target2_s} s (${r.goal2_pct}%)` : ''),
+      cls: (r) => metClass(r.met2) },
+  ], body.rows, (r) => ({ interval: r.interval, group: r.group }));
+  const rows = INTERVALS.map((i) => row(i));
+  chart('chart-times', {
+    type: 'bar',
+    data: {
+      labels: INTERVALS.map((i) => t(`interval.${i}`)),
+      datasets: [
+        { label: 'p50', data: rows.map((r) => (r ? r.p50_s : null)), backgroundColor: '#90caf9' },
+        { label: 'p90', data: rows.map((r) => (r ? r.p90_s : null)), backgroundColor: '#1565c0' },
+        { type: 'line', label: t('sup.target'), data: rows.map((r) => (r ? r.target_s : null)), showLine: false,
+          pointStyle: 'line', pointRadius: 18, pointBorderWidth: 3, borderColor: '#c62828', backgroundColor: '#c62828' },
+      ],
+    },
+    options: { scales: { y: { beginAtZero: true, title: { display: true, text: t('unit.seconds') } } } },
+  });
+}
+
+function metClass(met) {
+  return met === true ? 'met' : met === false ? 'missed' : null;
+}
+
+// ---- call mix, follow-up -----------------------------------------------------------------------------
+
+function drawMix() {
+  if (!data.mix || !data.daily) return;
+  table($('#table-mix'), [
+    { label: t('sup.class'), value: (r) => t(`class.${r.classification}`) },
+    { label: t('sup.count'), key: 'count', num: true },
+    { label: '%', value: (r) => pct(r.pct), num: true },
+  ], data.mix.rows, (r) => ({ classification: r.classification }));
+  chart('chart-mix', {
+    type: 'bar',
+    data: {
+      labels: data.daily.rows.map((r) => r.date.slice(5)),
+      datasets: CLASSES.map((c) => ({ label: t(`class.${c}`), data: data.daily.rows.map((r) => r[c]),
+        backgroundColor: CLASS_COLOURS[c] })),
+    },
+    options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
+  });
+}
+
+function drawFollow() {
+  if (!data.follow) return;
+  table($('#table-follow'), [
+    { label: t('sup.agency'), key: 'agency_name' },
+    { label: t('sup.referred_col'), key: 'referred', num: true },
+    { label: t('rstatus.referred'), key: 'waiting', num: true },
+    { label: t('rstatus.in_progress'), key: 'in_progress', num: true },
+    { label: t('rstatus.done'), key: 'done', num: true },
+    { label: t('rstatus.rejected'), key: 'rejected', num: true },
+    { label: t('sup.follow_rate'), value: (r) => pct(r.follow_up_pct), num: true },
+    { label: t('sup.first_response'), value: (r) => (r.p50_first_response_h == null ? '–' : `${r.p50_first_response_h} ${t('unit.h')}`), num: true },
+  ], data.follow.rows, (r) => ({ agency: r.agency }));
+  const used = data.follow.rows.filter((r) => r.referred > 0);
+  chart('chart-follow', {
+    type: 'bar',
+    data: {
+      labels: used.map((r) => r.agency_name),
+      datasets: [{ label: t('sup.follow_rate'), data: used.map((r) => r.follow_up_pct), backgroundColor: '#2e7d32' }],
+    },
+    options: { indexAxis: 'y', scales: { x: { min: 0, max: 100 } } },
+  });
+}
+
+// ---- live tables ---------------------------------------------------------------------------------------
+
+function drawLive() {
+  if (data.queue) {
+    table($('#table-queue'), [
+      { label: t('sup.call'), value: (r) => `#${r.call_id}` },
+      { label: t('detail.caller'), value: (r) => r.caller || t('call.withheld') },
+      { label: t('sup.waiting'), value: (r) => timer(r.offered_at, { warn: 15, over: 20 }), num: true },
+    ], data.queue.rows, (r) => ({ call: r.call_id }), (r) => (r.flagged ? 'flagged' : null));
+  }
+  if (data.takers) {
+    table($('#table-takers'), [
+      { label: t('sup.taker'), value: (r) => r.name },
+      { label: t('sup.state'), value: (r) => t(`taker.${r.state}`) },
+      { label: t('sup.since'), value: (r) => timer(r.since), num: true },
+      { label: t('sup.call'), value: (r) => (r.call_id ? `#${r.call_id}` : '') },
+    ], data.takers.rows, (r) => ({ taker: r.username }));
+  }
+  if (data.callbacks) {
+    table($('#table-callbacks'), [
+      { label: t('detail.caller'), value: (r) => r.caller },
+      { label: t('sup.offered'), value: (r) => dateTime(r.offered_at) },
+      { label: t('sup.rang'), value: (r) => secs(r.rang_s), num: true },
+      { label: '', value: (r) => h('button', { type: 'button', onclick: () => calledBack(r.call_id) }, t('sup.called_back')) },
+    ], data.callbacks.rows, (r) => ({ call: r.call_id }), (r) => (r.flagged ? 'flagged' : null));
+  }
+}
+
+async function calledBack(callId) {
+  try {
+    await post(`/api/v1/calls/${callId}/callback-done`);
+    loadLive();
+  } catch (err) {
+    toast(err.message, 'error');
+  }
+}
+
+// ---- helpers -------------------------------------------------------------------------------------------
+
+function table(el, columns, rows, dataset, rowClass) {
+  fill(el,
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.num ? 'num' : null }, c.label)))),
+    h('tbody', {}, rows.length ? rows.map((r) => h('tr', { dataset: dataset ? dataset(r) : undefined,
+      class: rowClass ? rowClass(r) : null }, columns.map((c) => {
+      const value = c.value ? c.value(r) : r[c.key];
+      return h('td', { class: [c.num && 'num', c.key || null, c.cls && c.cls(r)] }, value ?? '–');
+    }))) : h('tr', {}, h('td', { colspan: columns.length, class: 'muted' }, t('sup.no_data')))));
+}
+
+function chart(id, config) {
+  if (typeof window.Chart === 'undefined') {
+    const canvas = $(`#${id}`);
+    canvas.replaceWith(h('p', { class: 'muted', id }, t('sup.no_chart_lib')));
+    return;
+  }
+  const options = { responsive: true, maintainAspectRatio: false, animation: false, ...config.options };
+  if (charts[id]) charts[id].destroy();
+  charts[id] = new window.Chart($(`#${id}`), { ...config, options });
+}
+
+main().catch((err) => {
+  document.body.prepend(h('div', { class: 'banner offline' }, err.message));
+});
