@@ -159,7 +159,7 @@ def serve(
     _logging(settings)
     upgrade(settings)
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), ws_max_size=65536)
+                log_level=settings.log_level.lower(), ws="websockets-sansio", ws_max_size=65536)
 
 
 def demo_users(settings: Settings, password: str) -> list[tuple[str, str]]:

@@ -126,3 +126,12 @@ def test_bad_input() -> None:
         model.travel(float("nan"), 100.0, origins)
     with pytest.raises(ValueError, match="same length"):
         model.origins([-0.95, -0.96], [100.38], ["ambulance"])
+
+
+def test_origins_of_another_model_are_refused() -> None:
+    from geo.roads import RoadGraph, RoadModel
+
+    graph = RoadGraph.from_edges([0.0, 0.0], [0.0, 0.001], [0, 1], [1, 0], [10.0, 10.0], [100.0, 100.0])
+    landmass_origins = StraightLineModel().origins([0.0], [0.0], ["ambulance"])
+    with pytest.raises(ValueError, match="landmass anchors"):
+        RoadModel(graph).travel(0.0, 0.0, landmass_origins)

@@ -332,7 +332,7 @@ export class Dispatch {
     const limit = this.region.ack_timeout_s;
     return h('table', { class: 'assigned' },
       h('thead', {}, h('tr', {}, ['assigned.unit', 'assigned.status', 'assigned.dispatched', 'assigned.ack',
-        'assigned.en_route', 'assigned.on_scene', 'assigned.eta', ''].map((k) => h('th', {}, k ? t(k) : '')))),
+        'assigned.en_route', 'assigned.on_scene', ''].map((k) => h('th', {}, k ? t(k) : '')))),
       h('tbody', {}, mine.map((a) => {
         const unit = this.store.units.get(a.unit_id);
         const late = this.escalated.has(a.id);
@@ -340,16 +340,16 @@ export class Dispatch {
         const active = ACTIVE.has(a.status);
         return [h('tr', { class: [`ust-${a.status}`, late && 'escalated'], dataset: { assignment: a.id } },
           h('td', {}, unit ? unit.callsign : a.unit_id),
-          h('td', {}, t(`astatus.${a.status}`)),
+          h('td', {}, t(`astatus.${a.status}`),
+            a.eta_s != null ? h('div', { class: 'muted' }, t('recs.eta', { eta: duration(a.eta_s) })) : null),
           h('td', {}, clock(a.dispatched_at)),
           h('td', {}, a.acknowledged_at ? clock(a.acknowledged_at) : a.status === 'dispatched'
             ? timer(a.dispatched_at, { warn: limit * 0.7, over: limit }) : '–'),
           h('td', {}, a.en_route_at ? clock(a.en_route_at) : '–'),
           h('td', {}, a.on_scene_at ? clock(a.on_scene_at) : '–'),
-          h('td', {}, a.eta_s != null ? duration(a.eta_s) : '–'),
           h('td', {}, active && this.canAssign && !['on_scene', 'transporting', 'at_hospital'].includes(a.status)
             ? h('button', { type: 'button', class: 'cancel', onclick: () => this.cancel(a) }, t('assigned.cancel')) : null)),
-        late ? h('tr', { class: 'escalation-row' }, h('td', { colspan: 8 },
+        late ? h('tr', { class: 'escalation-row' }, h('td', { colspan: 7 },
           h('strong', {}, t('escalate.title', { unit: unit ? unit.callsign : a.unit_id, s: limit })), ' ',
           next && this.canAssign ? h('button', { type: 'button', class: 'primary escalate-next',
             onclick: () => this.assign(next.unit_id, next) }, h('kbd', {}, 'X'), ' ',

@@ -131,7 +131,15 @@ export class Intake {
       .sort((a, b) => Date.parse(a.offered_at) - Date.parse(b.offered_at));
   }
 
-  async answerNext() {
+  answerNext() {
+    // Keys typed right after A (1 for emergency...) wait for the answer instead of racing it.
+    this.answering = this.doAnswer().finally(() => {
+      this.answering = null;
+    });
+    return this.answering;
+  }
+
+  async doAnswer() {
     const selected = this.call();
     const call = selected && selected.status === 'offered' ? selected : this.waiting()[0];
     if (!call) {
@@ -172,6 +180,7 @@ export class Intake {
   }
 
   async classify(kind) {
+    if (this.answering) await this.answering;
     let call = this.call();
     if (!call) {
       if (kind === 'emergency') {
@@ -496,6 +505,7 @@ export class Intake {
     this.map.showPick(null, null);
     this.result(message);
     document.activeElement?.blur?.();
+    if (this.current != null) this.select(this.current); // the caller's history now includes this intake
   }
 
   result(node) {

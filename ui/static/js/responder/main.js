@@ -22,6 +22,7 @@ const ACTIVE = new Set(['dispatched', 'acknowledged', 'en_route', 'on_scene', 't
 const REALERT_MS = 15000;
 const SEND_EVERY_MS = 30000;
 const SEND_MOVED_M = 30;
+const GPS_ERRORS = { 1: 'gps.denied', 2: 'gps.error', 3: 'gps.timeout' };
 
 const state = { me: null, unit: null, mine: [], outbox: null, alerts: 0, lastFix: null, lastSent: null };
 
@@ -236,7 +237,7 @@ function setupGps() {
       share(pos);
       drawGps();
     }, (err) => {
-      state.gpsError = err.message || t('gps.error');
+      state.gpsError = t(GPS_ERRORS[err.code] || 'gps.error');
       drawGps();
     }, { enableHighAccuracy: true, maximumAge: 10000, timeout: 60000 });
   }

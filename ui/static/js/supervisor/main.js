@@ -247,7 +247,7 @@ function drawFollow() {
   table($('#table-follow'), [
     { label: t('sup.agency'), key: 'agency_name' },
     { label: t('sup.referred_col'), key: 'referred', num: true },
-    { label: t('rstatus.referred'), key: 'waiting', num: true },
+    { label: t('sup.waiting_col'), key: 'waiting', num: true },
     { label: t('rstatus.in_progress'), key: 'in_progress', num: true },
     { label: t('rstatus.done'), key: 'done', num: true },
     { label: t('rstatus.rejected'), key: 'rejected', num: true },

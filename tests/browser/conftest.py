@@ -1,0 +1,180 @@
+"""A real server (uvicorn on a free loopback port, SQLite file) and a real headless Chromium.
+
+Browser tests are marked `browser`; they skip when /usr/bin/chromium or the vendored console assets
+(scripts/build_console.sh) are missing. Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+import dispatch.referrals.models  # noqa: F401  (the referrals table is part of the schema)
+from config.settings import Settings
+from dispatch.regions import seed
+from dispatch.users import service as users
+from ui.app import create_app
+from ui.context import Ctx, build
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+PASSWORD = "rahasia-demo-112"
+RESPONDER_UNIT = "DAMKAR-03-PMK1"  # Padang Barat
+USERS = {
+    "calltaker": ("call_taker", None), "dispatcher": ("dispatcher", None), "supervisor": ("supervisor", None),
+    "responder": ("responder", RESPONDER_UNIT),
+}
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1600, "height": 950}
+
+
+@dataclass
+class Server:
+    url: str
+    ctx: Ctx
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def api(self, username: str) -> httpx.Client:
+        """An API client logged in as one of the test users (bearer token)."""
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[username]}"},
+                            timeout=10)
+
+    def unit_id(self, callsign: str) -> int:
+        with self.api("dispatcher") as api:
+            return next(u["id"] for u in api.get("/api/v1/units").json() if u["callsign"] == callsign)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def migrate(settings: Settings) -> None:
+    """The schema from the Alembic migrations (all heads), as `tanggap db upgrade` builds it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from ui.cli import ALEMBIC_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    command.upgrade(cfg, "heads")
+
+
+def start(db: Path, **overrides: Any) -> tuple[Server, Callable[[], None]]:
+    """Migrate, seed Padang, create one user per role, and serve the app in a background thread."""
+    settings = Settings(database_url=f"sqlite:///{db}", region="padang", **overrides)
+    migrate(settings)
+    ctx = build(settings)
+    server = Server("", ctx)
+    with ctx.sessions() as session:
+        seed(session, ctx.region.pack)
+        for username, (role, unit) in USERS.items():
+            user = users.create(session=session, username=username, password=PASSWORD, role=role,
+                                name=username.capitalize(), unit_callsign=unit)
+            server.tokens[username] = users.issue_token(session=session, user=user, kind="api",
+                                                        lifetime=timedelta(hours=2))
+    port = free_port()
+    config = uvicorn.Config(create_app(ctx=ctx), host="127.0.0.1", port=port, log_level="warning",
+                            ws="websockets-sansio")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    server.url = f"http://127.0.0.1:{port}"
+
+    def stop() -> None:
+        uv.should_exit = True
+        thread.join(10)
+        ctx.engine.dispose()
+
+    return server, stop
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    if not (ROOT / "ui" / "static" / "vendor" / "leaflet" / "leaflet.js").exists():
+        pytest.skip("console assets not built: run scripts/build_console.sh")
+    running, stop = start(tmp_path_factory.mktemp("browser") / "tanggap.db", ack_timeout_s=10)
+    yield running
+    stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Console:
+    """One logged-in browser context, with every console error and CSP violation collected."""
+
+    def __init__(self, browser: Browser, server: Server, username: str, viewport: dict[str, int]) -> None:
+        self.context: BrowserContext = browser.new_context(viewport=viewport, locale="id-ID",
+                                                           timezone_id="Asia/Jakarta")
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.server = server
+        self.username = username
+
+    def login(self, path: str | None = None) -> Page:
+        page = self.page
+        page.goto(f"{self.server.url}/login" + (f"?next={path}" if path else ""))
+        page.fill("#username", self.username)
+        page.fill("#password", PASSWORD)
+        page.press("#password", "Enter")
+        page.wait_for_load_state("domcontentloaded")
+        page.locator("#conn.conn-live").wait_for(timeout=15000)
+        return page
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+    def close(self) -> None:
+        self.context.close()
+
+    def real_errors(self) -> list[str]:
+        """Console errors except the expected ones (network refused while the test takes us offline)."""
+        expected = ("ERR_INTERNET_DISCONNECTED", "WebSocket connection", "Failed to load resource")
+        return [e for e in self.errors if not any(x in e for x in expected)]
+
+
+@pytest.fixture
+def open_console(browser: Browser, server: Server) -> Iterator[Callable[..., Console]]:
+    opened: list[Console] = []
+
+    def make(username: str, viewport: dict[str, int] | None = None) -> Console:
+        console = Console(browser, server, username, viewport or DESKTOP)
+        opened.append(console)
+        return console
+
+    yield make
+    for console in opened:
+        console.close()

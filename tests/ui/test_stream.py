@@ -1,0 +1,140 @@
+"""/ws: replay with since, live events, who sees what, and slow clients told to resync."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import contextlib
+import json
+import time
+
+import pytest
+import websockets
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from dispatch.events.service import record
+from tests.servers import serve
+from ui.app import create_app
+from ui.context import Ctx
+
+Headers = dict[str, dict[str, str]]
+
+
+def receive_until(ws: object, kind: str) -> list[dict[str, object]]:
+    got = []
+    while True:
+        message = json.loads(ws.receive_text())  # type: ignore[attr-defined]
+        got.append(message)
+        if message["type"] == kind:
+            return got
+
+
+def test_reconnect_with_since_receives_what_was_missed_in_order(client: TestClient, auth: Headers) -> None:
+    h = auth["call_taker"]
+    with client.websocket_connect("/ws", headers=h) as ws:
+        live = json.loads(ws.receive_text())
+        assert live["type"] == "live"
+        client.post("/api/v1/calls", json={"caller": "0811"}, headers=h)
+        first = json.loads(ws.receive_text())
+    last = first["seq"]
+    for n in range(3):
+        client.post("/api/v1/calls", json={"caller": f"081100{n}"}, headers=h)
+    with client.websocket_connect(f"/ws?since={last}", headers=h) as ws:
+        missed = receive_until(ws, "live")
+        client.post("/api/v1/calls", json={"caller": "081199998888"}, headers=h)
+        after = json.loads(ws.receive_text())
+    seqs = [m["seq"] for m in missed[:-1]]
+    assert len(seqs) == 3 and seqs == sorted(seqs) and seqs[0] > last
+    assert set(missed[0]) == {"seq", "type", "at", "data"} and missed[0]["type"] == "call.offered"
+    assert after["seq"] > seqs[-1] and after["data"]["caller"] == "+6281199998888"
+
+
+def test_websocket_needs_a_login(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as err, client.websocket_connect("/ws"):
+        pass
+    assert err.value.code == 4401
+
+
+def test_bad_since_is_refused(client: TestClient, auth: Headers) -> None:
+    with pytest.raises(WebSocketDisconnect) as err, client.websocket_connect("/ws?since=-3",
+                                                                             headers=auth["dispatcher"]):
+        pass
+    assert err.value.code == 4400
+
+
+def test_responder_stream_carries_only_its_unit(client: TestClient, auth: Headers) -> None:
+    taker, disp = auth["call_taker"], auth["dispatcher"]
+    units = {u["callsign"]: u["id"] for u in client.get("/api/v1/units", headers=disp).json()}
+    mine = client.post("/api/v1/incidents", json={"type_code": "fire_house", "lat": -0.9262, "lon": 100.356},
+                       headers=taker).json()
+    other = client.post("/api/v1/incidents", json={"type_code": "medical", "lat": -0.95, "lon": 100.40},
+                        headers=taker).json()
+    with client.websocket_connect("/ws", headers=auth["responder"]) as ws:
+        receive_until(ws, "live")
+        client.post(f"/api/v1/incidents/{other['id']}/assignments", json={"unit_id": units["PSC119-03-AMB1"]},
+                    headers=disp)
+        client.post("/api/v1/calls", json={"caller": "0812"}, headers=taker)
+        client.post(f"/api/v1/incidents/{mine['id']}/assignments", json={"unit_id": units["DAMKAR-03-PMK1"]},
+                    headers=disp)
+        client.patch(f"/api/v1/incidents/{mine['id']}", json={"notes": "lantai 2"}, headers=taker)
+        got = [json.loads(ws.receive_text()) for _ in range(2)]
+    assert [g["type"] for g in got] == ["assignment.created", "incident.updated"]
+    assert all(g["data"].get("id", mine["id"]) == mine["id"] for g in got)
+
+
+def _raw_websocket(url: str, path: str) -> socket.socket:
+    """A client that stops reading: a tiny fixed receive window, so the server feels it at once."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def test_slow_client_is_told_to_resync_and_fast_one_gets_everything(ctx: Ctx, auth: Headers) -> None:
+    """A console that stops reading must not hold up the others, nor grow the server's memory."""
+    ctx.settings.ws_buffer = 200
+    token = auth["dispatcher"]["Authorization"].split()[1]
+    # 24 MB in all: more than the server's socket send buffer (4 MB at most here) can hide.
+    total, payload = 1500, {"blob": "x" * 16000}
+
+    def write_events() -> None:
+        for _ in range(total):
+            with ctx.sessions() as session:
+                record(session, "test.bulk", actor="test", data=payload)
+                session.commit()
+            time.sleep(0.001)
+
+    async def fast_client(url: str) -> list[int]:
+        async with websockets.connect(url.replace("http", "ws") + f"/ws?token={token}", max_size=None) as fast:
+            assert json.loads(await fast.recv())["type"] == "live"
+            writer = asyncio.get_running_loop().run_in_executor(None, write_events)
+            seqs: list[int] = []
+            while len(seqs) < total:
+                seqs.append(json.loads(await asyncio.wait_for(fast.recv(), 30))["seq"])
+            await writer
+            return seqs
+
+    with serve(create_app(ctx=ctx)) as url:
+        slow = _raw_websocket(url, f"/ws?token={token}")
+        fast_seqs = asyncio.run(fast_client(url))
+        slow.settimeout(10)
+        received = b""
+        with contextlib.suppress(TimeoutError):
+            while chunk := slow.recv(1 << 20):
+                received += chunk
+                if b'"resync"' in received:
+                    break
+        slow.close()
+    assert fast_seqs == sorted(fast_seqs) and len(set(fast_seqs)) == total
+    assert b'"resync"' in received and received.count(b'"test.bulk"') < total

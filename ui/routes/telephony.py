@@ -1,0 +1,324 @@
+"""Telephony over HTTP: the bridge's API (`tanggap ari` as its own process), the queue for supervisors, call
+recordings, and the Twilio webhooks (voice, call status, SMS in, SMS delivery reports).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch.calls import intake, locations, queue
+from dispatch.calls import service as calls
+from dispatch.calls.models import Call
+from dispatch.users.models import User
+from telephony import aml, twilio_voice
+from telephony.ari.client import AriClient, AriError, AriNotFound
+from ui.deps import DB, CtxDep, Supervisor, require, shown
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["telephony"])
+Bridge = Annotated[User, Depends(require("telephony"))]
+TWIML = "application/xml"
+
+
+def _desk_call(call: Call) -> dict[str, Any]:
+    return {"id": call.id, "channel_id": call.channel_id, "status": call.status, "flagged": call.flagged,
+            "taker_id": call.taker_id}
+
+
+# -- the bridge's API (HttpDesk) ----------------------------------------------------------------------------
+
+class OfferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field("asterisk", pattern=r"^(asterisk|twilio|sms)$")
+    channel_id: str = Field(min_length=1, max_length=128)
+    caller: str | None = Field(None, max_length=64)
+    dialled: str | None = Field(None, max_length=32)
+    at: datetime | None = None
+
+
+class TakerIn(BaseModel):
+    taker_id: int
+
+
+class CauseIn(BaseModel):
+    cause: str | None = Field(None, max_length=200)
+
+
+class RefIn(BaseModel):
+    ref: str = Field(min_length=1, max_length=300)
+
+
+class ProviderIn(BaseModel):
+    provider: str = Field("asterisk", pattern=r"^(asterisk|twilio)$")
+
+
+class RequeueIn(BaseModel):
+    call_id: int
+    taker_id: int
+    reason: str = Field(max_length=200)
+    taker_available: bool
+
+
+@router.post("/api/v1/telephony/calls")
+def bridge_offer(body: OfferIn, db: DB, user: Bridge) -> dict[str, Any]:
+    call = intake.offer(session=db, provider=body.provider, channel_id=body.channel_id, caller=body.caller,
+                        dialled=body.dialled, at=body.at, actor=user.username)
+    return _desk_call(call)
+
+
+@router.post("/api/v1/telephony/calls/{call_id}/queued")
+def bridge_queued(call_id: int, db: DB, user: Bridge) -> dict[str, Any]:
+    return {"position": intake.queued(session=db, call_id=call_id, actor=user.username)}
+
+
+@router.post("/api/v1/telephony/calls/{call_id}/answered")
+def bridge_answered(call_id: int, body: TakerIn, db: DB, user: Bridge) -> dict[str, Any]:
+    return _desk_call(intake.answered(session=db, call_id=call_id, taker_id=body.taker_id, actor=user.username))
+
+
+@router.post("/api/v1/telephony/calls/{call_id}/finish")
+def bridge_finish(call_id: int, body: CauseIn, db: DB, user: Bridge) -> dict[str, Any]:
+    return _desk_call(intake.finish(session=db, call_id=call_id, actor=user.username, cause=body.cause))
+
+
+@router.post("/api/v1/telephony/calls/{call_id}/recording")
+def bridge_recording(call_id: int, body: RefIn, db: DB, user: Bridge) -> dict[str, Any]:
+    return _desk_call(calls.set_recording(session=db, call_id=call_id, ref=body.ref, actor=user.username))
+
+
+@router.get("/api/v1/telephony/calls/live")
+def bridge_live(db: DB, _user: Bridge, provider: str = "asterisk") -> list[dict[str, Any]]:
+    return [_desk_call(c) for c in intake.live(session=db, provider=provider)]
+
+
+@router.post("/api/v1/telephony/acd/claim")
+def bridge_claim(body: ProviderIn, db: DB, user: Bridge) -> list[dict[str, Any]]:
+    return [m.__dict__ for m in queue.claim(session=db, provider=body.provider, actor=user.username)]
+
+
+@router.post("/api/v1/telephony/acd/requeue")
+def bridge_requeue(body: RequeueIn, db: DB, user: Bridge) -> dict[str, bool]:
+    queue.requeue(session=db, call_id=body.call_id, taker_id=body.taker_id, reason=body.reason,
+                  taker_available=body.taker_available, actor=user.username)
+    return {"ok": True}
+
+
+@router.get("/api/v1/telephony/triage")
+def bridge_triage(ctx: CtxDep, db: DB, _user: Bridge, caller: str = "") -> dict[str, Any]:
+    return intake.triage(session=db, caller=caller or None, policy=ctx.region.policy).__dict__
+
+
+# -- supervisors --------------------------------------------------------------------------------------------
+
+@router.get("/api/v1/telephony/queue")
+def queue_view(ctx: CtxDep, db: DB, user: Supervisor) -> dict[str, Any]:
+    """Who is waiting, in which order, for how long, and who is ready to answer."""
+    view = queue.snapshot(session=db)
+    body = {
+        "at": view.at.isoformat(), "waiting": len(view.calls), "longest_wait_s": round(view.longest_wait_s, 1),
+        "calls": [{**c.__dict__, "offered_at": c.offered_at.isoformat(), "waiting_s": round(c.waiting_s, 1)}
+                  for c in view.calls],
+        "takers_ready": view.takers_ready,
+    }
+    return shown(ctx, user, body)  # type: ignore[no-any-return]
+
+
+@router.get("/api/v1/telephony/calls/{call_id}/recording")
+async def play_recording(call_id: int, ctx: CtxDep, user: Supervisor) -> StreamingResponse:
+    """The conversation as Asterisk recorded it (the mixing bridge), streamed through from ARI."""
+    def ref() -> str | None:
+        with ctx.sessions() as session:
+            return calls.get(session=session, call_id=call_id).recording_ref
+
+    name = await asyncio.to_thread(ref)
+    settings = ctx.settings
+    if not name:
+        raise HTTPException(404, f"call {call_id} has no recording")
+    if not settings.ari_url:
+        raise HTTPException(503, "recordings are kept by Asterisk and TANGGAP_ARI_URL is not set")
+    password = settings.ari_password.get_secret_value() if settings.ari_password else ""
+    client = AriClient(settings.ari_url, settings.ari_user, password, settings.ari_app, timeout=30)
+    stack = contextlib.AsyncExitStack()
+    stack.push_async_callback(client.close)
+    try:
+        upstream = await stack.enter_async_context(client.recording_file(name))
+    except AriNotFound:
+        await stack.aclose()
+        raise HTTPException(404, f"recording of call {call_id} is no longer on the PBX") from None
+    except (AriError, TimeoutError) as exc:
+        await stack.aclose()
+        raise HTTPException(502, f"the PBX did not return the recording ({exc})") from None
+    log.info("recording of call %s played by %s", call_id, user.username)
+
+    async def relay() -> AsyncIterator[bytes]:
+        async with stack:
+            async for chunk in upstream.aiter_bytes():
+                yield chunk
+
+    media = upstream.headers.get("content-type", "audio/wav")
+    return StreamingResponse(relay(), media_type=media,
+                             headers={"Content-Disposition": f'inline; filename="call-{call_id}.wav"'})
+
+
+# -- Twilio webhooks ----------------------------------------------------------------------------------------
+
+_warned = False
+
+
+async def twilio_form(request: Request) -> dict[str, str]:
+    """The webhook's form, after checking that Twilio signed it (403) and that Twilio is configured (503)."""
+    global _warned
+    settings = request.app.state.ctx.settings
+    if not twilio_voice.enabled(settings):
+        if not _warned:
+            log.warning("Twilio webhook called but TANGGAP_TWILIO_AUTH_TOKEN is not set")
+            _warned = True
+        raise HTTPException(503, "Twilio is not configured on this server")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    signature = request.headers.get("x-twilio-signature")
+    if not twilio_voice.valid_signature(settings, str(request.url), form, signature):
+        log.warning("Twilio webhook %s with a missing or wrong signature refused", request.url.path)
+        raise HTTPException(403, "invalid Twilio signature")
+    return form
+
+
+TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
+
+
+def _twiml(text: str) -> Response:
+    return Response(text, media_type=TWIML)
+
+
+async def _db(ctx: Any, fn: Callable[[Any], Any]) -> Any:
+    def work() -> Any:
+        with ctx.sessions() as session:
+            return fn(session)
+
+    return await asyncio.to_thread(work)
+
+
+@router.post("/telephony/twilio/voice")
+async def twilio_voice_call(form: TwilioForm, ctx: CtxDep) -> Response:
+    """A call to the 112 number: record it, greet in Bahasa Indonesia, and queue it for a call-taker."""
+    call = await _db(ctx, lambda s: intake.offer(
+        session=s, provider="twilio", channel_id=form.get("CallSid", ""), caller=form.get("From"),
+        dialled=form.get("To"), at=None, actor="twilio"))
+    if call.status == "ended":
+        return _twiml(twilio_voice.hangup())
+    return _twiml(twilio_voice.greet_and_enqueue(call.id, flagged=call.flagged))
+
+
+async def _reserved(ctx: Any, call_id: int) -> tuple[int, str] | None:
+    """The taker reserved for this call, claiming ready takers for the head of the queue if needed."""
+    def work(session: Any) -> tuple[int, str] | None:
+        found = queue.reservations(session=session, call_ids=[call_id]).get(call_id)
+        if found is None:
+            queue.claim(session=session, provider="twilio", actor="twilio")
+            found = queue.reservations(session=session, call_ids=[call_id]).get(call_id)
+        if found is None:
+            return None
+        taker = session.get(User, found.taker_id)
+        return (found.taker_id, taker.sip_endpoint or taker.username) if taker else None
+
+    result: tuple[int, str] | None = await _db(ctx, work)
+    return result
+
+
+@router.post("/telephony/twilio/wait")
+async def twilio_wait(form: TwilioForm, ctx: CtxDep, call_id: int) -> Response:
+    """Twilio's waitUrl, polled while the caller is in the queue: leave it once a taker is reserved."""
+    if await _reserved(ctx, call_id) is not None:
+        return _twiml(twilio_voice.leave_queue())
+    position = await _db(ctx, lambda s: queue.position(session=s, call_id=call_id))
+    return _twiml(twilio_voice.hold(position))
+
+
+@router.post("/telephony/twilio/queue-exit")
+async def twilio_queue_exit(form: TwilioForm, ctx: CtxDep, call_id: int) -> Response:
+    """The <Enqueue> action: after <Leave/>, ring the reserved taker's Twilio Client."""
+    if form.get("QueueResult") != "leave":
+        return _twiml(twilio_voice.hangup())  # hung up in the queue: the status callback ends the call
+    reserved = await _reserved(ctx, call_id)
+    if reserved is None:
+        return _twiml(twilio_voice.retry(call_id))
+    taker_id, identity = reserved
+    return _twiml(twilio_voice.dial_taker(call_id, taker_id, identity))
+
+
+@router.post("/telephony/twilio/client-status")
+async def twilio_client_status(form: TwilioForm, ctx: CtxDep, call_id: int, taker_id: int) -> Response:
+    if form.get("CallStatus") in ("in-progress", "answered"):
+        await _db(ctx, lambda s: intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor="twilio"))
+    return _twiml(twilio_voice.empty())
+
+
+@router.post("/telephony/twilio/dial")
+async def twilio_dial_result(form: TwilioForm, ctx: CtxDep, call_id: int, taker_id: int) -> Response:
+    """The <Dial> action: after a conversation hang up; if the taker did not answer, back to the queue."""
+    status = form.get("DialCallStatus", "")
+    if status in ("completed", "answered"):
+        return _twiml(twilio_voice.hangup())
+    await _db(ctx, lambda s: queue.requeue(session=s, call_id=call_id, taker_id=taker_id,
+                                           reason=f"twilio {status or 'failed'}", taker_available=False,
+                                           actor="twilio"))
+    return _twiml(twilio_voice.retry(call_id))
+
+
+@router.post("/telephony/twilio/status")
+async def twilio_call_status(form: TwilioForm, ctx: CtxDep) -> dict[str, str]:
+    """Call status callback: completed, no-answer, busy, failed or canceled end the call."""
+    status = form.get("CallStatus", "")
+    if status in twilio_voice.ENDED:
+        def end(session: Any) -> None:
+            call = calls.get_by_channel(session=session, provider="twilio", channel_id=form.get("CallSid", ""))
+            if call is not None:
+                intake.finish(session=session, call_id=call.id, actor="twilio", cause=f"twilio {status}")
+
+        await _db(ctx, end)
+    return {"status": status}
+
+
+@router.post("/telephony/twilio/sms")
+async def twilio_sms(form: TwilioForm, ctx: CtxDep) -> Response:
+    """SMS to 112: an AML location report, or a text call from someone who cannot speak."""
+    body, sender = form.get("Body", ""), form.get("From")
+    if aml.is_aml(body):
+        await _db(ctx, lambda s: _aml_report(s, sender, body, form.get("MessageSid", "")))
+        return _twiml(twilio_voice.sms_reply(None))  # handsets send AML; nobody reads a reply
+    await _db(ctx, lambda s: intake.offer(session=s, provider="sms", channel_id=form.get("MessageSid") or "",
+                                          caller=sender, dialled=form.get("To"), at=None, actor="twilio",
+                                          text=body))
+    return _twiml(twilio_voice.sms_reply(twilio_voice.SMS_ACK))
+
+
+def _aml_report(session: Any, sender: str | None, body: str, sid: str) -> None:
+    try:
+        fix = aml.parse(body)
+    except aml.AmlError as exc:
+        log.warning("malformed AML SMS %s: %s", sid, exc)  # never the number or the location
+        locations.report(session=session, caller=sender, source="aml", lat=None, lon=None, accuracy_m=None,
+                         fix_at=None, raw=body, actor="twilio", error=str(exc))
+        return
+    locations.report(session=session, caller=sender, source="aml", lat=fix.lat, lon=fix.lon,
+                     accuracy_m=fix.accuracy_m, fix_at=fix.fix_at, raw=body, actor="twilio")
+
+
+@router.post("/telephony/twilio/sms-status")
+async def twilio_sms_status(form: TwilioForm, ctx: CtxDep, unit_id: int | None = None,
+                            incident_id: int | None = None, assignment_id: int | None = None) -> dict[str, str]:
+    status = form.get("MessageStatus", "")
+    data = {"message_sid": form.get("MessageSid"), "status": status, "error_code": form.get("ErrorCode"),
+            "unit_id": unit_id, "assignment_id": assignment_id}
+    await _db(ctx, lambda s: intake.sms_event(session=s, kind="sms.status", actor="twilio", data=data,
+                                              incident_id=incident_id, unit_id=unit_id))
+    return {"status": status}
