@@ -59,10 +59,6 @@ class LocalProjection:
         lo = np.asarray(lon, dtype=np.float64)
         return np.column_stack(((lo - self.lon0) * self._kx, (la - self.lat0) * self._ky))
 
-    def lonlat_many(self, xy: FloatArray) -> FloatArray:
-        """Inverse of xy_many, as (lon, lat) columns (the GeoJSON order shapely.transform passes)."""
-        return np.column_stack((xy[:, 0] / self._kx + self.lon0, xy[:, 1] / self._ky + self.lat0))
-
     def to_metres(self, lonlat: FloatArray) -> FloatArray:
         """(lon, lat) columns to (x, y) metres; the shape shapely.transform hands over."""
         return np.column_stack(((lonlat[:, 0] - self.lon0) * self._kx, (lonlat[:, 1] - self.lat0) * self._ky))

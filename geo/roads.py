@@ -32,6 +32,7 @@ from geo.travel import (
 )
 
 __all__ = ["RoadGraph", "RoadModel", "import_osm"]
+ROAD_NODE = "road-node"
 
 
 def import_osm(
@@ -96,7 +97,7 @@ class RoadModel:
         )
         node, offset = self.graph.snap(la, lo) if len(la) else (np.zeros(0, np.int64), np.zeros(0))
         anchor = np.where(sea | (offset > self.max_snap_m), -1, node).astype(np.int64)
-        return Origins(la, lo, code, agencies, speed, sea, anchor, offset)
+        return Origins(la, lo, code, agencies, speed, sea, anchor, offset, ROAD_NODE)
 
     def travel(
         self, lat: float, lon: float, origins: Origins, *, priority: int = 3, nearest: int | None = None
@@ -104,6 +105,7 @@ class RoadModel:
         """ETAs by road (land units) and by sea (boats). With `nearest`, the search is bounded so
         that the `nearest` best land units of each agency are exact; the others may be inf."""
         lat, lon = validate_point(lat, lon)
+        origins.expect(ROAD_NODE)
         factor = self.priority_factor.get(priority, 1.0)
         eta, distance = np.full(len(origins), np.inf), np.full(len(origins), np.inf)
         reachable = origins.sea.copy()

@@ -54,6 +54,7 @@ DEFAULT_PRIORITY_FACTOR: Mapping[int, float] = MappingProxyType({1: 1.2, 2: 1.1}
 SEA_WORDS = ("boat", "kapal", "perahu")
 SEA_TOKENS = frozenset({"rib"})
 _TOKEN = re.compile(r"[a-z0-9]+")
+LANDMASS = "landmass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +71,9 @@ class Travel:
 class Origins:
     """A fleet snapshot prepared by one model (see `TravelModel.origins`); reuse until units move.
 
-    `anchor` is model-specific: the landmass of each unit for StraightLineModel, the road node for
-    RoadModel; -1 means none. `offset_m` is the off-road leg from the unit to its anchor.
+    `anchor` is model-specific, named by `anchor_kind`: the landmass of each unit for
+    StraightLineModel ("landmass"), the road node for RoadModel ("road-node"); -1 means none.
+    `offset_m` is the off-road leg from the unit to its anchor.
     """
 
     lat: FloatArray
@@ -82,9 +84,15 @@ class Origins:
     sea: BoolArray
     anchor: IntArray
     offset_m: FloatArray
+    anchor_kind: str
 
     def __len__(self) -> int:
         return len(self.lat)
+
+    def expect(self, anchor_kind: str) -> None:
+        """Refuse origins prepared by another kind of model: their anchors would be misread."""
+        if self.anchor_kind != anchor_kind:
+            raise ValueError(f"these origins hold {self.anchor_kind} anchors; prepare them with this model")
 
 
 class TravelModel(Protocol):
@@ -197,7 +205,7 @@ class StraightLineModel:
             anchor = np.array([-1 if i is None else i for i in found], dtype=np.int64)
         else:
             anchor = np.full(len(la), -1, dtype=np.int64)
-        return Origins(la, lo, code, agencies, speed, sea, anchor, np.zeros(len(la)))
+        return Origins(la, lo, code, agencies, speed, sea, anchor, np.zeros(len(la)), LANDMASS)
 
     def travel(
         self, lat: float, lon: float, origins: Origins, *, priority: int = 3, nearest: int | None = None
@@ -208,6 +216,7 @@ class StraightLineModel:
         not a boat; an unknown landmass on either side (at sea, across a land border) does not block.
         """
         lat, lon = validate_point(lat, lon)
+        origins.expect(LANDMASS)
         here = self.island_of(lat, lon) if self.island_of is not None else None
         distance = great_circle_m(lat, lon, origins.lat, origins.lon)
         distance *= np.where(origins.sea, self.sea_circuity, self.circuity)
