@@ -6,9 +6,10 @@ from dispatch.db import Base
 from dispatch.events.models import Event
 from dispatch.idempotency import IdempotencyKey
 from dispatch.incidents.models import Assignment, Incident, IncidentType
+from dispatch.referrals.models import Referral
 from dispatch.users.models import Token, User
 
 __all__ = [
     "Agency", "Assignment", "Base", "Call", "CallerFlag", "CallerLocation", "Event", "IdempotencyKey",
-    "Incident", "IncidentType", "Station", "Token", "Unit", "User",
+    "Incident", "IncidentType", "Referral", "Station", "Token", "Unit", "User",
 ]

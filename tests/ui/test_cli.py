@@ -1,0 +1,61 @@
+"""The `tanggap` command line as an operator uses it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TANGGAP = [sys.executable, "-m", "ui.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    full_env.pop("TANGGAP_DATABASE_URL", None)
+    full_env.update(env)
+    return subprocess.run([*TANGGAP, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def test_demo_seeds_and_prints_logins(tmp_path: Path) -> None:
+    r = run(["demo", "--region", "banggai", "--no-serve"], tmp_path, TANGGAP_DEMO_PASSWORD="sandi-demo-112")
+    assert r.returncode == 0, r.stderr
+    assert "password: sandi-demo-112" in r.stdout and "dispatcher" in r.stdout
+    assert (tmp_path / "tanggap.db").exists()
+    again = run(["demo", "--region", "banggai", "--no-serve"], tmp_path, TANGGAP_DEMO_PASSWORD="sandi-demo-112")
+    assert again.returncode == 0, again.stderr
+
+
+def test_bad_setting_is_a_readable_error(tmp_path: Path) -> None:
+    r = run(["db", "upgrade"], tmp_path, TANGGAP_PORT="eighty", TANGGAP_REGION="jakarta")
+    assert r.returncode == 2
+    assert "TANGGAP_PORT" in r.stderr and "unknown region 'jakarta'" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("code,name,agency,lat,lon\nx1,Pos A,damkar,-0.9,100.4\nx2,Pos B,pemadam,-0.9,100.4\n", "unknown agency"),
+        ("code,name,lat\n", "missing columns"),
+        ("code,name,agency,lat,lon\nx1,Pos A,damkar,abc,100.4\n", "must be numbers"),
+    ],
+)
+def test_import_stations_rejects_bad_files_whole(tmp_path: Path, content: str, message: str) -> None:
+    assert run(["seed", "--region", "padang"], tmp_path).returncode == 0
+    bad = tmp_path / "stations.csv"
+    bad.write_text(content)
+    r = run(["import", "stations", str(bad)], tmp_path)
+    assert r.returncode == 2 and message in r.stderr
+
+
+def test_import_stations_geojson(tmp_path: Path) -> None:
+    assert run(["seed"], tmp_path).returncode == 0
+    f = tmp_path / "posts.geojson"
+    f.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point",'
+                 ' "coordinates": [100.35, -0.95]}, "properties": {"code": "damkar-pos-muaro", "name": '
+                 '"Pos Damkar Muaro", "agency": "damkar"}}]}')
+    r = run(["import", "stations", str(f)], tmp_path)
+    assert r.returncode == 0 and "imported 1 stations" in r.stdout
