@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dispatch.errors import Invalid
@@ -16,6 +17,7 @@ from dispatch.regions import RegionPack
 if TYPE_CHECKING:
     from geo.gazetteer import Gazetteer
     from geo.jurisdiction import Jurisdictions, Location
+    from geo.travel import TravelModel
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,28 @@ class Policy:
     # A point further than this outside the region belongs to no command center we serve.
     max_outside_m: float = 30_000.0
     ack_timeout_s: int = 90
+    # A GPS fix older than this is not trusted for ETAs; the unit's home station is used instead.
+    gps_fresh: timedelta = timedelta(minutes=5)
 
 
 @dataclass
 class Region:
     pack: RegionPack
     policy: Policy = field(default_factory=Policy)
+    road_graph: Path | None = None
+
+    @cached_property
+    def travel_model(self) -> TravelModel:
+        """Road routing when a graph was imported for this region, else straight lines, island-aware."""
+        if self.road_graph is not None:
+            from geo.roadgraph import RoadGraph
+            from geo.roads import RoadModel
+
+            return RoadModel(RoadGraph.load(self.road_graph))
+        from geo.travel import StraightLineModel
+
+        places = self.jurisdictions
+        return StraightLineModel(island_of=places.island_of, islands_of=places.islands_of)
 
     @cached_property
     def jurisdictions(self) -> Jurisdictions:

@@ -38,5 +38,5 @@ def policy_from(settings: Settings) -> Policy:
 def build(settings: Settings, *, bus: EventBus | None = None) -> Ctx:
     engine = make_engine(settings.sqlalchemy_url)
     bus = bus or InProcessBus()
-    region = Region(load_pack(settings.region_dir), policy_from(settings))
+    region = Region(load_pack(settings.region_dir), policy_from(settings), road_graph=settings.road_graph)
     return Ctx(settings, region, engine, make_sessionmaker(engine, bus), bus)
