@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
@@ -184,7 +185,8 @@ async def twilio_form(request: Request) -> dict[str, str]:
             log.warning("Twilio webhook called but TANGGAP_TWILIO_AUTH_TOKEN is not set")
             _warned = True
         raise HTTPException(503, "Twilio is not configured on this server")
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    # Twilio posts application/x-www-form-urlencoded; parsed here (python-multipart is not a dependency).
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
     signature = request.headers.get("x-twilio-signature")
     if not twilio_voice.valid_signature(settings, str(request.url), form, signature):
         log.warning("Twilio webhook %s with a missing or wrong signature refused", request.url.path)

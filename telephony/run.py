@@ -1,0 +1,112 @@
+"""Starting the telephony services: inside `tanggap serve`, or as their own process (`tanggap ari`).
+
+`start_in_process(ctx)` is called from the app's lifespan with the server's context; it starts what the
+settings enable (the ARI bridge and FastAGI when TANGGAP_ARI_URL is set, SMS alerts when Twilio is configured)
+and returns an async stop function, or None when nothing is enabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from dispatch.context import Region
+from dispatch.events.bus import EventBus
+from telephony import twilio_voice
+from telephony.agi import FastAgiServer, lookup_via
+from telephony.ari.run import AriBridge
+from telephony.desk import CallDesk, HttpDesk, InProcessDesk
+
+log = logging.getLogger(__name__)
+Stop = Callable[[], Awaitable[None]]
+
+
+class ServerContext(Protocol):
+    settings: Settings
+    region: Region
+    sessions: sessionmaker[Session]
+    bus: EventBus
+
+
+async def start_in_process(ctx: ServerContext) -> Stop | None:
+    settings = ctx.settings
+    stops: list[Stop] = []
+    twilio_voice.log_status(settings)
+    if twilio_voice.sms_enabled(settings):
+        from telephony.sms import SmsNotifier
+
+        notifier = SmsNotifier.from_settings(settings, ctx.sessions)
+        notifier.start(ctx.bus)
+        stops.append(notifier.stop)
+    if settings.ari_url:
+        desk = InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+        stops.extend(await _start_pbx(settings, desk))
+    else:
+        log.info("Asterisk bridge disabled (TANGGAP_ARI_URL not set)")
+    if not stops:
+        return None
+
+    async def stop() -> None:
+        for step in reversed(stops):
+            with contextlib.suppress(Exception):
+                await step()
+
+    return stop
+
+
+async def _start_pbx(settings: Settings, desk: CallDesk) -> list[Stop]:
+    bridge = AriBridge.from_settings(settings, desk)
+    await bridge.start()
+    stops: list[Stop] = [bridge.stop]
+    agi = start_agi(settings, desk)
+    if agi is not None:
+        async def stop_agi() -> None:
+            await asyncio.to_thread(agi.stop)
+
+        stops.append(stop_agi)
+    return stops
+
+
+def start_agi(settings: Settings, desk: CallDesk) -> FastAgiServer | None:
+    """FastAGI next to the bridge; a port already taken is logged, never fatal for the server."""
+    try:
+        server = FastAgiServer(settings.agi_host, settings.agi_port,
+                               lookup_via(desk.triage, asyncio.get_running_loop()))
+    except OSError as exc:
+        log.error("FastAGI not started on %s:%s: %s", settings.agi_host, settings.agi_port, exc)
+        return None
+    server.start()
+    return server
+
+
+def main_remote(settings: Settings, api_url: str, token: str) -> None:
+    """Run the ARI bridge and FastAGI as their own process, talking to the server at `api_url`."""
+    asyncio.run(_remote(settings, api_url, token))
+
+
+async def _remote(settings: Settings, api_url: str, token: str) -> None:
+    if not settings.ari_url:
+        raise SystemExit("TANGGAP_ARI_URL is not set")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    desk = HttpDesk(api_url, token)
+    stops = await _start_pbx(settings, desk)
+    log.info("telephony bridge running against %s", api_url)
+    try:
+        await stop.wait()
+    finally:
+        for step in reversed(stops):
+            with contextlib.suppress(Exception):
+                await step()
+
+

@@ -1,0 +1,132 @@
+"""Twilio: is it configured, is a webhook really from Twilio, and the TwiML we answer with.
+
+The webhooks themselves are routes in `ui/routes/telephony.py`; everything Twilio-specific they need is here.
+TwiML is built with the twilio library's `VoiceResponse` / `MessagingResponse`, never by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import urlencode, urlsplit
+
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+LANGUAGE = "id-ID"
+QUEUE_NAME = "tanggap112"
+GREETING = "Anda terhubung dengan layanan darurat 112. Mohon tetap di saluran, petugas kami segera menjawab."
+WARNING = ("Nomor Anda tercatat beberapa kali melakukan panggilan yang bukan keadaan darurat. "
+           "Panggilan ini direkam. Jika Anda dalam keadaan darurat, tetap di saluran.")
+HOLD = "Mohon tetap di saluran. Anda berada di antrean nomor {position}."
+RETRY = "Petugas belum dapat menjawab. Mohon tetap di saluran."
+SMS_ACK = "112: Pesan Anda diterima. Petugas akan segera membalas. Jika bisa, sebutkan alamat atau patokan lokasi."
+ENDED = {"completed", "no-answer", "busy", "failed", "canceled"}
+
+
+def enabled(settings: Settings) -> bool:
+    return settings.twilio_auth_token is not None and bool(settings.twilio_auth_token.get_secret_value())
+
+
+def sms_enabled(settings: Settings) -> bool:
+    return enabled(settings) and bool(settings.twilio_account_sid) and bool(settings.twilio_from_number)
+
+
+def log_status(settings: Settings) -> None:
+    if not enabled(settings):
+        log.info("Twilio webhooks disabled (TANGGAP_TWILIO_AUTH_TOKEN not set): /telephony/twilio/* answer 503")
+        return
+    where = settings.public_url or "the request URL (set TANGGAP_PUBLIC_URL behind a proxy)"
+    log.info("Twilio webhooks enabled; signatures checked against %s", where)
+    if not sms_enabled(settings):
+        log.info("SMS alerts to units disabled (TANGGAP_TWILIO_ACCOUNT_SID / TWILIO_FROM_NUMBER not set)")
+
+
+def signed_url(settings: Settings, request_url: str) -> str:
+    """The URL Twilio signed: what it was configured with, which behind a proxy is the public one."""
+    if not settings.public_url:
+        return request_url
+    public = urlsplit(settings.public_url.rstrip("/"))
+    parts = urlsplit(request_url)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{public.scheme}://{public.netloc}{public.path}{parts.path}{query}"
+
+
+def valid_signature(settings: Settings, request_url: str, params: Mapping[str, str], signature: str | None) -> bool:
+    if not signature or not enabled(settings):
+        return False
+    assert settings.twilio_auth_token is not None
+    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    return bool(validator.validate(signed_url(settings, request_url), dict(params), signature))
+
+
+def url(path: str, **query: object) -> str:
+    """A relative callback URL; Twilio resolves it against the webhook's own URL."""
+    params = {k: v for k, v in query.items() if v is not None}
+    return path + (f"?{urlencode(params)}" if params else "")
+
+
+def greet_and_enqueue(call_id: int, *, flagged: bool) -> str:
+    response = VoiceResponse()
+    if flagged:
+        response.say(WARNING, language=LANGUAGE)
+    response.say(GREETING, language=LANGUAGE)
+    _enqueue(response, call_id)
+    return str(response)
+
+
+def _enqueue(response: VoiceResponse, call_id: int) -> None:
+    response.enqueue(QUEUE_NAME, wait_url=url("/telephony/twilio/wait", call_id=call_id), wait_url_method="POST",
+                     action=url("/telephony/twilio/queue-exit", call_id=call_id), method="POST")
+
+
+def hold(position: int | None) -> str:
+    """The wait music loop: Twilio requests the waitUrl again when this finishes."""
+    response = VoiceResponse()
+    response.say(HOLD.format(position=position or 1), language=LANGUAGE)
+    response.pause(length=8)
+    return str(response)
+
+
+def leave_queue() -> str:
+    response = VoiceResponse()
+    response.leave()
+    return str(response)
+
+
+def dial_taker(call_id: int, taker_id: int, identity: str, timeout_s: int = 20) -> str:
+    response = VoiceResponse()
+    dial = response.dial(action=url("/telephony/twilio/dial", call_id=call_id, taker_id=taker_id), method="POST",
+                         timeout=timeout_s)
+    dial.client(identity, status_callback_event="answered",
+                status_callback=url("/telephony/twilio/client-status", call_id=call_id, taker_id=taker_id),
+                status_callback_method="POST")
+    return str(response)
+
+
+def retry(call_id: int) -> str:
+    response = VoiceResponse()
+    response.say(RETRY, language=LANGUAGE)
+    _enqueue(response, call_id)
+    return str(response)
+
+
+def hangup() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+def empty() -> str:
+    return str(VoiceResponse())
+
+
+def sms_reply(text: str | None) -> str:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return str(response)

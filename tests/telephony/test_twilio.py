@@ -1,0 +1,158 @@
+"""Twilio webhooks signed with the real RequestValidator: voice queueing, status callbacks, SMS and AML."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from config.settings import Settings
+from dispatch.calls.models import Call, CallerLocation
+from dispatch.events.service import since
+from tests.telephony.conftest import FIXTURES
+from ui.app import create_app
+from ui.context import Ctx
+
+TOKEN = "twilio-auth-token-for-tests"
+BASE = "http://testserver"
+AML_V2 = 'A"ML=2;en=112;et=1795334438;lo=-0.94921,100.35432,8.5;lt=17;lc=68;ls=G'
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, region="padang", twilio_auth_token=SecretStr(TOKEN))
+
+
+@pytest.fixture
+def client(ctx: Ctx) -> Iterator[TestClient]:
+    with TestClient(create_app(ctx=ctx)) as client:
+        yield client
+
+
+def payload(name: str, **changes: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((FIXTURES / "twilio" / name).read_text())
+    return {**data, **changes}
+
+
+def signed(client: TestClient, path: str, form: dict[str, str], *, url_base: str = BASE,
+           token: str = TOKEN) -> Any:
+    signature = RequestValidator(token).compute_signature(url_base + path, form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+
+
+def calls(ctx: Ctx) -> list[Call]:
+    with ctx.sessions() as session:
+        return list(session.scalars(select(Call).order_by(Call.id)))
+
+
+def events(ctx: Ctx) -> list[Any]:
+    with ctx.sessions() as session:
+        return list(since(session, 0, limit=5000))
+
+
+def test_unsigned_or_wrongly_signed_requests_are_refused(client: TestClient, ctx: Ctx) -> None:
+    form = payload("voice_incoming.json")
+    assert client.post("/telephony/twilio/voice", data=form).status_code == 403
+    assert signed(client, "/telephony/twilio/voice", form, token="not-the-token").status_code == 403
+    assert calls(ctx) == []
+
+
+def test_incoming_call_is_recorded_greeted_and_enqueued(client: TestClient, ctx: Ctx) -> None:
+    response = signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/xml")
+    assert '<Say language="id-ID">' in response.text and ">tanggap112</Enqueue>" in response.text
+    [call] = calls(ctx)
+    assert (call.provider, call.caller, call.status) == ("twilio", "+6281234567890", "offered")
+    # Twilio retries the webhook: still one call
+    signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    assert len(calls(ctx)) == 1
+
+
+def test_queue_to_taker_and_back(client: TestClient, ctx: Ctx, make_taker: Callable[..., int]) -> None:
+    signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    [call] = calls(ctx)
+    waiting = signed(client, f"/telephony/twilio/wait?call_id={call.id}", {"QueuePosition": "1"})
+    assert "<Pause" in waiting.text and "antrean nomor 1" in waiting.text
+    taker = make_taker("client-taker1")
+    assert "<Leave" in signed(client, f"/telephony/twilio/wait?call_id={call.id}", {"QueuePosition": "1"}).text
+    dial = signed(client, f"/telephony/twilio/queue-exit?call_id={call.id}", {"QueueResult": "leave"})
+    assert ">client-taker1</Client>" in dial.text and "statusCallbackEvent=\"answered\"" in dial.text
+    # the taker did not pick up: back in the queue, the taker stays unavailable
+    retry = signed(client, f"/telephony/twilio/dial?call_id={call.id}&taker_id={taker}",
+                   {"DialCallStatus": "no-answer"})
+    assert "<Enqueue" in retry.text
+    assert "call.requeued" in [e.type for e in events(ctx)]
+    # another taker answers
+    other = make_taker("client-taker2")
+    signed(client, f"/telephony/twilio/wait?call_id={call.id}", {})
+    signed(client, f"/telephony/twilio/client-status?call_id={call.id}&taker_id={other}",
+           {"CallStatus": "in-progress"})
+    assert calls(ctx)[0].status == "answered" and calls(ctx)[0].taker_id == other
+    done = signed(client, "/telephony/twilio/status", payload("voice_incoming.json", CallStatus="completed"))
+    assert done.status_code == 200 and calls(ctx)[0].status == "ended"
+
+
+def test_caller_hangs_up_in_queue_is_abandoned(client: TestClient, ctx: Ctx) -> None:
+    signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    signed(client, "/telephony/twilio/status", payload("voice_incoming.json", CallStatus="canceled"))
+    [call] = calls(ctx)
+    assert call.status == "ended" and call.classification == "abandoned"
+
+
+def test_behind_a_proxy_the_public_url_is_validated(ctx: Ctx) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"public_url": "https://112.padang.go.id/cad"})
+    with TestClient(create_app(ctx=ctx)) as client:
+        form = payload("voice_incoming.json")
+        assert signed(client, "/telephony/twilio/voice", form).status_code == 403
+        ok = signed(client, "/telephony/twilio/voice", form, url_base="https://112.padang.go.id/cad")
+        assert ok.status_code == 200
+
+
+def test_without_token_the_webhooks_are_disabled(ctx: Ctx) -> None:
+    ctx.settings = ctx.settings.model_copy(update={"twilio_auth_token": None})
+    with TestClient(create_app(ctx=ctx)) as client:
+        response = signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    assert response.status_code == 503
+
+
+def test_sms_becomes_a_text_call(client: TestClient, ctx: Ctx) -> None:
+    response = signed(client, "/telephony/twilio/sms", payload("sms_incoming.json"))
+    assert "<Message>112: Pesan Anda diterima" in response.text
+    [call] = calls(ctx)
+    assert call.provider == "sms" and call.is_text and "kebakaran" in (call.text or "")
+
+
+def test_aml_sms_becomes_a_location_report(client: TestClient, ctx: Ctx, caplog: pytest.LogCaptureFixture) -> None:
+    signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    caplog.set_level(logging.INFO)
+    good = signed(client, "/telephony/twilio/sms", payload("sms_incoming.json", Body=AML_V2, MessageSid="SM1"))
+    bad = signed(client, "/telephony/twilio/sms", payload("sms_incoming.json", Body=AML_V2.replace("lo=", "lo=x"),
+                                                           MessageSid="SM2"))
+    assert good.status_code == bad.status_code == 200 and "<Message>" not in good.text
+    with ctx.sessions() as session:
+        rows = list(session.scalars(select(CallerLocation).order_by(CallerLocation.id)))
+    assert [(r.valid, r.lat) for r in rows] == [(True, -0.94921), (False, None)]
+    assert rows[1].raw and rows[1].error and rows[1].call_id == calls(ctx)[0].id
+    assert [e.type for e in events(ctx)].count("call.location") == 1
+    assert len(calls(ctx)) == 1  # AML is not a text call
+    assert "+62812" not in caplog.text and "100.35" not in caplog.text and "0.949" not in caplog.text
+
+
+def test_sms_delivery_status_is_an_event(client: TestClient, ctx: Ctx) -> None:
+    form = {"MessageSid": "SM3", "MessageStatus": "delivered", "To": "+6281100000001"}
+    response = signed(client, "/telephony/twilio/sms-status?unit_id=1&incident_id=2&assignment_id=3", form)
+    assert response.status_code == 200
+    status = [e for e in events(ctx) if e.type == "sms.status"]
+    assert status[0].data["status"] == "delivered" and status[0].unit_id == 1
+
+
+def test_fixture_files_exist() -> None:
+    assert Path(FIXTURES / "twilio" / "voice_incoming.json").is_file()
