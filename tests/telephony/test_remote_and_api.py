@@ -1,0 +1,93 @@
+"""The bridge as its own process (HttpDesk over the API), in the server's lifespan, and the supervisor views."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from dispatch.users import service as users
+from telephony.ari.client import AriClient
+from telephony.ari.run import AriBridge
+from telephony.ari.settings import AriOptions
+from telephony.desk import HttpDesk
+from telephony.testing.ari_server import AriDouble
+from tests.telephony.test_ari_bridge import call_on, status_of
+from ui.app import create_app
+from ui.context import Ctx
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[AriDouble]:
+    double = await AriDouble().start()
+    yield double
+    await double.stop()
+
+
+def token(ctx: Ctx, role: str) -> str:
+    with ctx.sessions() as session:
+        user = users.create(session=session, username=f"{role}-x", password="rahasia-112", role=role)
+        return users.issue_token(session=session, user=user, kind="api", lifetime=timedelta(hours=1))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_remote_bridge_through_the_http_api(ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]) -> None:
+    app = create_app(ctx=ctx)
+    transport = httpx.ASGITransport(app=app)
+    desk = HttpDesk("http://cad.test", token(ctx, "telephony"), transport=transport)
+    bridge = AriBridge(AriClient(pbx.url, pbx.user, pbx.password, pbx.app), desk,
+                       AriOptions(acd_interval_s=0.05, backoff_initial_s=0.02))
+    await bridge.start()
+    try:
+        await pbx.wait_for(lambda: pbx.app_connected)
+        taker = make_taker("taker1")
+        channel = await pbx.incoming_call("081234567890")
+        assert channel is not None
+        await pbx.wait_for(lambda: status_of(ctx, channel) == "answered", timeout=10)
+        assert (await desk.triage("081234567890")).flagged is False
+        await pbx.caller_hangup(channel)
+        await pbx.wait_for(lambda: status_of(ctx, channel) == "ended", timeout=10)
+        call = call_on(ctx, channel)
+        assert call is not None and call.taker_id == taker and call.recording_ref
+    finally:
+        await bridge.stop()
+
+
+async def test_lifespan_starts_bridge_and_supervisor_plays_recording(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    ctx.settings = ctx.settings.model_copy(update={
+        "ari_url": pbx.url, "ari_user": pbx.user, "ari_password": SecretStr(pbx.password), "agi_port": free_port()})
+    app = create_app(ctx=ctx)
+    supervisor = {"Authorization": f"Bearer {token(ctx, 'supervisor')}"}
+    taker_token = {"Authorization": f"Bearer {token(ctx, 'call_taker')}"}
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://cad.test") as api:
+        await pbx.wait_for(lambda: pbx.app_connected)
+        waiting = await pbx.incoming_call("081234567890")
+        assert waiting is not None
+        await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh"))
+        queue = (await api.get("/api/v1/telephony/queue", headers=supervisor)).json()
+        assert queue["waiting"] == 1 and queue["calls"][0]["position"] == 1
+        assert queue["calls"][0]["caller"] == "+6281234567890"
+        assert (await api.get("/api/v1/telephony/queue", headers=taker_token)).status_code == 403
+        make_taker("taker1")
+        await pbx.wait_for(lambda: (call_on(ctx, waiting) or object()).__dict__.get("recording_ref"))
+        await pbx.caller_hangup(waiting)
+        await pbx.wait_for(lambda: status_of(ctx, waiting) == "ended")
+        call = call_on(ctx, waiting)
+        assert call is not None
+        await pbx.wait_for(lambda: call.recording_ref in pbx.stored)
+        audio = await api.get(f"/api/v1/telephony/calls/{call.id}/recording", headers=supervisor)
+        assert audio.status_code == 200 and audio.content.startswith(b"RIFF")
+        refused = await api.get(f"/api/v1/telephony/calls/{call.id}/recording", headers=taker_token)
+        assert refused.status_code == 403
