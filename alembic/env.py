@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import pool
 
+from alembic import context
 from dispatch.db import make_engine
 from dispatch.models import Base
 

@@ -78,7 +78,6 @@ class Region:
         if not where.inside_region and (where.distance_m or 0) > self.policy.max_outside_m:
             km = (where.distance_m or 0) / 1000
             raise Invalid(
-                f"({lat:.5f}, {lon:.5f}) is {km:.0f} km outside {self.pack.name}; "
-                "this command center cannot take it"
+                f"({lat:.5f}, {lon:.5f}) is {km:.0f} km outside {self.pack.name}; this command center cannot take it"
             )
         return where

@@ -31,9 +31,7 @@ class IdempotencyKey(Base):
 
 
 def lookup(session: Session, *, user_id: int, key: str, scope: str) -> IdempotencyKey | None:
-    row = session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-    )
+    row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key))
     if row is not None and row.scope != scope:
         raise Conflict(f"idempotency key {key!r} was already used for {row.scope}")
     return row

@@ -10,6 +10,19 @@ from dispatch.referrals.models import Referral
 from dispatch.users.models import Token, User
 
 __all__ = [
-    "Agency", "Assignment", "Base", "Call", "CallerFlag", "CallerLocation", "Event", "IdempotencyKey",
-    "Incident", "IncidentType", "Referral", "Station", "Token", "Unit", "User",
+    "Agency",
+    "Assignment",
+    "Base",
+    "Call",
+    "CallerFlag",
+    "CallerLocation",
+    "Event",
+    "IdempotencyKey",
+    "Incident",
+    "IncidentType",
+    "Referral",
+    "Station",
+    "Token",
+    "Unit",
+    "User",
 ]

@@ -97,9 +97,7 @@ def _seed_units(session: Session, path: Path, agencies: dict[str, Agency]) -> in
         agency = agencies.get(line["agency"])
         if agency is None:
             raise Invalid(f"{path.name}: unit {line['callsign']} names unknown agency {line['agency']!r}")
-        row = session.scalar(select(Unit).where(Unit.callsign == line["callsign"])) or Unit(
-            callsign=line["callsign"]
-        )
+        row = session.scalar(select(Unit).where(Unit.callsign == line["callsign"])) or Unit(callsign=line["callsign"])
         row.unit_type, row.agency_id = line["unit_type"], agency.id
         station = stations.get(line["station"])
         row.station_id = station.id if station else None

@@ -47,8 +47,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, region="padang", duplicate_radius_m=500, abuse_threshold=3,
-                    ws_buffer=50)
+    return Settings(database_url=database_url, region="padang", duplicate_radius_m=500, abuse_threshold=3, ws_buffer=50)
 
 
 @pytest.fixture
@@ -79,8 +78,13 @@ def make_user(ctx: Ctx) -> Callable[..., str]:
 
     def make(role: str, username: str | None = None, unit: str | None = None) -> str:
         with ctx.sessions() as session:
-            user = users.create(session=session, username=username or f"{role}-{uuid.uuid4().hex[:6]}",
-                                password=PASSWORD, role=role, unit_callsign=unit)
+            user = users.create(
+                session=session,
+                username=username or f"{role}-{uuid.uuid4().hex[:6]}",
+                password=PASSWORD,
+                role=role,
+                unit_callsign=unit,
+            )
             from datetime import timedelta
 
             return users.issue_token(session=session, user=user, kind="api", lifetime=timedelta(hours=1))

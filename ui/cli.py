@@ -12,8 +12,11 @@ import typer
 
 from config.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(help="Tanggap 112: emergency-call dispatch for Indonesian command centers.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Tanggap 112: emergency-call dispatch for Indonesian command centers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 import_app = typer.Typer(help="Load a command center's own data.", no_args_is_help=True)
@@ -52,8 +55,9 @@ def _logging(settings: Settings) -> None:
 
 
 def upgrade(settings: Settings) -> None:
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
@@ -107,8 +111,15 @@ def user_add(
     ctx = build(_settings())
     with ctx.sessions() as session:
         try:
-            user = users.create(session=session, username=username, password=password, role=role, name=name,
-                                unit_callsign=unit, sip_endpoint=sip)
+            user = users.create(
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                name=name,
+                unit_callsign=unit,
+                sip_endpoint=sip,
+            )
         except DomainError as exc:
             raise _fail(exc.message) from None
     typer.echo(f"created {user.role} {user.username}")
@@ -131,8 +142,9 @@ def import_stations(path: Path) -> None:
 
 
 @geo_app.command("import-osm")
-def import_osm(path: Path, out: Annotated[Path, typer.Option(help="Where to store the graph")] = Path(
-        "roads.npz")) -> None:
+def import_osm(
+    path: Path, out: Annotated[Path, typer.Option(help="Where to store the graph")] = Path("roads.npz")
+) -> None:
     """Build a routable road graph from an OpenStreetMap extract (.osm.pbf)."""
     from geo.errors import BadOsmFile
     from geo.roads import import_osm as build_graph
@@ -158,8 +170,14 @@ def serve(
     settings = _settings()
     _logging(settings)
     upgrade(settings)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port,
-                log_level=settings.log_level.lower(), ws="websockets-sansio", ws_max_size=65536)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        ws_max_size=65536,
+    )
 
 
 def demo_users(settings: Settings, password: str) -> list[tuple[str, str]]:
@@ -178,16 +196,25 @@ def demo_users(settings: Settings, password: str) -> list[tuple[str, str]]:
             unit = None
             if agency:
                 unit = session.scalars(
-                    select(Unit).join(Agency).outerjoin(Station, Unit.station_id == Station.id)
-                    .where(Agency.code == agency).order_by(Unit.callsign)
+                    select(Unit)
+                    .join(Agency)
+                    .outerjoin(Station, Unit.station_id == Station.id)
+                    .where(Agency.code == agency)
+                    .order_by(Unit.callsign)
                 ).first()
             existing = session.scalar(select(User).where(User.username == username))
             if existing is not None:
                 users.set_password(session=session, user=existing, password=password)
             else:
-                users.create(session=session, username=username, password=password, role=role, name=name,
-                             unit_callsign=unit.callsign if unit else None,
-                             sip_endpoint="taker1" if role == "call_taker" else None)
+                users.create(
+                    session=session,
+                    username=username,
+                    password=password,
+                    role=role,
+                    name=name,
+                    unit_callsign=unit.callsign if unit else None,
+                    sip_endpoint="taker1" if role == "call_taker" else None,
+                )
             made.append((username, role + (f" ({unit.callsign})" if unit else "")))
     return made
 
@@ -207,11 +234,13 @@ def demo(
     made = demo_users(settings, password)
     url = f"http://{settings.host}:{port or settings.port}"
     lines = [
-        "", f"Tanggap 112 demo — {region}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+        "",
+        f"Tanggap 112 demo — {region}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
         f"Open {url}/ and log in as one of (password: {password}):",
         *[f"  {name:<11} {role}" for name, role in made],
         f"  console {url}/console · responder {url}/responder · supervisor {url}/supervisor",
-        f"  API docs {url}/docs · health {url}/healthz", "",
+        f"  API docs {url}/docs · health {url}/healthz",
+        "",
     ]
     typer.echo("\n".join(lines))
     if not no_serve:

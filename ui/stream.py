@@ -117,8 +117,7 @@ async def stream(ws: WebSocket) -> None:
         unsubscribe()
 
 
-async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, queue: asyncio.Queue[Published | None],
-                  last: int) -> None:
+async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, queue: asyncio.Queue[Published | None], last: int) -> None:
     receiver = asyncio.create_task(_drain_client(ws))
     try:
         while True:

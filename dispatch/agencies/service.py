@@ -41,8 +41,14 @@ def get_unit(*, session: Session, unit_id: int) -> Unit:
 
 
 def report_position(
-    *, session: Session, unit_id: int, lat: float, lon: float, accuracy_m: float | None,
-    at: datetime | None, actor: str,
+    *,
+    session: Session,
+    unit_id: int,
+    lat: float,
+    lon: float,
+    accuracy_m: float | None,
+    at: datetime | None,
+    actor: str,
 ) -> Unit:
     """A GPS fix from a responder's phone. Fixes older than the one we hold are ignored (arrive out of order)."""
     unit = get_unit(session=session, unit_id=unit_id)
@@ -53,9 +59,13 @@ def report_position(
     if unit.position_at is not None and fix_at <= unit.position_at:
         return unit
     unit.lat, unit.lon, unit.position_accuracy_m, unit.position_at = lat, lon, accuracy_m, fix_at
-    events.record(session, "unit.position", actor=actor,
-                  data={"unit_id": unit.id, "lat": lat, "lon": lon, "accuracy_m": accuracy_m,
-                        "at": fix_at.isoformat()}, unit_id=unit.id)
+    events.record(
+        session,
+        "unit.position",
+        actor=actor,
+        data={"unit_id": unit.id, "lat": lat, "lon": lon, "accuracy_m": accuracy_m, "at": fix_at.isoformat()},
+        unit_id=unit.id,
+    )
     session.commit()
     return unit
 

@@ -35,11 +35,14 @@ def is_flagged(*, session: Session, caller: str | None) -> bool:
 
 def _recent_abuse(session: Session, caller: str, policy: Policy) -> int:
     since = utcnow() - policy.abuse_window
-    return session.scalar(
-        select(func.count(Call.id)).where(
-            Call.caller == caller, Call.classification.in_(_ABUSIVE), Call.offered_at >= since
+    return (
+        session.scalar(
+            select(func.count(Call.id)).where(
+                Call.caller == caller, Call.classification.in_(_ABUSIVE), Call.offered_at >= since
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def evaluate(*, session: Session, caller: str, policy: Policy, actor: str) -> CallerFlag | None:
@@ -79,8 +82,13 @@ def status(*, session: Session, caller: str | None, policy: Policy) -> CallerSta
     """What a call-taker sees about a caller: flag, recent abuse, earlier calls and incidents."""
     if not caller:
         return CallerStatus(
-            caller=None, flagged=False, flagged_until=None, prank_or_ghost_recent=0,
-            calls_total=0, incidents=[], recent_calls=[],
+            caller=None,
+            flagged=False,
+            flagged_until=None,
+            prank_or_ghost_recent=0,
+            calls_total=0,
+            incidents=[],
+            recent_calls=[],
         )
     flag = active_flag(session=session, caller=caller)
     calls = session.scalars(select(Call).where(Call.caller == caller).order_by(Call.id.desc()).limit(20)).all()

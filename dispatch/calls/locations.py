@@ -64,14 +64,21 @@ def report(
     session.flush()
     if error is None and call is not None:
         payload = LocationOut.model_validate(row).model_dump(mode="json")
-        record(session, "call.location", actor=actor, data={**payload, "caller": row.caller},
-               call_id=call.id, incident_id=call.incident_id)
+        record(
+            session,
+            "call.location",
+            actor=actor,
+            data={**payload, "caller": row.caller},
+            call_id=call.id,
+            incident_id=call.incident_id,
+        )
     session.commit()
     return row
 
 
 def for_call(*, session: Session, call_id: int) -> Sequence[CallerLocation]:
     return session.scalars(
-        select(CallerLocation).where(CallerLocation.call_id == call_id, CallerLocation.valid.is_(True))
+        select(CallerLocation)
+        .where(CallerLocation.call_id == call_id, CallerLocation.valid.is_(True))
         .order_by(CallerLocation.id)
     ).all()

@@ -148,9 +148,7 @@ def callback_done(*, session: Session, call_id: int, actor: str) -> Call:
 
 def active(*, session: Session) -> Sequence[Call]:
     """Calls ringing or in conversation, oldest first."""
-    return session.scalars(
-        select(Call).where(Call.status != CallStatus.ended).order_by(Call.offered_at, Call.id)
-    ).all()
+    return session.scalars(select(Call).where(Call.status != CallStatus.ended).order_by(Call.offered_at, Call.id)).all()
 
 
 def waiting(*, session: Session) -> Sequence[Call]:

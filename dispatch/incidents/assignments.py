@@ -75,8 +75,15 @@ def assign(
         where = f" on incident #{busy.incident_id}" if busy else ""
         raise Conflict(f"unit {unit.callsign} is {unit.status}{where}, not available")
     now = utcnow()
-    row = Assignment(incident_id=incident.id, unit_id=unit.id, status=A.dispatched, assigned_by=user_id,
-                     dispatched_at=now, reason=reason, eta_s=eta_s)
+    row = Assignment(
+        incident_id=incident.id,
+        unit_id=unit.id,
+        status=A.dispatched,
+        assigned_by=user_id,
+        dispatched_at=now,
+        reason=reason,
+        eta_s=eta_s,
+    )
     session.add(row)
     _set_unit(unit, UnitStatus.dispatched, now)
     changes: dict[str, Any] = {}
@@ -90,9 +97,7 @@ def assign(
     return row
 
 
-def step(
-    *, session: Session, assignment_id: int, status: str, actor: str, unit_id: int | None = None
-) -> Assignment:
+def step(*, session: Session, assignment_id: int, status: str, actor: str, unit_id: int | None = None) -> Assignment:
     """Move an assignment to `status`. `unit_id` binds a responder to its own unit."""
     row = get_assignment(session=session, assignment_id=assignment_id)
     if unit_id is not None and row.unit_id != unit_id:

@@ -52,9 +52,9 @@ def find(
     same_caller: set[int] = set()
     if caller:
         same_caller = {
-            c for c in session.scalars(
-                select(Call.incident_id).where(Call.caller == caller, Call.offered_at >= since)
-            ) if c is not None
+            c
+            for c in session.scalars(select(Call.incident_id).where(Call.caller == caller, Call.offered_at >= since))
+            if c is not None
         } | {r.id for r in rows if r.caller == caller}
     out = []
     for row in rows:
@@ -71,8 +71,9 @@ def find(
         else:
             continue
         out.append(
-            Duplicate(incident_id=row.id, reason=reason, distance_m=dist, type_code=row.type_code,
-                      created_at=row.created_at)
+            Duplicate(
+                incident_id=row.id, reason=reason, distance_m=dist, type_code=row.type_code, created_at=row.created_at
+            )
         )
     out.sort(key=lambda d: (d.distance_m is None, d.distance_m or 0))
     return out

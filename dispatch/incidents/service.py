@@ -79,8 +79,7 @@ def create(*, session: Session, region: Region, body: IncidentIn, actor: str, us
         _place(incident, region, body.lat, body.lon)
     session.add(incident)
     session.flush()
-    events.record(session, "incident.created", actor=actor, data={"incident": data(incident)},
-                  incident_id=incident.id)
+    events.record(session, "incident.created", actor=actor, data={"incident": data(incident)}, incident_id=incident.id)
     if call is not None:
         calls.link_incident(session=session, call_id=call.id, incident_id=incident.id, actor=actor)
     session.commit()
@@ -107,8 +106,13 @@ def update(*, session: Session, region: Region, incident_id: int, body: Incident
     changes = {k: v for k, v in after.items() if before.get(k) != v}
     if changes:
         incident.version += 1
-        events.record(session, "incident.updated", actor=actor, data={"incident": changes, "id": incident.id},
-                      incident_id=incident.id)
+        events.record(
+            session,
+            "incident.updated",
+            actor=actor,
+            data={"incident": changes, "id": incident.id},
+            incident_id=incident.id,
+        )
     session.commit()
     return incident
 
@@ -129,9 +133,13 @@ def close(*, session: Session, incident_id: int, closure: str, actor: str) -> In
     _ensure_no_active_units(session, incident, "close")
     incident.status, incident.closed_at, incident.closure = IncidentStatus.closed, utcnow(), closure
     incident.version += 1
-    events.record(session, "incident.closed", actor=actor,
-                  data={"id": incident.id, "incident": fields(incident, "status", "closed_at", "closure")},
-                  incident_id=incident.id)
+    events.record(
+        session,
+        "incident.closed",
+        actor=actor,
+        data={"id": incident.id, "incident": fields(incident, "status", "closed_at", "closure")},
+        incident_id=incident.id,
+    )
     session.commit()
     return incident
 
@@ -160,10 +168,13 @@ def mark_duplicate(*, session: Session, incident_id: int, of_id: int, actor: str
     incident.duplicate_of, incident.status, incident.closed_at = target.id, IncidentStatus.closed, utcnow()
     incident.closure = f"duplikat #{target.id}"
     incident.version += 1
-    events.record(session, "incident.duplicate", actor=actor,
-                  data={"id": incident.id,
-                        "incident": fields(incident, "duplicate_of", "status", "closed_at", "closure")},
-                  incident_id=incident.id)
+    events.record(
+        session,
+        "incident.duplicate",
+        actor=actor,
+        data={"id": incident.id, "incident": fields(incident, "duplicate_of", "status", "closed_at", "closure")},
+        incident_id=incident.id,
+    )
     session.commit()
     return incident
 

@@ -14,21 +14,34 @@ from dispatch.context import Region
 from dispatch.recommend.service import _candidates
 
 
-def coverage(*, session: Session, region: Region, kinds: tuple[str, ...] = ("damkar", "psc119", "polisi",
-                                                                             "bpbd", "basarnas")) -> dict[str, Any]:
+def coverage(
+    *, session: Session, region: Region, kinds: tuple[str, ...] = ("damkar", "psc119", "polisi", "bpbd", "basarnas")
+) -> dict[str, Any]:
     from geo.coverage import coverage as compute
 
     points = region.jurisdictions.kelurahan_points()
     candidates = _candidates(session, set(kinds), region, utcnow())
     model = region.travel_model
-    origins = model.origins([c.lat for c in candidates], [c.lon for c in candidates],
-                            [c.unit.unit_type for c in candidates],
-                            agency=[c.unit.agency.kind for c in candidates])
+    origins = model.origins(
+        [c.lat for c in candidates],
+        [c.lon for c in candidates],
+        [c.unit.unit_type for c in candidates],
+        agency=[c.unit.agency.kind for c in candidates],
+    )
     table = compute(points.lat, points.lon, origins, model, priority=1).by_agency()
     rows = []
     for i, code in enumerate(points.codes):
-        etas = {kind: (round(v) if (v := table.get(kind, [None] * len(points.codes))[i]) is not None else None)
-                for kind in kinds}
-        rows.append({"kelurahan_code": code, "kelurahan": points.names[i], "lat": float(points.lat[i]),
-                     "lon": float(points.lon[i]), "eta_s": etas})
+        etas = {
+            kind: (round(v) if (v := table.get(kind, [None] * len(points.codes))[i]) is not None else None)
+            for kind in kinds
+        }
+        rows.append(
+            {
+                "kelurahan_code": code,
+                "kelurahan": points.names[i],
+                "lat": float(points.lat[i]),
+                "lon": float(points.lon[i]),
+                "eta_s": etas,
+            }
+        )
     return {"kinds": list(kinds), "available_units": len(candidates), "areas": rows}

@@ -75,7 +75,9 @@ def recommend(*, session: Session, region: Region, incident_id: int, per_slot: i
 
 def _candidates(session: Session, kinds: set[str], region: Region, now: datetime) -> list[_Candidate]:
     units = session.scalars(
-        select(Unit).join(Agency).options(joinedload(Unit.station), joinedload(Unit.agency))
+        select(Unit)
+        .join(Agency)
+        .options(joinedload(Unit.station), joinedload(Unit.agency))
         .where(Agency.kind.in_(kinds), Unit.status == UnitStatus.available)
     ).all()
     out = []
@@ -92,7 +94,10 @@ def _candidates(session: Session, kinds: set[str], region: Region, now: datetime
 
 def _assigned_kinds(session: Session, incident_id: int) -> Counter[str]:
     rows = session.scalars(
-        select(Agency.kind).select_from(Assignment).join(Unit, Assignment.unit_id == Unit.id).join(Agency)
+        select(Agency.kind)
+        .select_from(Assignment)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .join(Agency)
         .where(Assignment.incident_id == incident_id, Assignment.status.in_(ACTIVE_ASSIGNMENT))
     ).all()
     return Counter(rows)
@@ -102,22 +107,33 @@ def _rank(incident: Incident, candidates: list[_Candidate], region: Region) -> l
     if not candidates:
         return []
     model = region.travel_model
-    origins = model.origins([c.lat for c in candidates], [c.lon for c in candidates],
-                            [c.unit.unit_type for c in candidates],
-                            agency=[c.unit.agency.kind for c in candidates])
+    origins = model.origins(
+        [c.lat for c in candidates],
+        [c.lon for c in candidates],
+        [c.unit.unit_type for c in candidates],
+        agency=[c.unit.agency.kind for c in candidates],
+    )
     assert incident.lat is not None and incident.lon is not None
     travel = model.travel(incident.lat, incident.lon, origins, priority=incident.priority)
     out = []
     for i, c in enumerate(candidates):
         eta, dist, ok = float(travel.eta_s[i]), float(travel.distance_m[i]), bool(travel.reachable[i])
         covers = _covers(c.unit.agency, incident.kecamatan_code)
-        out.append(Suggestion(
-            unit_id=c.unit.id, callsign=c.unit.callsign, agency=c.unit.agency.code, agency_kind=c.unit.agency.kind,
-            eta_s=round(eta, 1) if math.isfinite(eta) else None,
-            distance_m=round(dist) if math.isfinite(dist) else None,
-            position_source=c.source, position_age_s=c.age_s, reachable=ok and math.isfinite(eta), covers=covers,
-            reason=reason_line(c.place, dist, eta, ok, c.source, c.age_s),
-        ))
+        out.append(
+            Suggestion(
+                unit_id=c.unit.id,
+                callsign=c.unit.callsign,
+                agency=c.unit.agency.code,
+                agency_kind=c.unit.agency.kind,
+                eta_s=round(eta, 1) if math.isfinite(eta) else None,
+                distance_m=round(dist) if math.isfinite(dist) else None,
+                position_source=c.source,
+                position_age_s=c.age_s,
+                reachable=ok and math.isfinite(eta),
+                covers=covers,
+                reason=reason_line(c.place, dist, eta, ok, c.source, c.age_s),
+            )
+        )
     out.sort(key=lambda s: (not s.reachable, not s.covers, s.eta_s if s.eta_s is not None else math.inf))
     return out
 
@@ -127,8 +143,7 @@ def _covers(agency: Agency, kecamatan_code: str | None) -> bool:
     return not codes or kecamatan_code in codes
 
 
-def reason_line(place: str, distance_m: float, eta_s: float, reachable: bool, source: str,
-                age_s: float | None) -> str:
+def reason_line(place: str, distance_m: float, eta_s: float, reachable: bool, source: str, age_s: float | None) -> str:
     """One line in Bahasa: "Pos Damkar Padang Barat, 3,2 km, ±6 menit, posisi GPS 40 detik lalu"."""
     if not reachable or not math.isfinite(eta_s):
         return f"{place}: tidak terjangkau lewat darat (pulau lain)"

@@ -62,16 +62,29 @@ def test_nan_is_refused_at_the_edge() -> None:
 
 def test_duplicate_by_distance_and_by_caller(ctx: Ctx, session: Session) -> None:
     first = make(ctx, session)
-    found = duplicates.find(session=session, policy=ctx.region.policy, type_code="fire_market",
-                            lat=PADANG_BARAT[0] + 0.001, lon=PADANG_BARAT[1], caller=None)
+    found = duplicates.find(
+        session=session,
+        policy=ctx.region.policy,
+        type_code="fire_market",
+        lat=PADANG_BARAT[0] + 0.001,
+        lon=PADANG_BARAT[1],
+        caller=None,
+    )
     assert [d.incident_id for d in found] == [first.id] and found[0].distance_m < 200
-    assert not duplicates.find(session=session, policy=ctx.region.policy, type_code="medical",
-                               lat=PADANG_BARAT[0], lon=PADANG_BARAT[1], caller=None)
+    assert not duplicates.find(
+        session=session,
+        policy=ctx.region.policy,
+        type_code="medical",
+        lat=PADANG_BARAT[0],
+        lon=PADANG_BARAT[1],
+        caller=None,
+    )
     call = calls.offer(session=session, caller="081255556666", provider="manual", channel_id="d1")
     calls.answer(session=session, call_id=call.id, taker_id=None, actor="t")
     linked = make(ctx, session, type_code="medical", call_id=call.id, lat=-0.95, lon=100.40)
-    by_caller = duplicates.find(session=session, policy=ctx.region.policy, type_code="crime", lat=None, lon=None,
-                                caller="+6281255556666")
+    by_caller = duplicates.find(
+        session=session, policy=ctx.region.policy, type_code="crime", lat=None, lon=None, caller="+6281255556666"
+    )
     assert [d.incident_id for d in by_caller] == [linked.id]
 
 
@@ -103,8 +116,13 @@ def test_closing_with_units_assigned_is_refused(ctx: Ctx, session: Session) -> N
 
 def test_state_rebuilt_from_events_matches_the_row(ctx: Ctx, session: Session) -> None:
     incident = make(ctx, session)
-    incidents.update(session=session, region=ctx.region, incident_id=incident.id,
-                     body=IncidentPatch(notes="dua rumah", priority=2, lat=-0.9300, lon=100.3600), actor="t")
+    incidents.update(
+        session=session,
+        region=ctx.region,
+        incident_id=incident.id,
+        body=IncidentPatch(notes="dua rumah", priority=2, lat=-0.9300, lon=100.3600),
+        actor="t",
+    )
     unit = session.scalars(select(Unit).where(Unit.callsign == "PSC119-03-AMB1")).one()
     a = assignments.assign(session=session, incident_id=incident.id, unit_id=unit.id, actor="d", user_id=None)
     for status in ("acknowledged", "en_route", "on_scene", "transporting", "at_hospital", "cleared"):

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from dispatch.errors import InvalidTransition
@@ -16,6 +18,6 @@ def test_final_states_say_so() -> None:
 
 def test_full_ambulance_path_is_allowed() -> None:
     path = ["dispatched", "acknowledged", "en_route", "on_scene", "transporting", "at_hospital", "cleared"]
-    for a, b in zip(path, path[1:], strict=False):
+    for a, b in itertools.pairwise(path):
         ASSIGNMENT.check(a, b)
     INCIDENT.check("new", "dispatched")

@@ -3,8 +3,9 @@ import pytest
 from dispatch.phone import mask, normalise
 
 
-@pytest.mark.parametrize("raw", ["081234567890", "+6281234567890", "6281234567890", "0812-3456-7890",
-                                 "(0812) 3456 7890", "006281234567890"])
+@pytest.mark.parametrize(
+    "raw", ["081234567890", "+6281234567890", "6281234567890", "0812-3456-7890", "(0812) 3456 7890", "006281234567890"]
+)
 def test_indonesian_spellings_are_one_caller(raw: str) -> None:
     assert normalise(raw) == "+6281234567890"
 

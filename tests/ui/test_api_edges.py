@@ -13,9 +13,8 @@ def count(client: TestClient, h: dict[str, str]) -> int:
 
 
 def test_login_cookie_and_bearer(client: TestClient, ctx: object) -> None:
-    from tests.conftest import PASSWORD
-
     from dispatch.users import service as users
+    from tests.conftest import PASSWORD
 
     with ctx.sessions() as s:  # type: ignore[attr-defined]
         users.create(session=s, username="sari", password=PASSWORD, role="call_taker")
@@ -52,8 +51,11 @@ def test_bad_inputs_get_clear_4xx_and_write_nothing(client: TestClient, auth: He
         r = client.post("/api/v1/incidents", json=body, headers=h)
         assert r.status_code == status, (body, r.text)
         assert message in r.json()["error"], r.text
-    r = client.post("/api/v1/incidents", content=b'{"type_code": "fire_house", "lat": NaN, "lon": 1}',
-                    headers={**h, "content-type": "application/json"})
+    r = client.post(
+        "/api/v1/incidents",
+        content=b'{"type_code": "fire_house", "lat": NaN, "lon": 1}',
+        headers={**h, "content-type": "application/json"},
+    )
     assert r.status_code == 422
     r = client.post("/api/v1/incidents", content=b"{not json", headers={**h, "content-type": "application/json"})
     assert r.status_code == 422 and "JSON" in r.json()["error"]
@@ -64,12 +66,15 @@ def test_bad_inputs_get_clear_4xx_and_write_nothing(client: TestClient, auth: He
 
 def test_illegal_transition_is_409_with_a_message(client: TestClient, auth: Headers) -> None:
     incident = client.post("/api/v1/incidents", json=FIRE, headers=auth["call_taker"]).json()
-    unit = next(u["id"] for u in client.get("/api/v1/units", headers=auth["dispatcher"]).json()
-                if u["callsign"] == "DAMKAR-03-PMK1")
-    a = client.post(f"/api/v1/incidents/{incident['id']}/assignments", json={"unit_id": unit},
-                    headers=auth["dispatcher"]).json()
-    r = client.post(f"/api/v1/assignments/{a['id']}/status", json={"status": "at_hospital"},
-                    headers=auth["responder"])
+    unit = next(
+        u["id"]
+        for u in client.get("/api/v1/units", headers=auth["dispatcher"]).json()
+        if u["callsign"] == "DAMKAR-03-PMK1"
+    )
+    a = client.post(
+        f"/api/v1/incidents/{incident['id']}/assignments", json={"unit_id": unit}, headers=auth["dispatcher"]
+    ).json()
+    r = client.post(f"/api/v1/assignments/{a['id']}/status", json={"status": "at_hospital"}, headers=auth["responder"])
     assert r.status_code == 409 and "from 'dispatched' to 'at_hospital'" in r.json()["error"]
     r = client.post(f"/api/v1/assignments/{a['id']}/status", json={"status": "flying"}, headers=auth["responder"])
     assert r.status_code == 422
@@ -94,8 +99,7 @@ def test_responder_sees_only_its_unit_and_masked_numbers(client: TestClient, aut
     other = client.post("/api/v1/incidents", json={**FIRE, "type_code": "medical"}, headers=taker).json()
     assert mine["caller"] == "+6281234567890"
     assert client.get(f"/api/v1/incidents/{mine['id']}", headers=disp).json()["caller"] == "+62812*****890"
-    unit = next(u["id"] for u in client.get("/api/v1/units", headers=disp).json()
-                if u["callsign"] == "DAMKAR-03-PMK1")
+    unit = next(u["id"] for u in client.get("/api/v1/units", headers=disp).json() if u["callsign"] == "DAMKAR-03-PMK1")
     client.post(f"/api/v1/incidents/{mine['id']}/assignments", json={"unit_id": unit}, headers=disp)
     assert client.get(f"/api/v1/incidents/{other['id']}", headers=resp).status_code == 403
     got = client.get("/api/v1/assignments/mine", headers=resp).json()

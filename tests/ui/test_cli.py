@@ -54,8 +54,10 @@ def test_import_stations_rejects_bad_files_whole(tmp_path: Path, content: str, m
 def test_import_stations_geojson(tmp_path: Path) -> None:
     assert run(["seed"], tmp_path).returncode == 0
     f = tmp_path / "posts.geojson"
-    f.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point",'
-                 ' "coordinates": [100.35, -0.95]}, "properties": {"code": "damkar-pos-muaro", "name": '
-                 '"Pos Damkar Muaro", "agency": "damkar"}}]}')
+    f.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": {"type": "Point",'
+        ' "coordinates": [100.35, -0.95]}, "properties": {"code": "damkar-pos-muaro", "name": '
+        '"Pos Damkar Muaro", "agency": "damkar"}}]}'
+    )
     r = run(["import", "stations", str(f)], tmp_path)
     assert r.returncode == 0 and "imported 1 stations" in r.stdout

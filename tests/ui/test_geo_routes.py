@@ -11,8 +11,11 @@ def test_locate_and_bad_points(client: TestClient, auth: Headers) -> None:
     h = auth["call_taker"]
     got = client.get("/api/v1/geo/locate", params={"lat": -0.9262, "lon": 100.356}, headers=h).json()
     assert got["kecamatan_name"] == "Padang Barat" and got["inside_region"]
-    for params, word in [({"lat": 100.356, "lon": -0.9262}, "swapped"), ({"lat": "nan", "lon": 100.3}, "finite"),
-                         ({"lat": -0.9, "lon": 200}, "longitude")]:
+    for params, word in [
+        ({"lat": 100.356, "lon": -0.9262}, "swapped"),
+        ({"lat": "nan", "lon": 100.3}, "finite"),
+        ({"lat": -0.9, "lon": 200}, "longitude"),
+    ]:
         r = client.get("/api/v1/geo/locate", params=params, headers=h)
         assert r.status_code == 422 and word in r.json()["error"].lower(), r.text
 
@@ -34,11 +37,13 @@ def test_boundaries_are_served_locally(client: TestClient, auth: Headers) -> Non
 
 def test_recommendations_fill_the_plan_with_reasons(client: TestClient, auth: Headers) -> None:
     taker, disp = auth["call_taker"], auth["dispatcher"]
-    incident = client.post("/api/v1/incidents", json={"type_code": "fire_house", "lat": -0.9262, "lon": 100.356},
-                           headers=taker).json()
+    incident = client.post(
+        "/api/v1/incidents", json={"type_code": "fire_house", "lat": -0.9262, "lon": 100.356}, headers=taker
+    ).json()
     units = {u["callsign"]: u["id"] for u in client.get("/api/v1/units", headers=disp).json()}
-    client.post(f"/api/v1/units/{units['DAMKAR-04-PMK1']}/position", json={"lat": -0.92621, "lon": 100.35601},
-                headers=disp)
+    client.post(
+        f"/api/v1/units/{units['DAMKAR-04-PMK1']}/position", json={"lat": -0.92621, "lon": 100.35601}, headers=disp
+    )
     got = client.get(f"/api/v1/incidents/{incident['id']}/recommendations", headers=disp).json()
     slots = {s["kind"]: s for s in got["slots"]}
     assert set(slots) == {"damkar", "psc119", "polisi"} and slots["damkar"]["count"] == 2
@@ -48,8 +53,7 @@ def test_recommendations_fill_the_plan_with_reasons(client: TestClient, auth: He
     second = slots["damkar"]["suggestions"][1]
     assert second["position_source"] == "station" and "Pos Damkar" in second["reason"]
     assert second["eta_s"] >= first["eta_s"]
-    client.post(f"/api/v1/incidents/{incident['id']}/assignments", json={"unit_id": first["unit_id"]},
-                headers=disp)
+    client.post(f"/api/v1/incidents/{incident['id']}/assignments", json={"unit_id": first["unit_id"]}, headers=disp)
     again = client.get(f"/api/v1/incidents/{incident['id']}/recommendations", headers=disp).json()
     damkar = next(s for s in again["slots"] if s["kind"] == "damkar")
     assert damkar["assigned"] == 1 and first["unit_id"] not in [s["unit_id"] for s in damkar["suggestions"]]

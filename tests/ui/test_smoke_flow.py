@@ -19,18 +19,27 @@ def test_call_to_closed_incident_streams_every_step(client: TestClient, auth: di
         call = client.post("/api/v1/calls", json={"caller": "0812-3456-7890"}, headers=taker).json()
         assert call["caller"] == "+6281234567890"
         client.post(f"/api/v1/calls/{call['id']}/answer", headers=taker).raise_for_status()
-        incident = client.post("/api/v1/incidents", headers=taker, json={
-            "type_code": "fire_house", "call_id": call["id"], "lat": -0.9262, "lon": 100.3560,
-            "location_source": "gazetteer", "notes": "rumah terbakar dekat masjid"}).json()
+        incident = client.post(
+            "/api/v1/incidents",
+            headers=taker,
+            json={
+                "type_code": "fire_house",
+                "call_id": call["id"],
+                "lat": -0.9262,
+                "lon": 100.3560,
+                "location_source": "gazetteer",
+                "notes": "rumah terbakar dekat masjid",
+            },
+        ).json()
         assert incident["kecamatan"] == "Padang Barat"
         unit = unit_id(client, disp, "DAMKAR-03-PMK1")
-        a = client.post(f"/api/v1/incidents/{incident['id']}/assignments", json={"unit_id": unit},
-                        headers=disp).json()
+        a = client.post(f"/api/v1/incidents/{incident['id']}/assignments", json={"unit_id": unit}, headers=disp).json()
         for status in ("acknowledged", "en_route", "on_scene", "cleared"):
             r = client.post(f"/api/v1/assignments/{a['id']}/status", json={"status": status}, headers=resp)
             assert r.status_code == 200, r.text
-        closed = client.post(f"/api/v1/incidents/{incident['id']}/close", json={"closure": "padam"},
-                             headers=disp).json()
+        closed = client.post(
+            f"/api/v1/incidents/{incident['id']}/close", json={"closure": "padam"}, headers=disp
+        ).json()
         assert closed["status"] == "closed"
         seen = []
         while not seen or seen[-1] != "incident.closed":

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import socket
 import contextlib
 import json
+import os
+import socket
 import time
 
 import pytest
@@ -59,8 +59,10 @@ def test_websocket_needs_a_login(client: TestClient) -> None:
 
 
 def test_bad_since_is_refused(client: TestClient, auth: Headers) -> None:
-    with pytest.raises(WebSocketDisconnect) as err, client.websocket_connect("/ws?since=-3",
-                                                                             headers=auth["dispatcher"]):
+    with (
+        pytest.raises(WebSocketDisconnect) as err,
+        client.websocket_connect("/ws?since=-3", headers=auth["dispatcher"]),
+    ):
         pass
     assert err.value.code == 4400
 
@@ -68,17 +70,21 @@ def test_bad_since_is_refused(client: TestClient, auth: Headers) -> None:
 def test_responder_stream_carries_only_its_unit(client: TestClient, auth: Headers) -> None:
     taker, disp = auth["call_taker"], auth["dispatcher"]
     units = {u["callsign"]: u["id"] for u in client.get("/api/v1/units", headers=disp).json()}
-    mine = client.post("/api/v1/incidents", json={"type_code": "fire_house", "lat": -0.9262, "lon": 100.356},
-                       headers=taker).json()
-    other = client.post("/api/v1/incidents", json={"type_code": "medical", "lat": -0.95, "lon": 100.40},
-                        headers=taker).json()
+    mine = client.post(
+        "/api/v1/incidents", json={"type_code": "fire_house", "lat": -0.9262, "lon": 100.356}, headers=taker
+    ).json()
+    other = client.post(
+        "/api/v1/incidents", json={"type_code": "medical", "lat": -0.95, "lon": 100.40}, headers=taker
+    ).json()
     with client.websocket_connect("/ws", headers=auth["responder"]) as ws:
         receive_until(ws, "live")
-        client.post(f"/api/v1/incidents/{other['id']}/assignments", json={"unit_id": units["PSC119-03-AMB1"]},
-                    headers=disp)
+        client.post(
+            f"/api/v1/incidents/{other['id']}/assignments", json={"unit_id": units["PSC119-03-AMB1"]}, headers=disp
+        )
         client.post("/api/v1/calls", json={"caller": "0812"}, headers=taker)
-        client.post(f"/api/v1/incidents/{mine['id']}/assignments", json={"unit_id": units["DAMKAR-03-PMK1"]},
-                    headers=disp)
+        client.post(
+            f"/api/v1/incidents/{mine['id']}/assignments", json={"unit_id": units["DAMKAR-03-PMK1"]}, headers=disp
+        )
         client.patch(f"/api/v1/incidents/{mine['id']}", json={"notes": "lantai 2"}, headers=taker)
         got = [json.loads(ws.receive_text()) for _ in range(2)]
     assert [g["type"] for g in got] == ["assignment.created", "incident.updated"]
@@ -92,8 +98,10 @@ def _raw_websocket(url: str, path: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     head = b""
     while b"\r\n\r\n" not in head:
         head += sock.recv(1)

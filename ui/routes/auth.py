@@ -27,8 +27,13 @@ class TokenIn(LoginIn):
 
 def me_data(user: User) -> dict[str, object]:
     return {
-        "id": user.id, "username": user.username, "name": user.name, "role": user.role,
-        "unit_id": user.unit_id, "available": user.available, "language": user.language,
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "role": user.role,
+        "unit_id": user.unit_id,
+        "available": user.available,
+        "language": user.language,
     }
 
 
@@ -45,8 +50,13 @@ def login(body: LoginIn, response: Response, db: DB, ctx: CtxDep) -> dict[str, o
     hours = ctx.settings.session_hours
     token = users.issue_token(session=db, user=user, kind="session", lifetime=timedelta(hours=hours))
     response.set_cookie(
-        COOKIE, token, max_age=int(hours * 3600), httponly=True, samesite="strict",
-        secure=ctx.settings.cookie_secure, path="/",
+        COOKIE,
+        token,
+        max_age=int(hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=ctx.settings.cookie_secure,
+        path="/",
     )
     return me_data(user)
 

@@ -34,8 +34,15 @@ def offer_call(body: CallIn, request: Request, ctx: CtxDep, db: DB, user: Taker)
     """Record a call by hand (a call-taker's second phone, a radio report) or from a simulator."""
 
     def action() -> Any:
-        call = calls.offer(session=db, caller=body.caller, provider=body.provider, channel_id=body.channel_id,
-                           dialled=body.dialled, text=body.text, actor=user.username)
+        call = calls.offer(
+            session=db,
+            caller=body.caller,
+            provider=body.provider,
+            channel_id=body.channel_id,
+            dialled=body.dialled,
+            text=body.text,
+            actor=user.username,
+        )
         return shown(ctx, user, _out(call))
 
     return idempotent.run(request, db, user, action, status=201)
@@ -50,10 +57,12 @@ def callback_list(ctx: CtxDep, db: DB, user: Staff) -> Any:
 def get_call(call_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
     call = calls.get(session=db, call_id=call_id)
     body = _out(call)
-    body["locations"] = [LocationOut.model_validate(x).model_dump(mode="json")
-                         for x in locations.for_call(session=db, call_id=call_id)]
+    body["locations"] = [
+        LocationOut.model_validate(x).model_dump(mode="json") for x in locations.for_call(session=db, call_id=call_id)
+    ]
     body["caller_status"] = abuse.status(session=db, caller=call.caller, policy=ctx.region.policy).model_dump(
-        mode="json")
+        mode="json"
+    )
     return shown(ctx, user, body)
 
 
@@ -64,8 +73,14 @@ def answer_call(call_id: int, ctx: CtxDep, db: DB, user: Taker) -> Any:
 
 @router.post("/calls/{call_id}/classify")
 def classify_call(call_id: int, body: ClassifyIn, ctx: CtxDep, db: DB, user: Taker) -> Any:
-    call = calls.classify(session=db, call_id=call_id, classification=body.classification, notes=body.notes,
-                          actor=user.username, policy=ctx.region.policy)
+    call = calls.classify(
+        session=db,
+        call_id=call_id,
+        classification=body.classification,
+        notes=body.notes,
+        actor=user.username,
+        policy=ctx.region.policy,
+    )
     return shown(ctx, user, _out(call))
 
 

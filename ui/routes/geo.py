@@ -27,8 +27,9 @@ def locate(ctx: CtxDep, _user: AnyUser, lat: float = Query(...), lon: float = Qu
 
 
 @router.get("/geo/search")
-def search(ctx: CtxDep, _user: AnyUser, q: str = Query(..., max_length=600),
-           limit: int = Query(10, ge=1, le=50)) -> list[dict[str, Any]]:
+def search(
+    ctx: CtxDep, _user: AnyUser, q: str = Query(..., max_length=600), limit: int = Query(10, ge=1, le=50)
+) -> list[dict[str, Any]]:
     from geo.errors import BadQuery
 
     try:

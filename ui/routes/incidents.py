@@ -23,10 +23,13 @@ def full(db: DB, incident_id: int) -> dict[str, Any]:
     incident = incidents.get(session=db, incident_id=incident_id)
     body = incidents.data(incident)
     body["type"] = IncidentTypeOut.model_validate(incident.type).model_dump(mode="json")
-    body["assignments"] = [incidents.assignment_data(a) for a in incidents.assignments(session=db,
-                                                                                        incident_id=incident_id)]
-    body["calls"] = [CallOut.model_validate(c).model_dump(mode="json")
-                     for c in incidents.linked_calls(session=db, incident_id=incident_id)]
+    body["assignments"] = [
+        incidents.assignment_data(a) for a in incidents.assignments(session=db, incident_id=incident_id)
+    ]
+    body["calls"] = [
+        CallOut.model_validate(c).model_dump(mode="json")
+        for c in incidents.linked_calls(session=db, incident_id=incident_id)
+    ]
     return body
 
 
@@ -36,32 +39,44 @@ def incident_types(db: DB, _user: AnyUser) -> list[dict[str, Any]]:
 
 
 @router.get("/incidents")
-def list_incidents(ctx: CtxDep, db: DB, user: Staff, open: bool = True,
-                   limit: int = Query(100, ge=1, le=500)) -> Any:
+def list_incidents(ctx: CtxDep, db: DB, user: Staff, open: bool = True, limit: int = Query(100, ge=1, le=500)) -> Any:
     rows = incidents.open_incidents(session=db) if open else incidents.recent(session=db, limit=limit)
     return shown(ctx, user, [incidents.data(i) for i in rows])
 
 
 @router.get("/incidents/duplicates")
-def find_duplicates(ctx: CtxDep, db: DB, _user: Staff, type_code: str | None = None,
-                    lat: float | None = Query(None, ge=-90, le=90), lon: float | None = Query(None, ge=-180, le=180),
-                    caller: str | None = None) -> list[dict[str, Any]]:
+def find_duplicates(
+    ctx: CtxDep,
+    db: DB,
+    _user: Staff,
+    type_code: str | None = None,
+    lat: float | None = Query(None, ge=-90, le=90),
+    lon: float | None = Query(None, ge=-180, le=180),
+    caller: str | None = None,
+) -> list[dict[str, Any]]:
     """'Probably the same as #N': check before creating."""
-    found = duplicates.find(session=db, policy=ctx.region.policy, type_code=type_code, lat=lat, lon=lon,
-                            caller=normalise(caller))
+    found = duplicates.find(
+        session=db, policy=ctx.region.policy, type_code=type_code, lat=lat, lon=lon, caller=normalise(caller)
+    )
     return [d.model_dump(mode="json") for d in found]
 
 
 @router.post("/incidents", status_code=201)
 def create_incident(body: IncidentIn, request: Request, ctx: CtxDep, db: DB, user: Taker) -> Any:
     def action() -> Any:
-        incident = incidents.create(session=db, region=ctx.region, body=body, actor=user.username,
-                                    user_id=user.id)
+        incident = incidents.create(session=db, region=ctx.region, body=body, actor=user.username, user_id=user.id)
         out = full(db, incident.id)
         out["probable_duplicates"] = [
-            d.model_dump(mode="json") for d in duplicates.find(
-                session=db, policy=ctx.region.policy, type_code=incident.type_code, lat=incident.lat,
-                lon=incident.lon, caller=incident.caller, exclude_id=incident.id)
+            d.model_dump(mode="json")
+            for d in duplicates.find(
+                session=db,
+                policy=ctx.region.policy,
+                type_code=incident.type_code,
+                lat=incident.lat,
+                lon=incident.lon,
+                caller=incident.caller,
+                exclude_id=incident.id,
+            )
         ]
         return shown(ctx, user, out)
 
@@ -106,8 +121,11 @@ def mark_duplicate(incident_id: int, other_id: int, ctx: CtxDep, db: DB, user: T
 def incident_events(incident_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
     incidents.get(session=db, incident_id=incident_id)
     rows = events.for_incident(db, incident_id)
-    return shown(ctx, user, [{"seq": e.seq, "type": e.type, "at": e.at.isoformat(), "actor": e.actor,
-                              "data": e.data} for e in rows])
+    return shown(
+        ctx,
+        user,
+        [{"seq": e.seq, "type": e.type, "at": e.at.isoformat(), "actor": e.actor, "data": e.data} for e in rows],
+    )
 
 
 @router.get("/incidents/{incident_id}/rebuild")
@@ -117,11 +135,17 @@ def rebuild_incident(incident_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
 
 
 @router.post("/incidents/{incident_id}/assignments", status_code=201)
-def assign_unit(incident_id: int, body: AssignIn, request: Request, ctx: CtxDep, db: DB,
-                user: Dispatcher) -> Any:
+def assign_unit(incident_id: int, body: AssignIn, request: Request, ctx: CtxDep, db: DB, user: Dispatcher) -> Any:
     def action() -> Any:
-        row = assignments.assign(session=db, incident_id=incident_id, unit_id=body.unit_id, actor=user.username,
-                                 user_id=user.id, reason=body.reason, eta_s=body.eta_s)
+        row = assignments.assign(
+            session=db,
+            incident_id=incident_id,
+            unit_id=body.unit_id,
+            actor=user.username,
+            user_id=user.id,
+            reason=body.reason,
+            eta_s=body.eta_s,
+        )
         return incidents.assignment_data(row)
 
     return idempotent.run(request, db, user, action, status=201)
@@ -137,8 +161,10 @@ def my_assignments(ctx: CtxDep, db: DB, user: AnyUser) -> Any:
         item = incidents.assignment_data(row)
         incident = incidents.get(session=db, incident_id=row.incident_id)
         item["incident"] = incidents.data(incident)
-        item["incident"]["type_name_id"], item["incident"]["type_name_en"] = incident.type.name_id, \
-            incident.type.name_en
+        item["incident"]["type_name_id"], item["incident"]["type_name_en"] = (
+            incident.type.name_id,
+            incident.type.name_en,
+        )
         out.append(item)
     return shown(ctx, user, out)
 
@@ -152,8 +178,9 @@ def assignment_status(assignment_id: int, body: StatusIn, request: Request, db: 
         raise Forbidden("this responder account is not bound to a unit")
 
     def action() -> Any:
-        row = assignments.step(session=db, assignment_id=assignment_id, status=body.status,
-                               actor=user.username, unit_id=unit_id)
+        row = assignments.step(
+            session=db, assignment_id=assignment_id, status=body.status, actor=user.username, unit_id=unit_id
+        )
         return incidents.assignment_data(row)
 
     return idempotent.run(request, db, user, action)

@@ -23,18 +23,30 @@ def healthz(db: DB, ctx: CtxDep) -> dict[str, Any]:
 
 
 @router.get("/api/v1/events")
-def list_events(ctx: CtxDep, db: DB, user: Staff, since: int = Query(0, ge=0),
-                limit: int = Query(500, ge=1, le=5000)) -> Any:
-    return shown(ctx, user, [{"seq": e.seq, "type": e.type, "at": e.at.isoformat(), "data": e.data}
-                             for e in events.since(db, since, limit=limit)])
+def list_events(
+    ctx: CtxDep, db: DB, user: Staff, since: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)
+) -> Any:
+    return shown(
+        ctx,
+        user,
+        [
+            {"seq": e.seq, "type": e.type, "at": e.at.isoformat(), "data": e.data}
+            for e in events.since(db, since, limit=limit)
+        ],
+    )
 
 
 @router.get("/api/v1/region")
 def region(ctx: CtxDep, _user: AnyUser) -> dict[str, Any]:
     pack = ctx.region.pack
     return {
-        "code": pack.code, "name": pack.name, "kode": pack.kode, "timezone": str(pack.timezone),
-        "tz_label": pack.tz_label, "center": list(pack.center), "tile_url": ctx.settings.tile_url,
+        "code": pack.code,
+        "name": pack.name,
+        "kode": pack.kode,
+        "timezone": str(pack.timezone),
+        "tz_label": pack.tz_label,
+        "center": list(pack.center),
+        "tile_url": ctx.settings.tile_url,
         "ack_timeout_s": ctx.settings.ack_timeout_s,
     }
 

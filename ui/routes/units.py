@@ -43,8 +43,15 @@ def report_position(unit_id: int, body: PositionIn, request: Request, db: DB, us
     _own_unit(user, unit_id)
 
     def action() -> Any:
-        unit = agencies.report_position(session=db, unit_id=unit_id, lat=body.lat, lon=body.lon,
-                                        accuracy_m=body.accuracy_m, at=body.at, actor=user.username)
+        unit = agencies.report_position(
+            session=db,
+            unit_id=unit_id,
+            lat=body.lat,
+            lon=body.lon,
+            accuracy_m=body.accuracy_m,
+            at=body.at,
+            actor=user.username,
+        )
         return UnitOut.model_validate(unit).model_dump(mode="json")
 
     return idempotent.run(request, db, user, action)
