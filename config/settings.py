@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     demo_password: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    event_bus: Literal["memory", "postgres", "redis"] = "memory"
+    # "redis" when several server processes share one database and must all see every event.
+    event_bus: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
     # Duplicate detection: a new incident this close to an open one of a compatible type, or from the same

@@ -35,8 +35,16 @@ def policy_from(settings: Settings) -> Policy:
     )
 
 
+def make_bus(settings: Settings) -> EventBus:
+    if settings.event_bus == "redis":
+        from dispatch.events.redis_bus import RedisBus
+
+        return RedisBus(settings.redis_url)
+    return InProcessBus()
+
+
 def build(settings: Settings, *, bus: EventBus | None = None) -> Ctx:
     engine = make_engine(settings.sqlalchemy_url)
-    bus = bus or InProcessBus()
+    bus = bus or make_bus(settings)
     region = Region(load_pack(settings.region_dir), policy_from(settings), road_graph=settings.road_graph)
     return Ctx(settings, region, engine, make_sessionmaker(engine, bus), bus)
