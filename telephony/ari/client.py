@@ -59,8 +59,8 @@ class AriClient:
                 response = await self._http.request(method, path, params=query)
         except (httpx.TransportError, TimeoutError) as exc:
             raise AriError(0, f"{method} {path}: {type(exc).__name__}") from exc
-        if response.status_code == 404:
-            raise AriNotFound(404, _message(response))
+        if response.status_code in (404, 422):  # 422: the channel left Stasis (hung up) meanwhile
+            raise AriNotFound(response.status_code, _message(response))
         if response.status_code >= 400:
             raise AriError(response.status_code, _message(response))
         if response.status_code == 204 or not response.content:

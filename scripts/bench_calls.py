@@ -1,0 +1,224 @@
+"""Load test of the call path: ARI double -> in-process bridge -> database -> event bus -> /ws consoles.
+
+Starts the real app (uvicorn on 127.0.0.1, ARI bridge in its lifespan) in a child process, an Asterisk ARI
+double and N websocket consoles in this one, then sends a burst of concurrent calls followed by a sustained
+rate. Latency is measured on one clock (this process): from the moment the double sends a caller's
+StasisStart to the moment each console receives that call's `call.offered`. The baseline is the same
+measurement for calls created through `POST /api/v1/calls` (no PBX in the path). Prints one JSON line.
+
+    .venv/bin/python scripts/bench_calls.py            # 200 burst, 20 calls/s for 60 s, 100 consoles
+    .venv/bin/python scripts/bench_calls.py --quick    # a few seconds, for tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from telephony.testing.ari_server import AriDouble  # noqa: E402
+
+TAKERS = 10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(db_url: str) -> tuple[str, str]:
+    """Schema, region pack, call-takers with SIP endpoints; returns (supervisor token, taker token)."""
+    from config.settings import Settings
+    from dispatch.models import Base
+    from dispatch.regions import seed
+    from dispatch.users import service as users
+    from ui.context import build
+
+    ctx = build(Settings(database_url=db_url, region="padang"))
+    Base.metadata.create_all(ctx.engine)
+    with ctx.sessions() as session:
+        seed(session, ctx.region.pack)
+        sup = users.create(session=session, username="bench-sup", password="rahasia-112", role="supervisor")
+        taker = users.create(session=session, username="bench-taker", password="rahasia-112", role="call_taker")
+        for i in range(TAKERS):
+            user = users.create(session=session, username=f"desk{i}", password="rahasia-112", role="call_taker",
+                                sip_endpoint=f"desk{i}")
+            users.set_available(session=session, user=user, available=True)
+        tokens = (users.issue_token(session=session, user=sup, kind="api", lifetime=timedelta(hours=2)),
+                  users.issue_token(session=session, user=taker, kind="api", lifetime=timedelta(hours=2)))
+    ctx.engine.dispose()
+    return tokens
+
+
+def recorded(db_url: str, channels: set[str]) -> int:
+    from sqlalchemy import select
+
+    from config.settings import Settings
+    from dispatch.calls.models import Call
+    from ui.context import build
+
+    ctx = build(Settings(database_url=db_url, region="padang"))
+    with ctx.sessions() as session:
+        found = set(session.scalars(select(Call.channel_id).where(Call.provider == "asterisk")))
+    ctx.engine.dispose()
+    return len(channels & found)
+
+
+class Consoles:
+    def __init__(self) -> None:
+        self.sent: dict[str, float] = {}  # channel id or api key -> when the call started
+        self.samples: dict[str, list[float]] = {"ari": [], "api": []}
+        self.seen: dict[str, int] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        self.ready = 0
+
+    async def run(self, url: str) -> None:
+        async with connect(url, max_size=2**22, open_timeout=30) as ws:
+            async for message in ws:
+                now = time.perf_counter()
+                event = json.loads(message)
+                if event["type"] == "live":
+                    self.ready += 1
+                if event["type"] != "call.offered":
+                    continue
+                key = event["data"]["channel_id"]
+                started = self.sent.get(key)
+                if started is not None:
+                    self.samples["api" if key.startswith("bench-api-") else "ari"].append((now - started) * 1000)
+                    self.seen[key] = self.seen.get(key, 0) + 1
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
+    db_url = f"sqlite:///{workdir / 'bench.db'}"
+    sup_token, taker_token = await asyncio.to_thread(prepare, db_url)
+    pbx = await AriDouble().start()
+    pbx.playback_s = 2.0
+    consoles = Consoles()
+    pbx.on_event = lambda e: consoles.sent.setdefault(e["channel"]["id"], time.perf_counter()) if (
+        e["type"] == "StasisStart" and e.get("args", [""])[0] == "incoming") else None
+    port = free_port()
+    env = {**os.environ, "TANGGAP_DATABASE_URL": db_url, "TANGGAP_ARI_URL": pbx.url,
+           "TANGGAP_ARI_USER": pbx.user, "TANGGAP_ARI_PASSWORD": pbx.password, "TANGGAP_AGI_PORT": str(free_port()),
+           "TANGGAP_WS_BUFFER": "100000", "TANGGAP_LOG_LEVEL": "WARNING", "TANGGAP_REGION": "padang",
+           "TANGGAP_ARI_ACD_INTERVAL_S": "0.2"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ui.app:create_app", "--factory", "--host", "127.0.0.1", "--port",
+         str(port), "--ws", "websockets-sansio", "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env)
+    api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await api.get("/healthz")).status_code == 200 and pbx.app_connected:
+                        break
+                await asyncio.sleep(0.1)
+        url = f"ws://127.0.0.1:{port}/ws?token={sup_token}"
+        consoles.tasks = [asyncio.create_task(consoles.run(url)) for _ in range(args.consoles)]
+        async with asyncio.timeout(60):
+            while consoles.ready < args.consoles:
+                await asyncio.sleep(0.05)
+        channels: set[str] = set()
+        hangups: list[asyncio.Task[None]] = []
+
+        async def call(caller: str) -> None:
+            channel = await pbx.incoming_call(caller)
+            if channel is None:
+                return
+            channels.add(channel)
+            await asyncio.sleep(random.uniform(args.hold_min, args.hold_max))
+            await pbx.caller_hangup(channel)
+
+        random.seed(112)
+        began = time.perf_counter()
+        burst = [asyncio.create_task(call(f"+62812{i:07d}")) for i in range(args.burst)]
+        hangups.extend(burst)
+        n = args.burst
+        period = 1 / args.rate
+        deadline = time.perf_counter() + args.seconds
+        next_at = time.perf_counter()
+        while time.perf_counter() < deadline:
+            hangups.append(asyncio.create_task(call(f"+62813{n:07d}")))
+            n += 1
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await asyncio.gather(*hangups)
+        # Baseline: the same event for calls created over the API (no PBX, no bridge).
+        headers = {"Authorization": f"Bearer {taker_token}"}
+        for i in range(args.baseline):
+            key = f"bench-api-{i}"
+            consoles.sent[key] = time.perf_counter()
+            await api.post("/api/v1/calls", json={"caller": f"+62814{i:07d}", "channel_id": key}, headers=headers)
+            await asyncio.sleep(period)
+        async with asyncio.timeout(30):
+            while sum(1 for c in channels if consoles.seen.get(c, 0) >= args.consoles) < len(channels):
+                await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - began
+    finally:
+        for task in consoles.tasks:
+            task.cancel()
+        await asyncio.gather(*consoles.tasks, return_exceptions=True)
+        await api.aclose()
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(10)
+        await pbx.stop()
+    stored = await asyncio.to_thread(recorded, db_url, channels)
+    ari, base = consoles.samples["ari"], consoles.samples["api"]
+    return {
+        "calls_offered": len(channels), "calls_recorded": stored, "lost": len(channels) - stored,
+        "missed_on_consoles": sum(args.consoles - min(args.consoles, consoles.seen.get(c, 0)) for c in channels),
+        "consoles": args.consoles, "burst": args.burst, "rate_per_s": args.rate, "seconds": args.seconds,
+        "p50_ms": pct(ari, 0.50), "p99_ms": pct(ari, 0.99), "max_ms": round(max(ari), 2) if ari else None,
+        "mean_ms": round(statistics.fmean(ari), 2) if ari else None, "samples": len(ari),
+        "baseline_api_p50_ms": pct(base, 0.50), "baseline_api_p99_ms": pct(base, 0.99),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20 burst, 5 calls/s for 3 s, 10 consoles")
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--consoles", type=int, default=100)
+    parser.add_argument("--baseline", type=int, default=100)
+    parser.add_argument("--hold-min", type=float, default=1.0)
+    parser.add_argument("--hold-max", type=float, default=4.0)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.burst, args.rate, args.seconds, args.consoles, args.baseline = 20, 5.0, 3.0, 10, 10
+        args.hold_min, args.hold_max = 0.2, 1.0
+    return args
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(parse()))))
