@@ -158,6 +158,23 @@ def import_osm(
 
 
 @app.command()
+def ari(
+    api_url: Annotated[str, typer.Option(help="The Tanggap server this bridge reports to")] = "http://127.0.0.1:8112",
+    token: Annotated[str, typer.Option(envvar="TANGGAP_API_TOKEN", help="Bearer token of a telephony user")] = "",
+) -> None:
+    """Run the Asterisk ARI bridge (and FastAGI) as its own process, reaching the server over its API."""
+    from telephony.run import main_remote
+
+    settings = _settings()
+    _logging(settings)
+    if not settings.ari_url:
+        raise _fail("set TANGGAP_ARI_URL (e.g. http://127.0.0.1:8088/ari) to run the bridge")
+    if not token:
+        raise _fail("give --token or TANGGAP_API_TOKEN: a bearer token of a user with role telephony")
+    main_remote(settings, api_url.rstrip("/"), token)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
