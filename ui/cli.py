@@ -51,7 +51,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _logging(settings: Settings) -> None:
+    from ui import logfilter
+
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logfilter.install()
 
 
 def upgrade(settings: Settings) -> None:
