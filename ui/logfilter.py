@@ -10,7 +10,7 @@ _NUMBER = re.compile(r"(%2B|\+)?\d{7,15}")
 
 
 def _mask(text: str) -> str:
-    return _NUMBER.sub(lambda m: m.group(0)[:-4] + "****" if len(m.group(0)) > 4 else m.group(0), text)
+    return _NUMBER.sub("[nomor]", text)
 
 
 class MaskNumbers(logging.Filter):
