@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.clock import utcnow
 from dispatch.context import Region
-from dispatch.recommend.service import _candidates
+from dispatch.recommend.service import candidates, fleet
 
 
 def coverage(
@@ -20,14 +20,9 @@ def coverage(
     from geo.coverage import coverage as compute
 
     points = region.jurisdictions.kelurahan_points()
-    candidates = _candidates(session, set(kinds), region, utcnow())
+    found = candidates(session, set(kinds), region, utcnow())
     model = region.travel_model
-    origins = model.origins(
-        [c.lat for c in candidates],
-        [c.lon for c in candidates],
-        [c.unit.unit_type for c in candidates],
-        agency=[c.unit.agency.kind for c in candidates],
-    )
+    origins = fleet(model, found)
     table = compute(points.lat, points.lon, origins, model, priority=1).by_agency()
     rows = []
     for i, code in enumerate(points.codes):
@@ -44,4 +39,4 @@ def coverage(
                 "eta_s": etas,
             }
         )
-    return {"kinds": list(kinds), "available_units": len(candidates), "areas": rows}
+    return {"kinds": list(kinds), "available_units": len(found), "areas": rows}

@@ -22,6 +22,7 @@ from dispatch.errors import Invalid
 from dispatch.incidents import service as incidents
 from dispatch.incidents.models import Assignment, Incident
 from dispatch.lifecycle import ACTIVE_ASSIGNMENT, UnitStatus
+from geo.travel import Origins, TravelModel
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Slot:
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Candidate:
     unit: Unit
     lat: float
     lon: float
@@ -63,9 +64,9 @@ def recommend(*, session: Session, region: Region, incident_id: int, per_slot: i
         raise Invalid("set the incident's location first; recommendations need a point")
     plan = [(p["kind"], int(p["count"])) for p in incident.type.plan]
     kinds = {kind for kind, _ in plan}
-    candidates = _candidates(session, kinds, region, utcnow())
+    found = candidates(session, kinds, region, utcnow())
     assigned = _assigned_kinds(session, incident.id)
-    ranked = _rank(incident, candidates, region)
+    ranked = _rank(incident, found, region)
     slots = []
     for kind, count in plan:
         mine = [s for s in ranked if s.agency_kind == kind]
@@ -73,7 +74,7 @@ def recommend(*, session: Session, region: Region, incident_id: int, per_slot: i
     return slots
 
 
-def _candidates(session: Session, kinds: set[str], region: Region, now: datetime) -> list[_Candidate]:
+def candidates(session: Session, kinds: set[str], region: Region, now: datetime) -> list[Candidate]:
     units = session.scalars(
         select(Unit)
         .join(Agency)
@@ -86,9 +87,9 @@ def _candidates(session: Session, kinds: set[str], region: Region, now: datetime
         place = unit.station.name if unit.station else unit.callsign
         if fresh and unit.lat is not None and unit.lon is not None and unit.position_at is not None:
             age = (now - unit.position_at).total_seconds()
-            out.append(_Candidate(unit, unit.lat, unit.lon, "gps", age, unit.callsign))
+            out.append(Candidate(unit, unit.lat, unit.lon, "gps", age, unit.callsign))
         elif unit.station is not None:
-            out.append(_Candidate(unit, unit.station.lat, unit.station.lon, "station", None, place))
+            out.append(Candidate(unit, unit.station.lat, unit.station.lon, "station", None, place))
     return out
 
 
@@ -103,16 +104,21 @@ def _assigned_kinds(session: Session, incident_id: int) -> Counter[str]:
     return Counter(rows)
 
 
-def _rank(incident: Incident, candidates: list[_Candidate], region: Region) -> list[Suggestion]:
-    if not candidates:
-        return []
-    model = region.travel_model
-    origins = model.origins(
+def fleet(model: TravelModel, candidates: list[Candidate]) -> Origins:
+    """The candidates as the travel model's vectorised fleet, grouped by agency kind."""
+    return model.origins(
         [c.lat for c in candidates],
         [c.lon for c in candidates],
         [c.unit.unit_type for c in candidates],
         agency=[c.unit.agency.kind for c in candidates],
     )
+
+
+def _rank(incident: Incident, candidates: list[Candidate], region: Region) -> list[Suggestion]:
+    if not candidates:
+        return []
+    model = region.travel_model
+    origins = fleet(model, candidates)
     assert incident.lat is not None and incident.lon is not None
     travel = model.travel(incident.lat, incident.lon, origins, priority=incident.priority)
     out = []
