@@ -69,3 +69,25 @@ def test_coverage_per_kelurahan(client: TestClient, auth: Headers) -> None:
     got = client.get("/api/v1/geo/coverage", headers=auth["supervisor"]).json()
     assert len(got["areas"]) == 104 and got["available_units"] > 0
     assert all(a["eta_s"]["damkar"] is not None for a in got["areas"][:5])
+
+
+def test_island_incident_needs_a_boat(client: TestClient, auth: Headers) -> None:
+    """A boat accident off Pulau Sikuai: land units cannot drive there, the SAR boat can."""
+    incident = client.post(
+        "/api/v1/incidents",
+        json={"type_code": "sea_accident", "lat": -1.1276, "lon": 100.3528},
+        headers=auth["call_taker"],
+    ).json()
+    assert incident["kecamatan"] == "Bungus Teluk Kabung"  # the island is part of this kecamatan
+    got = client.get(f"/api/v1/incidents/{incident['id']}/recommendations", headers=auth["dispatcher"]).json()
+    basarnas = next(s for s in got["slots"] if s["kind"] == "basarnas")["suggestions"]
+    boat, land = basarnas[0], basarnas[1]
+    assert boat["callsign"].endswith("KPL1") and boat["reachable"]
+    assert not land["reachable"] and land["eta_s"] is None and "pulau lain" in land["reason"]
+
+
+def test_reason_line_in_bahasa() -> None:
+    from dispatch.recommend.service import reason_line
+
+    line = reason_line("Pos Damkar Padang Barat", 3200, 370, True, "gps", 40)
+    assert line == "Pos Damkar Padang Barat, 3,2 km, ±6 menit, posisi GPS 40 detik lalu"
