@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Geolocation, Page, ViewportSize, sync_playwright
 
 import dispatch.referrals.models  # noqa: F401  (the referrals table is part of the schema)
 from config.settings import Settings
@@ -38,8 +38,8 @@ USERS = {
     "calltaker": ("call_taker", None), "dispatcher": ("dispatcher", None), "supervisor": ("supervisor", None),
     "responder": ("responder", RESPONDER_UNIT),
 }
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1600, "height": 950}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1600, "height": 950}
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Server:
 
     def unit_id(self, callsign: str) -> int:
         with self.api("dispatcher") as api:
-            return next(u["id"] for u in api.get("/api/v1/units").json() if u["callsign"] == callsign)
+            return int(next(u["id"] for u in api.get("/api/v1/units").json() if u["callsign"] == callsign))
 
 
 def free_port() -> int:
@@ -66,9 +66,9 @@ def free_port() -> int:
 
 def migrate(settings: Settings) -> None:
     """The schema from the Alembic migrations (all heads), as `tanggap db upgrade` builds it."""
-    from alembic import command
     from alembic.config import Config
 
+    from alembic import command
     from ui.cli import ALEMBIC_DIR
 
     cfg = Config()
@@ -134,9 +134,11 @@ def browser() -> Iterator[Browser]:
 class Console:
     """One logged-in browser context, with every console error and CSP violation collected."""
 
-    def __init__(self, browser: Browser, server: Server, username: str, viewport: dict[str, int]) -> None:
-        self.context: BrowserContext = browser.new_context(viewport=viewport, locale="id-ID",
-                                                           timezone_id="Asia/Jakarta")
+    def __init__(self, browser: Browser, server: Server, username: str, viewport: ViewportSize,
+                 geolocation: Geolocation | None = None) -> None:
+        self.context: BrowserContext = browser.new_context(
+            viewport=viewport, locale="id-ID", timezone_id="Asia/Jakarta", geolocation=geolocation,
+            permissions=["geolocation"] if geolocation else [])
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -170,8 +172,8 @@ class Console:
 def open_console(browser: Browser, server: Server) -> Iterator[Callable[..., Console]]:
     opened: list[Console] = []
 
-    def make(username: str, viewport: dict[str, int] | None = None) -> Console:
-        console = Console(browser, server, username, viewport or DESKTOP)
+    def make(username: str, viewport: ViewportSize | None = None, geolocation: Geolocation | None = None) -> Console:
+        console = Console(browser, server, username, viewport or DESKTOP, geolocation)
         opened.append(console)
         return console
 

@@ -74,6 +74,7 @@ export class Dispatch {
   select(id) {
     if (this.selected !== id) {
       this.selected = id;
+      $('.pane-detail').scrollTop = 0;
       this.recs = null;
       this.history = [];
       this.loadRecs();
@@ -234,7 +235,8 @@ export class Dispatch {
         h('span', { class: `chip ist-${i.status}` }, t(`istatus.${i.status}`))),
       h('div', { class: 'row2' }, place(i)),
       h('div', { class: 'row3' }, this.timers(i, active)),
-      active.length ? h('div', { class: 'row4' }, active.map((a) => this.unitChip(a))) : null,
+      active.length ? h('div', { class: 'row4' }, active.map((a) => this.unitChip(a)))
+        : i.status !== 'new' ? h('div', { class: 'row4' }, h('span', { class: 'chip warn' }, t('incidents.no_unit'))) : null,
       escalated ? h('div', { class: 'escalation' }, t('escalate.short')) : null);
     }));
     this.map.drawIncidents(list, lang);
@@ -245,6 +247,7 @@ export class Dispatch {
     const first = calls.map((c) => c.offered_at).sort()[0] || incident.created_at;
     const answered = calls.map((c) => c.answered_at).filter(Boolean).sort()[0] || incident.created_at;
     const out = [h('span', { class: 'lbl' }, t('timer.since_call')), timer(first)];
+    if (incident.status !== 'new' && !active.length) return out; // every unit stood down: needs a new one
     if (incident.status === 'new') {
       out.push(h('span', { class: 'lbl' }, t('timer.waiting_dispatch')), timer(answered, PROCESSING));
     } else if (incident.dispatched_at && !incident.en_route_at) {
@@ -258,6 +261,11 @@ export class Dispatch {
       out.push(h('span', { class: 'lbl' }, t('timer.on_scene')), timer(incident.on_scene_at));
     }
     return out;
+  }
+
+  agencyName(code) {
+    const agency = [...this.store.agencies.values()].find((a) => a.code === code);
+    return agency ? agency.name : code || '';
   }
 
   kindOf(unitId) {
@@ -308,7 +316,8 @@ export class Dispatch {
     const flat = this.flatSuggestions();
     let n = 0;
     return h('div', { class: 'recs', id: 'recs' }, this.recs.slots.map((slot) => h('div', { class: 'slot' },
-      h('div', { class: 'slot-head' }, `${slot.count}× ${label('kind', slot.kind)}`),
+      h('div', { class: 'slot-head' }, `${slot.count}× ${label('kind', slot.kind)}`,
+        slot.assigned ? h('span', { class: 'muted' }, ` · ${t('recs.assigned', { n: slot.assigned })}`) : null),
       (slot.suggestions || []).length === 0 ? h('p', { class: 'muted' }, t('recs.none_for_kind')) : null,
       h('ol', {}, (slot.suggestions || []).map((s) => {
         const index = flat.findIndex((f) => f.unit_id === s.unit_id);
@@ -317,7 +326,7 @@ export class Dispatch {
         if (!busy) n += 1;
         return h('li', { class: ['rec', busy && 'busy', s.reachable === false && 'unreachable'] },
           !busy && index < 9 ? h('kbd', {}, String(index + 1)) : null,
-          h('strong', {}, s.callsign), ' ', h('span', { class: 'muted' }, s.agency || ''), ' · ',
+          h('strong', {}, s.callsign), ' ', h('span', { class: 'muted' }, this.agencyName(s.agency)), ' · ',
           t('recs.eta', { eta: duration(s.eta_s) }),
           s.distance_m != null ? ` · ${(s.distance_m / 1000).toFixed(1)} km` : '',
           s.position_source ? h('span', { class: 'muted' }, ` · ${label('possrc', s.position_source)}`) : null,
@@ -332,7 +341,7 @@ export class Dispatch {
     const limit = this.region.ack_timeout_s;
     return h('table', { class: 'assigned' },
       h('thead', {}, h('tr', {}, ['assigned.unit', 'assigned.status', 'assigned.dispatched', 'assigned.ack',
-        'assigned.en_route', 'assigned.on_scene', ''].map((k) => h('th', {}, k ? t(k) : '')))),
+        'assigned.en_route', 'assigned.on_scene'].map((k) => h('th', {}, t(k))))),
       h('tbody', {}, mine.map((a) => {
         const unit = this.store.units.get(a.unit_id);
         const late = this.escalated.has(a.id);
@@ -341,15 +350,16 @@ export class Dispatch {
         return [h('tr', { class: [`ust-${a.status}`, late && 'escalated'], dataset: { assignment: a.id } },
           h('td', {}, unit ? unit.callsign : a.unit_id),
           h('td', {}, t(`astatus.${a.status}`),
-            a.eta_s != null ? h('div', { class: 'muted' }, t('recs.eta', { eta: duration(a.eta_s) })) : null),
+            a.eta_s != null ? h('div', { class: 'muted' }, t('recs.eta', { eta: duration(a.eta_s) })) : null,
+            active && this.canAssign && !['on_scene', 'transporting', 'at_hospital'].includes(a.status)
+              ? h('div', {}, h('button', { type: 'button', class: 'cancel', onclick: () => this.cancel(a) },
+                t('assigned.cancel'))) : null),
           h('td', {}, clock(a.dispatched_at)),
           h('td', {}, a.acknowledged_at ? clock(a.acknowledged_at) : a.status === 'dispatched'
             ? timer(a.dispatched_at, { warn: limit * 0.7, over: limit }) : '–'),
           h('td', {}, a.en_route_at ? clock(a.en_route_at) : '–'),
-          h('td', {}, a.on_scene_at ? clock(a.on_scene_at) : '–'),
-          h('td', {}, active && this.canAssign && !['on_scene', 'transporting', 'at_hospital'].includes(a.status)
-            ? h('button', { type: 'button', class: 'cancel', onclick: () => this.cancel(a) }, t('assigned.cancel')) : null)),
-        late ? h('tr', { class: 'escalation-row' }, h('td', { colspan: 7 },
+          h('td', {}, a.on_scene_at ? clock(a.on_scene_at) : '–')),
+        late ? h('tr', { class: 'escalation-row' }, h('td', { colspan: 6 },
           h('strong', {}, t('escalate.title', { unit: unit ? unit.callsign : a.unit_id, s: limit })), ' ',
           next && this.canAssign ? h('button', { type: 'button', class: 'primary escalate-next',
             onclick: () => this.assign(next.unit_id, next) }, h('kbd', {}, 'X'), ' ',

@@ -131,28 +131,29 @@ export class Intake {
       .sort((a, b) => Date.parse(a.offered_at) - Date.parse(b.offered_at));
   }
 
+  /**
+   * Answer the selected ringing call, else the one waiting longest. The call is put on screen at once (the
+   * keys typed next belong to it); the server's answer follows.
+   */
   answerNext() {
-    // Keys typed right after A (1 for emergency...) wait for the answer instead of racing it.
-    this.answering = this.doAnswer().finally(() => {
-      this.answering = null;
-    });
-    return this.answering;
-  }
-
-  async doAnswer() {
     const selected = this.call();
     const call = selected && selected.status === 'offered' ? selected : this.waiting()[0];
     if (!call) {
       toast(t('calls.none_waiting'));
-      return;
+      return Promise.resolve();
     }
-    try {
-      const answered = await post(`/api/v1/calls/${call.id}/answer`);
-      this.store.calls.set(answered.id, { ...call, ...answered });
-      await this.select(answered.id);
-    } catch (err) {
-      toast(`${t('calls.answer_failed')}: ${err.message}`, 'error');
-    }
+    this.select(call.id);
+    this.answering = post(`/api/v1/calls/${call.id}/answer`)
+      .then((answered) => {
+        this.store.calls.set(answered.id, { ...this.store.calls.get(answered.id), ...answered });
+        this.drawQueue();
+        this.drawCall();
+      })
+      .catch((err) => toast(`${t('calls.answer_failed')}: ${err.message}`, 'error'))
+      .finally(() => {
+        this.answering = null;
+      });
+    return this.answering;
   }
 
   async select(callId) {
@@ -179,10 +180,9 @@ export class Intake {
     this.checkDuplicates();
   }
 
+  /** One key classifies; the form for what comes next opens at once so typing ahead lands in it. */
   async classify(kind) {
-    if (this.answering) await this.answering;
-    let call = this.call();
-    if (!call) {
+    if (!this.call()) {
       if (kind === 'emergency') {
         this.open('emergency'); // an incident reported without a call (radio, walk-in)
         $('#type-q').focus();
@@ -191,6 +191,18 @@ export class Intake {
       }
       return;
     }
+    if (kind === 'emergency') {
+      this.open('emergency');
+      $('#type-q').focus();
+    } else if (kind === 'information') {
+      this.open('referral');
+      $('#agency-q').focus();
+    } else {
+      this.open(null);
+      document.activeElement?.blur?.();
+    }
+    if (this.answering) await this.answering;
+    let call = this.call();
     try {
       if (call.status === 'offered') {
         call = { ...call, ...(await post(`/api/v1/calls/${call.id}/answer`)) };
@@ -203,16 +215,8 @@ export class Intake {
     }
     this.drawQueue();
     this.drawCall();
-    if (kind === 'emergency') {
-      this.open('emergency');
-      $('#type-q').focus();
-    } else if (kind === 'information') {
-      this.open('referral');
-      $('#agency-q').focus();
-    } else {
-      this.open(null);
+    if (kind === 'prank' || kind === 'ghost') {
       this.result(h('p', {}, t('classify.done', { kind: t(`class.${kind}`) }), ' ', t('classify.end_hint')));
-      document.activeElement?.blur?.();
     }
   }
 
@@ -299,6 +303,7 @@ export class Intake {
     if (address && !$('#address').value.trim()) $('#address').value = address;
     $('#loc-q').value = '';
     this.drawChosenLocation();
+    this.drawAml();
     this.map.showPick(loc, this.latestAml());
     if (focusNext) $('#notes').focus();
     this.checkDuplicates();
@@ -388,7 +393,8 @@ export class Intake {
     fill(box, h('strong', {}, t('dups.title')), h('ul', {}, found.slice(0, 5).map((d, i) => h('li', {},
       `#${d.incident_id} · ${this.store.typeName(d.type_code, getLang())} · `,
       d.distance_m != null ? `${Math.round(d.distance_m)} m · ` : '',
-      t('dups.ago', { min: Math.max(0, Math.round(since(d.created_at) / 60)) }), ' · ', d.reason, ' ',
+      t('dups.ago', { min: Math.max(0, Math.round(since(d.created_at) / 60)) }),
+      d.distance_m == null ? ` · ${d.reason}` : '', ' ',
       h('button', { type: 'button', onclick: () => this.linkDuplicate(i) },
         i === 0 ? [h('kbd', {}, 'F8'), ' '] : null, t('dups.link', { id: d.incident_id }))))));
   }

@@ -72,16 +72,24 @@ async function main() {
     store.emit('all');
   });
 
+  let loading = false;
+  const load = async () => {
+    if (loading || store.ready) return;
+    loading = true;
+    try {
+      await store.load();
+    } catch (err) {
+      toast(`${t('err.load')}: ${err.message}`, 'error', 8000);
+      // The connection may have dropped mid-load: try again (or when it is back: onLive loads then).
+      setTimeout(() => stream.state === 'live' && load(), 3000);
+    } finally {
+      loading = false;
+    }
+  };
   const stream = new Stream({
     onEvent: (event) => store.apply(event),
-    onLive: async (first) => {
-      if (!first) return; // a reconnect replays what was missed: the picture stays complete
-      try {
-        await store.load();
-      } catch (err) {
-        toast(`${t('err.load')}: ${err.message}`, 'error', 15000);
-      }
-    },
+    // Once loaded, a reconnect replays what was missed from `since`: no reload needed.
+    onLive: () => load(),
     onState: connection,
   });
   window.tanggapStream = stream; // for the browser tests and for a supervisor's console debugging

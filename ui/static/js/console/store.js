@@ -29,9 +29,13 @@ export class Store {
     for (const fn of this.listeners) fn(topic, detail);
   }
 
-  /** Load everything; events that arrived meanwhile are applied afterwards, in order. */
+  /**
+   * Load everything. Events received before the load started are in the snapshot already and are dropped;
+   * those that arrive while it loads are applied afterwards, in order, so the picture ends up current.
+   */
   async load({ referrals = true } = {}) {
     this.ready = false;
+    this.pending = [];
     const [calls, incidents, units, agencies, stations, types, open] = await Promise.all([
       get('/api/v1/calls?active=true'), get('/api/v1/incidents?open=true'), get('/api/v1/units'),
       get('/api/v1/agencies'), get('/api/v1/stations'), get('/api/v1/incident-types'),

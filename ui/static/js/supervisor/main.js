@@ -43,14 +43,14 @@ async function main() {
 
   const refresh = debounce(() => {
     loadLive();
-    if ($('#to').value >= localDate(0)) loadPeriod();
+    if ($('#to').value >= localDate(0) || !data.all) loadPeriod();
   }, 1500);
   const stream = new Stream({
     onEvent: (event) => {
       if (LIVE.some((prefix) => event.type.startsWith(prefix))) refresh();
     },
     onLive: (first) => {
-      if (!first) refresh();
+      if (!first || !data.all || !data.queue) refresh(); // missed events, or a first load that failed
     },
     onState: connection,
   });
