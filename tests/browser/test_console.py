@@ -181,6 +181,12 @@ def test_location_by_gazetteer_then_map_click(server: Server, open_console: Open
     expect(chosen).to_contain_text("Titik yang diklik di peta")
     expect(chosen).to_contain_text("Padang", timeout=5000)  # kelurahan, kecamatan from /geo/locate
     taker.shot("15-calltaker-map-click")
+    # Another call rings: one slip of F2 must not throw this unsaved intake away.
+    other = offer(server, "0813 3333 5002")
+    expect(page.locator(f"#call-queue li[data-id='{other['id']}']")).to_be_visible(timeout=5000)
+    page.keyboard.press("F2")
+    expect(page.locator("#toasts")).to_contain_text("belum disimpan")
+    expect(page.locator("#call-number")).to_have_text("+6281333335001")
     page.keyboard.press("Control+Enter")
     created = page.locator("#created-incident")
     expect(created).to_be_visible(timeout=5000)

@@ -142,6 +142,7 @@ export class Intake {
       toast(t('calls.none_waiting'));
       return Promise.resolve();
     }
+    if (call.id !== this.current && !this.mayLeave()) return Promise.resolve();
     this.select(call.id);
     this.answering = post(`/api/v1/calls/${call.id}/answer`)
       .then((answered) => {
@@ -154,6 +155,32 @@ export class Intake {
         this.answering = null;
       });
     return this.answering;
+  }
+
+  /** True when the intake on screen has something typed or chosen that is not saved yet. */
+  dirty() {
+    if (this.mode === 'emergency') {
+      return Boolean(this.form.type || this.form.loc || $('#notes').value.trim() || $('#address').value.trim());
+    }
+    if (this.mode === 'referral') return Boolean(this.form.agency || $('#ref-summary').value.trim());
+    return false;
+  }
+
+  /** Leaving an unsaved intake takes the same key (or click) twice within 5 s: nothing is lost by a slip. */
+  mayLeave() {
+    if (!this.dirty()) return true;
+    if (this.leaveArmed && Date.now() - this.leaveArmed < 5000) {
+      this.leaveArmed = 0;
+      return true;
+    }
+    this.leaveArmed = Date.now();
+    toast(t('intake.unsaved'), 'error', 5000);
+    return false;
+  }
+
+  pick(callId) {
+    if (callId !== this.current && !this.mayLeave()) return;
+    this.select(callId);
   }
 
   async select(callId) {
@@ -535,7 +562,7 @@ export class Intake {
       // A call the PBX put through to me becomes my current call when I am free.
       if (call && call.status === 'answered' && call.taker_id === this.me.id && call.id !== this.current) {
         const mine = this.call();
-        if (!mine || mine.status === 'ended') this.select(call.id);
+        if (!mine || (mine.status === 'ended' && !this.dirty())) this.select(call.id);
       }
       this.drawQueue();
       if (topic === 'all' || detail === this.current) this.drawCall();
@@ -559,7 +586,7 @@ export class Intake {
       const other = c.status === 'answered' && c.taker_id != null && c.taker_id !== this.me.id;
       return h('li', {
         class: ['call', `call-${c.status}`, c.id === this.current && 'current', c.flagged && 'flagged', other && 'other'],
-        dataset: { id: c.id }, tabindex: '-1', onclick: () => this.select(c.id),
+        dataset: { id: c.id }, tabindex: '-1', onclick: () => this.pick(c.id),
       },
       h('span', { class: 'caller' }, c.caller || t('call.withheld')),
       c.is_text ? h('span', { class: 'chip sms' }, 'SMS') : null,

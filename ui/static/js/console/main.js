@@ -95,6 +95,7 @@ async function main() {
   window.tanggapStream = stream; // for the browser tests and for a supervisor's console debugging
   stream.start();
   tickTimers();
+  setInterval(() => store.prune(views.intake.current), 10 * 60 * 1000);
   setInterval(() => {
     if (stream.state !== 'live') connection(stream.state, { retryAt: stream.retryAt });
   }, 1000);

@@ -117,6 +117,18 @@ export class Store {
     this.emit('incidents', id);
   }
 
+  /** Forget ended calls nobody needs on screen any more (a console runs through a whole shift). */
+  prune(keepId, olderThanMs = 30 * 60 * 1000) {
+    const cutoff = Date.now() - olderThanMs;
+    for (const [id, call] of this.calls) {
+      const ended = call.status === 'ended' && Date.parse(call.ended_at || call.offered_at) < cutoff;
+      if (ended && id !== keepId && !this.incidents.has(call.incident_id)) {
+        this.calls.delete(id);
+        this.locations.delete(id);
+      }
+    }
+  }
+
   assignmentsOf(incidentId) {
     return [...this.assignments.values()].filter((a) => a.incident_id === incidentId)
       .sort((a, b) => a.id - b.id);

@@ -131,8 +131,10 @@ function row(interval) {
   return data.all ? data.all.rows.find((r) => r.group === '*' && r.interval === interval) : null;
 }
 
-const pct = (v) => (v == null ? '–' : `${Math.round(v * 10) / 10}%`);
-const secs = (v) => (v == null ? '–' : `${Math.round(v)} ${t('unit.s')}`);
+const number = (v, digits = 1) => new Intl.NumberFormat(getLang() === 'en' ? 'en-GB' : 'id-ID',
+  { maximumFractionDigits: digits }).format(v);
+const pct = (v) => (v == null ? '–' : `${number(v)}%`);
+const secs = (v) => (v == null ? '–' : `${number(v, 0)} ${t('unit.s')}`);
 
 function drawKpis() {
   const cards = [];
@@ -252,7 +254,8 @@ function drawFollow() {
     { label: t('rstatus.done'), key: 'done', num: true },
     { label: t('rstatus.rejected'), key: 'rejected', num: true },
     { label: t('sup.follow_rate'), value: (r) => pct(r.follow_up_pct), num: true },
-    { label: t('sup.first_response'), value: (r) => (r.p50_first_response_h == null ? '–' : `${r.p50_first_response_h} ${t('unit.h')}`), num: true },
+    { label: t('sup.first_response'), num: true,
+      value: (r) => (r.p50_first_response_h == null ? '–' : `${number(r.p50_first_response_h)} ${t('unit.h')}`) },
   ], data.follow.rows, (r) => ({ agency: r.agency }));
   const used = data.follow.rows.filter((r) => r.referred > 0);
   chart('chart-follow', {
