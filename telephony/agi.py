@@ -41,7 +41,8 @@ class _Lines:
     """A line reader over a socket file that can push a line back, for `TanggapAGI.get_result`."""
 
     def __init__(self, raw: TextIO) -> None:
-        self.raw, self.pushed = raw, []  # type: list[str]
+        self.raw = raw
+        self.pushed: list[str] = []
 
     def readline(self) -> str:
         return self.pushed.pop() if self.pushed else self.raw.readline()
@@ -124,8 +125,7 @@ def triage_session(agi: TanggapAGI, lookup: Lookup) -> Triage:
         triage = DEFAULT_TRIAGE
     for name, value in triage.variables().items():
         agi.set_variable(name, value)
-    log.info("AGI triage channel %s: priority %s, queue %s", agi.env.get("agi_uniqueid"), triage.priority,
-             triage.queue)
+    log.info("AGI triage channel %s: priority %s, queue %s", agi.env.get("agi_uniqueid"), triage.priority, triage.queue)
     return triage
 
 
@@ -194,8 +194,11 @@ class FastAgiServer(socketserver.ThreadingTCPServer):
         self.server_close()
 
 
-def lookup_via(desk_triage: Callable[[str | None], Coroutine[Any, Any, Triage]],
-               loop: asyncio.AbstractEventLoop, timeout: float = 1.5) -> Lookup:
+def lookup_via(
+    desk_triage: Callable[[str | None], Coroutine[Any, Any, Triage]],
+    loop: asyncio.AbstractEventLoop,
+    timeout: float = 1.5,
+) -> Lookup:
     """A blocking lookup for AGI threads, running the desk's coroutine on the bridge's event loop."""
 
     def lookup(caller: str | None) -> Triage:

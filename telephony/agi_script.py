@@ -23,9 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def policy_of(settings: Settings) -> Policy:
-    return Policy(abuse_threshold=settings.abuse_threshold,
-                  abuse_window=timedelta(hours=settings.abuse_window_hours),
-                  abuse_block=timedelta(hours=settings.abuse_block_hours))
+    return Policy(
+        abuse_threshold=settings.abuse_threshold,
+        abuse_window=timedelta(hours=settings.abuse_window_hours),
+        abuse_block=timedelta(hours=settings.abuse_block_hours),
+    )
 
 
 def main() -> int:

@@ -43,10 +43,10 @@ def parse(text: str) -> AmlFix:
     """Parse an AML SMS body; raise `AmlError` with a readable reason when it cannot be used."""
     body = text.strip()
     if not body.startswith(PREFIX):
-        raise AmlError("not an AML message (no A\"ML= header)")
+        raise AmlError('not an AML message (no A"ML= header)')
     if len(body) > _MAX_LEN:
         raise AmlError("AML message is too long")
-    fields = _fields(body[len(PREFIX):])
+    fields = _fields(body[len(PREFIX) :])
     version = fields.pop("_version")
     if version == "1":
         return _v1(body, fields)
@@ -79,9 +79,14 @@ def _v1(body: str, f: dict[str, str]) -> AmlFix:
     _check_point(lat, lon)
     radius = _optional_number(f, "rd", "radius")
     return AmlFix(
-        version=1, lat=lat, lon=lon, accuracy_m=_non_negative(radius, "radius"),
-        fix_at=_timestamp(f.get("top")), confidence=_confidence(f.get("lc")),
-        source=SOURCES.get(f.get("pm", "U").upper(), "unknown"), imei=f.get("ei") or None,
+        version=1,
+        lat=lat,
+        lon=lon,
+        accuracy_m=_non_negative(radius, "radius"),
+        fix_at=_timestamp(f.get("top")),
+        confidence=_confidence(f.get("lc")),
+        source=SOURCES.get(f.get("pm", "U").upper(), "unknown"),
+        imei=f.get("ei") or None,
     )
 
 
@@ -104,9 +109,17 @@ def _v2(body: str, f: dict[str, str]) -> AmlFix:
     if f.get("lz"):
         altitude = _float(f["lz"].split(",")[0], "altitude")
     return AmlFix(
-        version=2, lat=lat, lon=lon, accuracy_m=accuracy, fix_at=fix_at, confidence=_confidence(f.get("lc")),
-        source=SOURCES.get(f.get("ls", "U").upper(), "unknown"), dialled=f.get("en") or None, call_start=start,
-        altitude_m=altitude, imei=f.get("ei") or None,
+        version=2,
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy,
+        fix_at=fix_at,
+        confidence=_confidence(f.get("lc")),
+        source=SOURCES.get(f.get("ls", "U").upper(), "unknown"),
+        dialled=f.get("en") or None,
+        call_start=start,
+        altitude_m=altitude,
+        imei=f.get("ei") or None,
     )
 
 

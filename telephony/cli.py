@@ -25,7 +25,9 @@ def _setup() -> object:
 
 @app.command("ari")
 def ari(
-    api_url: Annotated[str, typer.Option(help="The Tanggap server, e.g. http://127.0.0.1:8112")] = "http://127.0.0.1:8112",
+    api_url: Annotated[
+        str, typer.Option(help="The Tanggap server, e.g. http://127.0.0.1:8112")
+    ] = "http://127.0.0.1:8112",
     token: Annotated[str | None, typer.Option(help="Bearer token of a 'telephony' user (or TANGGAP_API_TOKEN)")] = None,
 ) -> None:
     """Run the ARI bridge and FastAGI against a server reached over its HTTP API."""

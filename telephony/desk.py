@@ -8,8 +8,8 @@ its own process (`tanggap ari`). Both answer with the small frozen records below
 from __future__ import annotations
 
 import asyncio
-import logging
 import itertools
+import logging
 import queue as jobqueue
 import threading
 from collections.abc import Callable
@@ -47,8 +47,9 @@ class DeskCall:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> DeskCall:
-        return cls(int(body["id"]), str(body["channel_id"]), str(body["status"]), bool(body["flagged"]),
-                   body.get("taker_id"))
+        return cls(
+            int(body["id"]), str(body["channel_id"]), str(body["status"]), bool(body["flagged"]), body.get("taker_id")
+        )
 
 
 class DeskUnavailable(Exception):
@@ -58,8 +59,9 @@ class DeskUnavailable(Exception):
 class CallDesk(Protocol):
     provider: str
 
-    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None,
-                    at: datetime | None) -> DeskCall: ...
+    async def offer(
+        self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None
+    ) -> DeskCall: ...
 
     async def queued(self, call_id: int) -> None: ...
 
@@ -87,8 +89,15 @@ class CallDesk(Protocol):
 class InProcessDesk:
     """Dispatch services in worker threads, one short session each."""
 
-    def __init__(self, sessions: sessionmaker[Session], policy: Policy, bus: EventBus | None = None, *,
-                 provider: str = "asterisk", actor: str = "asterisk") -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        policy: Policy,
+        bus: EventBus | None = None,
+        *,
+        provider: str = "asterisk",
+        actor: str = "asterisk",
+    ) -> None:
         self.sessions, self.policy, self.bus = sessions, policy, bus
         self.provider, self.actor = provider, actor
         # One writer thread: SQLite allows one writer at a time, and threads racing for its lock back off in
@@ -127,11 +136,21 @@ class InProcessDesk:
         self._jobs.put((priority, next(self._order), work))
         return await future
 
-    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None,
-                    at: datetime | None) -> DeskCall:
-        return await self._run(lambda s: DeskCall.of(intake.offer(
-            session=s, provider=self.provider, channel_id=channel_id, caller=caller, dialled=dialled, at=at,
-            actor=self.actor)), priority=0)
+    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None) -> DeskCall:
+        return await self._run(
+            lambda s: DeskCall.of(
+                intake.offer(
+                    session=s,
+                    provider=self.provider,
+                    channel_id=channel_id,
+                    caller=caller,
+                    dialled=dialled,
+                    at=at,
+                    actor=self.actor,
+                )
+            ),
+            priority=0,
+        )
 
     async def queued(self, call_id: int) -> None:
         await self._run(lambda s: intake.queued(session=s, call_id=call_id, actor=self.actor))
@@ -149,8 +168,16 @@ class InProcessDesk:
         return await self._run(lambda s: queue.claim(session=s, provider=self.provider, actor=self.actor))
 
     async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None:
-        await self._run(lambda s: queue.requeue(session=s, call_id=call_id, taker_id=taker_id, reason=reason,
-                                                taker_available=taker_available, actor=self.actor))
+        await self._run(
+            lambda s: queue.requeue(
+                session=s,
+                call_id=call_id,
+                taker_id=taker_id,
+                reason=reason,
+                taker_available=taker_available,
+                actor=self.actor,
+            )
+        )
 
     async def live(self) -> list[DeskCall]:
         return await self._run(lambda s: [DeskCall.of(c) for c in intake.live(session=s, provider=self.provider)])
@@ -178,16 +205,27 @@ class HttpDesk:
     Every step is idempotent on the server, so retrying after a timeout can never record a call twice.
     """
 
-    def __init__(self, api_url: str, token: str, *, provider: str = "asterisk", timeout: float = 5.0,
-                 attempts: int = 3, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        provider: str = "asterisk",
+        timeout: float = 5.0,
+        attempts: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.provider, self.attempts, self.timeout = provider, attempts, timeout
         self._http = httpx.AsyncClient(
-            base_url=api_url.rstrip("/") + "/api/v1/telephony", headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout, transport=transport,
+            base_url=api_url.rstrip("/") + "/api/v1/telephony",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
         )
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
-                    params: dict[str, Any] | None = None) -> Any:
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
         delay = 0.2
         for attempt in range(1, self.attempts + 1):
             try:
@@ -200,17 +238,20 @@ class HttpDesk:
                     if response.status_code >= 400:
                         raise DeskUnavailable(f"{method} {path}: {response.status_code} {response.text[:200]}")
                     return response.json() if response.content else None
-                log.warning("dispatch API %s %s answered %s, attempt %d", method, path, response.status_code,
-                            attempt)
+                log.warning("dispatch API %s %s answered %s, attempt %d", method, path, response.status_code, attempt)
             if attempt < self.attempts:
                 await asyncio.sleep(delay)
                 delay *= 2
         raise DeskUnavailable(f"{method} {path}: dispatch API unreachable")
 
-    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None,
-                    at: datetime | None) -> DeskCall:
-        body = {"provider": self.provider, "channel_id": channel_id, "caller": caller, "dialled": dialled,
-                "at": at.isoformat() if at else None}
+    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None) -> DeskCall:
+        body = {
+            "provider": self.provider,
+            "channel_id": channel_id,
+            "caller": caller,
+            "dialled": dialled,
+            "at": at.isoformat() if at else None,
+        }
         return DeskCall.from_json(await self._call("POST", "/calls", body))
 
     async def queued(self, call_id: int) -> None:
@@ -230,8 +271,11 @@ class HttpDesk:
         return [Match(**row) for row in rows]
 
     async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None:
-        await self._call("POST", "/acd/requeue", {"call_id": call_id, "taker_id": taker_id, "reason": reason,
-                                                  "taker_available": taker_available})
+        await self._call(
+            "POST",
+            "/acd/requeue",
+            {"call_id": call_id, "taker_id": taker_id, "reason": reason, "taker_available": taker_available},
+        )
 
     async def live(self) -> list[DeskCall]:
         rows = await self._call("GET", "/calls/live", params={"provider": self.provider})
@@ -246,5 +290,3 @@ class HttpDesk:
 
     async def close(self) -> None:
         await self._http.aclose()
-
-

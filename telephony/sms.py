@@ -27,8 +27,9 @@ Send = Callable[[str, str, str | None], str]  # (to, body, status_callback) -> m
 
 
 class SmsNotifier:
-    def __init__(self, sessions: sessionmaker[Session], send: Send, *, public_url: str | None,
-                 max_pending: int = 1000) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], send: Send, *, public_url: str | None, max_pending: int = 1000
+    ) -> None:
         self.sessions, self.send, self.public_url = sessions, send, public_url
         self._queue: queue.Queue[Published | None] = queue.Queue(maxsize=max_pending)
         self._thread: threading.Thread | None = None
@@ -91,21 +92,36 @@ class SmsNotifier:
             to = unit.sms_number
         callback = None
         if self.public_url:
-            callback = self.public_url.rstrip("/") + url("/telephony/twilio/sms-status", unit_id=unit_id,
-                                                           incident_id=incident_id,
-                                                           assignment_id=assignment.get("id"))
+            callback = self.public_url.rstrip("/") + url(
+                "/telephony/twilio/sms-status",
+                unit_id=unit_id,
+                incident_id=incident_id,
+                assignment_id=assignment.get("id"),
+            )
         data: dict[str, object] = {"unit_id": unit_id, "assignment_id": assignment.get("id"), "to": mask(to)}
         try:
             sid = self.send(to, body, callback)
         except Exception as exc:
             with self.sessions() as session:
-                intake.sms_event(session=session, kind="sms.failed", actor="sms", incident_id=incident_id,
-                                 unit_id=unit_id, data={**data, "error": type(exc).__name__})
+                intake.sms_event(
+                    session=session,
+                    kind="sms.failed",
+                    actor="sms",
+                    incident_id=incident_id,
+                    unit_id=unit_id,
+                    data={**data, "error": type(exc).__name__},
+                )
             log.warning("SMS to unit %s failed: %s", unit_id, type(exc).__name__)
             return None
         with self.sessions() as session:
-            intake.sms_event(session=session, kind="sms.sent", actor="sms", incident_id=incident_id,
-                             unit_id=unit_id, data={**data, "message_sid": sid})
+            intake.sms_event(
+                session=session,
+                kind="sms.sent",
+                actor="sms",
+                incident_id=incident_id,
+                unit_id=unit_id,
+                data={**data, "message_sid": sid},
+            )
         return sid
 
 

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 LANGUAGE = "id-ID"
 QUEUE_NAME = "tanggap112"
 GREETING = "Anda terhubung dengan layanan darurat 112. Mohon tetap di saluran, petugas kami segera menjawab."
-WARNING = ("Nomor Anda tercatat beberapa kali melakukan panggilan yang bukan keadaan darurat. "
-           "Panggilan ini direkam. Jika Anda dalam keadaan darurat, tetap di saluran.")
+WARNING = (
+    "Nomor Anda tercatat beberapa kali melakukan panggilan yang bukan keadaan darurat. "
+    "Panggilan ini direkam. Jika Anda dalam keadaan darurat, tetap di saluran."
+)
 HOLD = "Mohon tetap di saluran. Anda berada di antrean nomor {position}."
 RETRY = "Petugas belum dapat menjawab. Mohon tetap di saluran."
 SMS_ACK = "112: Pesan Anda diterima. Petugas akan segera membalas. Jika bisa, sebutkan alamat atau patokan lokasi."
@@ -80,8 +82,13 @@ def greet_and_enqueue(call_id: int, *, flagged: bool) -> str:
 
 
 def _enqueue(response: VoiceResponse, call_id: int) -> None:
-    response.enqueue(QUEUE_NAME, wait_url=url("/telephony/twilio/wait", call_id=call_id), wait_url_method="POST",
-                     action=url("/telephony/twilio/queue-exit", call_id=call_id), method="POST")
+    response.enqueue(
+        QUEUE_NAME,
+        wait_url=url("/telephony/twilio/wait", call_id=call_id),
+        wait_url_method="POST",
+        action=url("/telephony/twilio/queue-exit", call_id=call_id),
+        method="POST",
+    )
 
 
 def hold(position: int | None) -> str:
@@ -100,11 +107,15 @@ def leave_queue() -> str:
 
 def dial_taker(call_id: int, taker_id: int, identity: str, timeout_s: int = 20) -> str:
     response = VoiceResponse()
-    dial = response.dial(action=url("/telephony/twilio/dial", call_id=call_id, taker_id=taker_id), method="POST",
-                         timeout=timeout_s)
-    dial.client(identity, status_callback_event="answered",
-                status_callback=url("/telephony/twilio/client-status", call_id=call_id, taker_id=taker_id),
-                status_callback_method="POST")
+    dial = response.dial(
+        action=url("/telephony/twilio/dial", call_id=call_id, taker_id=taker_id), method="POST", timeout=timeout_s
+    )
+    dial.client(
+        identity,
+        status_callback_event="answered",
+        status_callback=url("/telephony/twilio/client-status", call_id=call_id, taker_id=taker_id),
+        status_callback_method="POST",
+    )
     return str(response)
 
 

@@ -75,11 +75,26 @@ def triage(*, session: Session, caller: str | None, policy: Policy) -> Triage:
 
 
 def offer(
-    *, session: Session, provider: str, channel_id: str, caller: str | None, dialled: str | None,
-    at: datetime | None, actor: str, text: str | None = None,
+    *,
+    session: Session,
+    provider: str,
+    channel_id: str,
+    caller: str | None,
+    dialled: str | None,
+    at: datetime | None,
+    actor: str,
+    text: str | None = None,
 ) -> Call:
-    return calls.offer(session=session, caller=caller, provider=provider, channel_id=channel_id, dialled=dialled,
-                       at=at, text=text, actor=actor)
+    return calls.offer(
+        session=session,
+        caller=caller,
+        provider=provider,
+        channel_id=channel_id,
+        dialled=dialled,
+        at=at,
+        text=text,
+        actor=actor,
+    )
 
 
 def queued(*, session: Session, call_id: int, actor: str) -> int | None:
@@ -111,13 +126,21 @@ def finish(*, session: Session, call_id: int, actor: str, cause: str | None) -> 
 def live(*, session: Session, provider: str) -> Sequence[Call]:
     """Calls of this provider we believe are still ringing or in conversation."""
     return session.scalars(
-        select(Call).where(Call.provider == provider, Call.status != CallStatus.ended, Call.is_text.is_(False))
+        select(Call)
+        .where(Call.provider == provider, Call.status != CallStatus.ended, Call.is_text.is_(False))
         .order_by(Call.id)
     ).all()
 
 
-def sms_event(*, session: Session, kind: str, actor: str, data: dict[str, object],
-              incident_id: int | None = None, unit_id: int | None = None) -> None:
+def sms_event(
+    *,
+    session: Session,
+    kind: str,
+    actor: str,
+    data: dict[str, object],
+    incident_id: int | None = None,
+    unit_id: int | None = None,
+) -> None:
     """`sms.sent`, `sms.failed` and `sms.status` (delivery reports) in the event log. Commits."""
     record(session, kind, actor=actor, data=data, incident_id=incident_id, unit_id=unit_id)
     session.commit()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.calls import service as calls
@@ -21,6 +21,7 @@ from dispatch.calls.models import Call
 from dispatch.clock import as_utc, utcnow
 from dispatch.events.models import Event
 from dispatch.events.service import record
+from dispatch.lifecycle import CallStatus
 from dispatch.users import service as users
 from dispatch.users.models import Role, User
 
@@ -112,32 +113,42 @@ def claim(
     them; only this provider's pairs are reserved. A taker is taken with a compare-and-set on `available`,
     so two routing processes can never ring the same taker for two calls.
     """
-    waiting = list(calls.waiting(session=session))[:limit]
+    takers = users.available_takers(session=session)
+    if not takers:
+        return []  # the common case under load: nobody ready, nothing to read
+    waiting = head(session=session, limit=limit)
     taken = reservations(session=session, call_ids=[c.id for c in waiting], ttl=ttl)
-    pairs = plan(waiting, users.available_takers(session=session), taken)
+    pairs = plan(waiting, takers, taken)
     now = utcnow()
     matches = []
     for call, taker in pairs:
         if call.provider != provider:
             continue
         result = session.execute(
-            update(User).where(User.id == taker.id, User.available.is_(True))
-            .values(available=False, available_at=now)
+            update(User).where(User.id == taker.id, User.available.is_(True)).values(available=False, available_at=now)
         )
         if not cast("CursorResult[Any]", result).rowcount:
             continue
-        record(session, "taker.available", actor=actor,
-               data={"user_id": taker.id, "available": False, "reason": "ringing", "call_id": call.id})
-        record(session, CONNECTING, actor=actor,
-               data={"id": call.id, "taker_id": taker.id, "reserved_at": now.isoformat()}, call_id=call.id)
+        record(
+            session,
+            "taker.available",
+            actor=actor,
+            data={"user_id": taker.id, "available": False, "reason": "ringing", "call_id": call.id},
+        )
+        record(
+            session,
+            CONNECTING,
+            actor=actor,
+            data={"id": call.id, "taker_id": taker.id, "reserved_at": now.isoformat()},
+            call_id=call.id,
+        )
         matches.append(Match(call.id, call.provider, call.channel_id, taker.id, endpoint_of(taker) or ""))
     session.commit()
     session.expire_all()
     return matches
 
 
-def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker_available: bool,
-            actor: str) -> None:
+def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker_available: bool, actor: str) -> None:
     """The taker's phone did not connect: the call goes back to the head of the queue. Commits.
 
     `taker_available` says whether the taker is ready again (the caller hung up while it rang) or stays
@@ -145,8 +156,13 @@ def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker
     """
     taken = reservations(session=session, call_ids=[call_id], ttl=timedelta(days=1))
     if call_id in taken and taken[call_id].taker_id == taker_id:
-        record(session, REQUEUED, actor=actor, data={"id": call_id, "taker_id": taker_id, "reason": reason},
-               call_id=call_id)
+        record(
+            session,
+            REQUEUED,
+            actor=actor,
+            data={"id": call_id, "taker_id": taker_id, "reason": reason},
+            call_id=call_id,
+        )
     _set_ready(session, taker_id, taker_available, reason, actor)
     session.commit()
 
@@ -170,8 +186,9 @@ def _set_ready(session: Session, taker_id: int, available: bool, reason: str, ac
     if taker is None or taker.available == available or taker.role not in (Role.call_taker, Role.supervisor):
         return
     taker.available, taker.available_at = available, utcnow()
-    record(session, "taker.available", actor=actor,
-           data={"user_id": taker.id, "available": available, "reason": reason})
+    record(
+        session, "taker.available", actor=actor, data={"user_id": taker.id, "available": available, "reason": reason}
+    )
 
 
 def snapshot(*, session: Session, now: datetime | None = None) -> QueueView:
@@ -182,20 +199,50 @@ def snapshot(*, session: Session, now: datetime | None = None) -> QueueView:
     entries = []
     for position, call in enumerate(waiting, start=1):
         reservation = taken.get(call.id)
-        entries.append(QueueEntry(
-            call_id=call.id, position=position, provider=call.provider, caller=call.caller, flagged=call.flagged,
-            offered_at=call.offered_at, waiting_s=max(0.0, (now - as_utc(call.offered_at)).total_seconds()),
-            connecting_to=reservation.taker_id if reservation else None,
-        ))
+        entries.append(
+            QueueEntry(
+                call_id=call.id,
+                position=position,
+                provider=call.provider,
+                caller=call.caller,
+                flagged=call.flagged,
+                offered_at=call.offered_at,
+                waiting_s=max(0.0, (now - as_utc(call.offered_at)).total_seconds()),
+                connecting_to=reservation.taker_id if reservation else None,
+            )
+        )
     ready: list[dict[str, object]] = [
-        {"user_id": t.id, "name": t.name, "endpoint": t.sip_endpoint,
-         "idle_s": (now - as_utc(t.available_at)).total_seconds() if t.available_at else None}
+        {
+            "user_id": t.id,
+            "name": t.name,
+            "endpoint": t.sip_endpoint,
+            "idle_s": (now - as_utc(t.available_at)).total_seconds() if t.available_at else None,
+        }
         for t in users.available_takers(session=session)
     ]
     return QueueView(now, entries, ready)
 
 
+def head(*, session: Session, limit: int) -> Sequence[Call]:
+    """The first `limit` voice calls of the queue, longest waiting first."""
+    return session.scalars(
+        select(Call)
+        .where(Call.status == CallStatus.offered, Call.is_text.is_(False))
+        .order_by(Call.offered_at, Call.id)
+        .limit(limit)
+    ).all()
+
+
 def position(*, session: Session, call_id: int) -> int | None:
     """1 for the call answered next; None when the call is not waiting."""
-    ids = [c.id for c in calls.waiting(session=session) if not c.is_text]
-    return ids.index(call_id) + 1 if call_id in ids else None
+    call = session.get(Call, call_id)
+    if call is None or call.status != CallStatus.offered or call.is_text:
+        return None
+    ahead = session.scalar(
+        select(func.count(Call.id)).where(
+            Call.status == CallStatus.offered,
+            Call.is_text.is_(False),
+            or_(Call.offered_at < call.offered_at, and_(Call.offered_at == call.offered_at, Call.id < call.id)),
+        )
+    )
+    return (ahead or 0) + 1

@@ -102,9 +102,9 @@ class StasisApp:
             return self.taker_legs.get(channel_id, channel_id)
         target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
         if target.startswith("channel:"):
-            return target[len("channel:"):]
+            return target[len("channel:") :]
         if target.startswith("bridge:"):
-            return "bridge:" + target[len("bridge:"):]
+            return "bridge:" + target[len("bridge:") :]
         return None
 
     async def drain(self) -> None:
@@ -124,8 +124,12 @@ class StasisApp:
             log.debug("DTMF on channel %s", event["channel"].get("id"))
         elif kind == "RecordingFailed":
             recording = event.get("recording") or {}
-            log.error("recording %s of %s failed: %s", recording.get("name"), recording.get("target_uri"),
-                      recording.get("cause"))
+            log.error(
+                "recording %s of %s failed: %s",
+                recording.get("name"),
+                recording.get("target_uri"),
+                recording.get("cause"),
+            )
 
     # -- a caller arrives -------------------------------------------------------------------------------
 
@@ -169,8 +173,12 @@ class StasisApp:
             return True
         channel = state.channel
         try:
-            call = await self.desk.offer(channel_id=state.channel_id, caller=channels.caller_number(channel),
-                                         dialled=channels.dialled(channel), at=channels.created_at(channel))
+            call = await self.desk.offer(
+                channel_id=state.channel_id,
+                caller=channels.caller_number(channel),
+                dialled=channels.dialled(channel),
+                at=channels.created_at(channel),
+            )
         except DeskUnavailable as exc:
             # The caller stays on hold either way; the periodic reconcile offers the call again.
             log.error("could not record call on channel %s: %s", state.channel_id, exc)
@@ -204,7 +212,7 @@ class StasisApp:
 
     def _playback_finished(self, event: Json) -> None:
         playback = event.get("playback") or {}
-        target = str(playback.get("target_uri", ""))[len("channel:"):]
+        target = str(playback.get("target_uri", ""))[len("channel:") :]
         state = self.calls.get(target)
         if state is not None and state.playback_id == playback.get("id"):
             state.playback_id = None  # "failed" means the caller hung up mid-greeting: StasisEnd follows
@@ -235,7 +243,8 @@ class StasisApp:
                 if state is None:
                     await self.desk.requeue(match.call_id, match.taker_id, "not_on_this_bridge", True)
                     continue
-                self._spawn(self._serialised(state.channel_id, partial(self._ring, state, match), "ringing a call-taker"))
+                ring = partial(self._ring, state, match)
+                self._spawn(self._serialised(state.channel_id, ring, "ringing a call-taker"))
 
     async def _ring(self, state: CallState, match: Match) -> None:
         if state.ended or state.connected or state.taker_channel is not None:
@@ -247,7 +256,9 @@ class StasisApp:
         self.taker_legs[taker_channel] = state.channel_id
         try:
             await self.client.originate(
-                endpoint=endpoint, app_args=f"taker,{match.call_id},{match.taker_id}", channel_id=taker_channel,
+                endpoint=endpoint,
+                app_args=f"taker,{match.call_id},{match.taker_id}",
+                channel_id=taker_channel,
                 caller_id=f"112 <{channels.caller_number(state.channel) or 'anonim'}>",
                 timeout_s=self.options.ring_timeout_s,
             )
@@ -262,8 +273,14 @@ class StasisApp:
     async def _ring_watchdog(self, state: CallState, taker_channel: str) -> None:
         """If neither StasisStart nor ChannelDestroyed arrives for a ringing phone, stop waiting for it."""
         await asyncio.sleep(self.options.ring_timeout_s + 5)
-        self.dispatch({"type": "ChannelDestroyed", "cause_txt": "ring watchdog",
-                       "channel": {"id": taker_channel}, "watchdog": True})
+        self.dispatch(
+            {
+                "type": "ChannelDestroyed",
+                "cause_txt": "ring watchdog",
+                "channel": {"id": taker_channel},
+                "watchdog": True,
+            }
+        )
 
     async def _taker_answered(self, channel: Json, leg: Leg) -> None:
         taker_channel = str(channel["id"])

@@ -48,7 +48,7 @@ def args_on_reconnect(channel: dict[str, Any], app: str) -> list[str] | None:
 
 
 def caller_number(channel: dict[str, Any]) -> str | None:
-    return ((channel.get("caller") or {}).get("number") or None)
+    return (channel.get("caller") or {}).get("number") or None
 
 
 def dialled(channel: dict[str, Any]) -> str | None:

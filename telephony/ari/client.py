@@ -37,14 +37,25 @@ def ari_base(url: str) -> str:
 
 
 class AriClient:
-    def __init__(self, url: str, user: str, password: str, app: str, *, timeout: float = 5.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        password: str,
+        app: str,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.base, self.app, self.timeout = ari_base(url), app, timeout
         self._user, self._password = user, password
         # The pool is sized for a burst of calls: each one makes a few REST requests at once.
         self._http = httpx.AsyncClient(
-            base_url=self.base, auth=(user, password), transport=transport,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64), timeout=timeout,
+            base_url=self.base,
+            auth=(user, password),
+            transport=transport,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            timeout=timeout,
         )
 
     async def close(self) -> None:
@@ -78,8 +89,9 @@ class AriClient:
     async def answer(self, channel_id: str) -> None:
         await self._request("POST", f"/channels/{quote(channel_id)}/answer")
 
-    async def play(self, channel_id: str, media: str | Sequence[str], *, playback_id: str | None = None,
-                   lang: str | None = None) -> Json:
+    async def play(
+        self, channel_id: str, media: str | Sequence[str], *, playback_id: str | None = None, lang: str | None = None
+    ) -> Json:
         path = f"/channels/{quote(channel_id)}/play" + (f"/{quote(playback_id)}" if playback_id else "")
         result: Json = await self._request("POST", path, media=media, lang=lang)
         return result
@@ -90,12 +102,19 @@ class AriClient:
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         await self._request("DELETE", f"/channels/{quote(channel_id)}", reason=reason)
 
-    async def originate(self, *, endpoint: str, app_args: str, channel_id: str, caller_id: str | None = None,
-                        timeout_s: int = 20) -> Json:
+    async def originate(
+        self, *, endpoint: str, app_args: str, channel_id: str, caller_id: str | None = None, timeout_s: int = 20
+    ) -> Json:
         """Ring a phone; when it answers it enters our Stasis app with `app_args`."""
         result: Json = await self._request(
-            "POST", "/channels", endpoint=endpoint, app=self.app, appArgs=app_args, channelId=channel_id,
-            callerId=caller_id, timeout=timeout_s,
+            "POST",
+            "/channels",
+            endpoint=endpoint,
+            app=self.app,
+            appArgs=app_args,
+            channelId=channel_id,
+            callerId=caller_id,
+            timeout=timeout_s,
         )
         return result
 
@@ -118,13 +137,21 @@ class AriClient:
 
     async def record_bridge(self, bridge_id: str, name: str, fmt: str = "wav") -> Json:
         """Record the whole conversation. (Recording a bridged channel fails: Asterisk wants the bridge.)"""
-        result: Json = await self._request("POST", f"/bridges/{quote(bridge_id)}/record", name=name, format=fmt,
-                                           ifExists="fail", beep="false", terminateOn="none")
+        result: Json = await self._request(
+            "POST",
+            f"/bridges/{quote(bridge_id)}/record",
+            name=name,
+            format=fmt,
+            ifExists="fail",
+            beep="false",
+            terminateOn="none",
+        )
         return result
 
     async def record_channel(self, channel_id: str, name: str, fmt: str = "wav") -> Json:
-        result: Json = await self._request("POST", f"/channels/{quote(channel_id)}/record", name=name, format=fmt,
-                                           ifExists="fail")
+        result: Json = await self._request(
+            "POST", f"/channels/{quote(channel_id)}/record", name=name, format=fmt, ifExists="fail"
+        )
         return result
 
     @asynccontextmanager
@@ -155,8 +182,9 @@ class AriClient:
     async def events(self, *, open_timeout: float = 5.0) -> AsyncIterator[EventStream]:
         """One connection of the events websocket; leaving the block closes it."""
         async with asyncio.timeout(open_timeout):
-            ws = await connect(self.events_url(), open_timeout=None, ping_interval=20, ping_timeout=20,
-                               max_size=2**22, close_timeout=1)
+            ws = await connect(
+                self.events_url(), open_timeout=None, ping_interval=20, ping_timeout=20, max_size=2**22, close_timeout=1
+            )
         try:
             yield EventStream(ws)
         finally:

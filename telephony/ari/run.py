@@ -58,7 +58,11 @@ class AriBridge:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._unsubscribe = self.desk.on_taker_ready(lambda: loop.call_soon_threadsafe(self.app.kick))
+
+        def kick() -> None:  # called from the thread that committed the event
+            loop.call_soon_threadsafe(self.app.kick)
+
+        self._unsubscribe = self.desk.on_taker_ready(kick)
         self._tasks = [
             asyncio.create_task(self._events(), name="ari-events"),
             asyncio.create_task(self.app.acd_loop(), name="ari-acd"),
@@ -100,8 +104,10 @@ class AriBridge:
                         reconcile.cancel()
                 log.warning("ARI events connection closed by Asterisk")
             except InvalidStatus as exc:
-                log.error("ARI refused the events connection (HTTP %s): check TANGGAP_ARI_USER/PASSWORD and "
-                          "ari.conf", exc.response.status_code)
+                log.error(
+                    "ARI refused the events connection (HTTP %s): check TANGGAP_ARI_USER/PASSWORD and ari.conf",
+                    exc.response.status_code,
+                )
             except (OSError, TimeoutError, WebSocketException) as exc:
                 log.warning("ARI events connection lost: %s", type(exc).__name__)
             delay = backoff.next()

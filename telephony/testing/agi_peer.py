@@ -12,23 +12,47 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-USAGE = ["520-Invalid command syntax.  Proper usage follows:",
-         "Say a given digit string, returning early if any of the given DTMF digits are received on the channel. "
-         "Returns <literal>0</literal> if playback completes without a digit being pressed, or the ASCII numerical "
-         "value of the digit if one was pressed or <literal>-1</literal> on error/hangup."]
+USAGE = [
+    "520-Invalid command syntax.  Proper usage follows:",
+    "Say a given digit string, returning early if any of the given DTMF digits are received on the channel. "
+    "Returns <literal>0</literal> if playback completes without a digit being pressed, or the ASCII numerical "
+    "value of the digit if one was pressed or <literal>-1</literal> on error/hangup.",
+]
 USAGE_END = "520 End of proper usage."
 
 
-def environment(*, caller: str = "+6281234567890", script: str = "triage", host: str = "127.0.0.1",
-                port: int = 4573, uniqueid: str = "1795334438.0") -> dict[str, str]:
+def environment(
+    *,
+    caller: str = "+6281234567890",
+    script: str = "triage",
+    host: str = "127.0.0.1",
+    port: int = 4573,
+    uniqueid: str = "1795334438.0",
+) -> dict[str, str]:
     """The block Asterisk 22 sends first on a FastAGI connection, in its order."""
     return {
-        "agi_network": "yes", "agi_network_script": script, "agi_request": f"agi://{host}:{port}/{script}",
-        "agi_channel": "PJSIP/caller-00000000", "agi_language": "id", "agi_type": "PJSIP",
-        "agi_uniqueid": uniqueid, "agi_version": "22.10.1", "agi_callerid": caller, "agi_calleridname": "Warga",
-        "agi_callingpres": "0", "agi_callingani2": "0", "agi_callington": "0", "agi_callingtns": "0",
-        "agi_dnid": "112", "agi_rdnis": "unknown", "agi_context": "emergency", "agi_extension": "112",
-        "agi_priority": "2", "agi_enhanced": "0.0", "agi_accountcode": "", "agi_threadid": "140245279307456",
+        "agi_network": "yes",
+        "agi_network_script": script,
+        "agi_request": f"agi://{host}:{port}/{script}",
+        "agi_channel": "PJSIP/caller-00000000",
+        "agi_language": "id",
+        "agi_type": "PJSIP",
+        "agi_uniqueid": uniqueid,
+        "agi_version": "22.10.1",
+        "agi_callerid": caller,
+        "agi_calleridname": "Warga",
+        "agi_callingpres": "0",
+        "agi_callingani2": "0",
+        "agi_callington": "0",
+        "agi_callingtns": "0",
+        "agi_dnid": "112",
+        "agi_rdnis": "unknown",
+        "agi_context": "emergency",
+        "agi_extension": "112",
+        "agi_priority": "2",
+        "agi_enhanced": "0.0",
+        "agi_accountcode": "",
+        "agi_threadid": "140245279307456",
     }
 
 
@@ -57,8 +81,8 @@ class AgiPeer:
             self.set_variables[name] = self.variables[name] = value
             return ["200 result=1"]
         if verb == "GET VARIABLE" and len(words) >= 3:
-            value = self.variables.get(words[2].strip('"'))
-            return [f"200 result=1 ({value})"] if value is not None else ["200 result=0"]
+            found = self.variables.get(words[2].strip('"'))
+            return [f"200 result=1 ({found})"] if found is not None else ["200 result=0"]
         if verb == "SAY DIGITS" and len(words) == 2:
             return [*USAGE, USAGE_END] if self.usage_terminated else list(USAGE)
         if verb == "CHANNEL STATUS":
@@ -69,7 +93,7 @@ class AgiPeer:
             return ["200 result=0"]
         return ["510 Invalid or unknown command"]
 
-    async def run(self, host: str, port: int, timeout: float = 5.0) -> list[tuple[str, list[str]]]:
+    async def run(self, host: str, port: int, timeout: float = 5.0) -> list[tuple[str, list[str]]]:  # noqa: ASYNC109
         """Connect, send the environment, answer commands until the server closes the connection."""
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(host, port)

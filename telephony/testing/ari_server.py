@@ -60,15 +60,24 @@ class Chan:
 
     def json(self, *, left: bool = False) -> Json:
         return {
-            "id": self.id, "name": self.name, "state": self.state,
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
             "protocol_id": f"{uuid.uuid5(uuid.NAMESPACE_OID, self.id).hex[:8]}@127.0.0.1"
-            if self.name.startswith("PJSIP/") else "",
+            if self.name.startswith("PJSIP/")
+            else "",
             "caller": {"name": self.caller_name, "number": self.caller},
             "connected": {"name": "", "number": self.connected_number},
             "accountcode": "",
-            "dialplan": {"context": "emergency", "exten": self.exten, "priority": 2,
-                         "app_name": "" if left else "Stasis", "app_data": "" if left else self.app_data},
-            "creationtime": stamp(self.created), "language": "id",
+            "dialplan": {
+                "context": "emergency",
+                "exten": self.exten,
+                "priority": 2,
+                "app_name": "" if left else "Stasis",
+                "app_data": "" if left else self.app_data,
+            },
+            "creationtime": stamp(self.created),
+            "language": "id",
         }
 
 
@@ -82,9 +91,17 @@ class Bridge:
     recording: str | None = None
 
     def json(self) -> Json:
-        return {"id": self.id, "technology": "holding_bridge" if self.kind == "holding" else "simple_bridge",
-                "bridge_type": self.kind, "bridge_class": "stasis", "creator": "Stasis", "name": self.name,
-                "channels": list(self.channels), "creationtime": stamp(self.created), "video_mode": "none"}
+        return {
+            "id": self.id,
+            "technology": "holding_bridge" if self.kind == "holding" else "simple_bridge",
+            "bridge_type": self.kind,
+            "bridge_class": "stasis",
+            "creator": "Stasis",
+            "name": self.name,
+            "channels": list(self.channels),
+            "creationtime": stamp(self.created),
+            "video_mode": "none",
+        }
 
 
 class AriDouble:
@@ -119,11 +136,12 @@ class AriDouble:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self._asgi(), log_level="warning", ws="websockets-sansio", lifespan="off",
-                                access_log=False)
+        config = uvicorn.Config(
+            self._asgi(), log_level="warning", ws="websockets-sansio", lifespan="off", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
+        while not self._server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
             await asyncio.sleep(0.005)
         return self
 
@@ -153,8 +171,15 @@ class AriDouble:
     def app_connected(self) -> bool:
         return bool(self.sockets)
 
-    async def incoming_call(self, caller: str = "+6281234567890", *, name: str = "", exten: str = "112",
-                            args: list[str] | None = None, technology: str = "PJSIP") -> str | None:
+    async def incoming_call(
+        self,
+        caller: str = "+6281234567890",
+        *,
+        name: str = "",
+        exten: str = "112",
+        args: list[str] | None = None,
+        technology: str = "PJSIP",
+    ) -> str | None:
         """A call enters Stasis(tanggap112,incoming,<caller>); None when the app is not connected (the
         dialplan sees STASISSTATUS=FAILED and rings the phones directly)."""
         if not self.app_connected:
@@ -162,8 +187,16 @@ class AriDouble:
         n = next(self._ids)
         channel_id = f"{n // 100}.{n % 100}"
         args = ["incoming", caller] if args is None else args
-        chan = Chan(channel_id, f"{technology}/trunk-{n:08x}", caller, name, exten,
-                    ",".join([self.app, *args]), time.time(), in_stasis=True)
+        chan = Chan(
+            channel_id,
+            f"{technology}/trunk-{n:08x}",
+            caller,
+            name,
+            exten,
+            ",".join([self.app, *args]),
+            time.time(),
+            in_stasis=True,
+        )
         self.channels[channel_id] = chan
         await self.emit("StasisStart", {"args": args, "channel": chan.json()})
         return channel_id
@@ -191,9 +224,10 @@ class AriDouble:
             with contextlib.suppress(Exception):
                 await ws.close(code=1001)
 
-    async def wait_for(self, check: Callable[[], object], timeout: float = 5.0) -> None:
+    async def wait_for(self, check: Callable[[], object], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Poll a condition on the system under test (which has no event to offer us)."""
         async with asyncio.timeout(timeout):
-            while not check():
+            while not check():  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
 
     def calls_to(self, method: str, path_part: str) -> list[tuple[str, str, dict[str, str]]]:
@@ -228,18 +262,25 @@ class AriDouble:
             await self.emit("StasisEnd", {"channel": chan.json()})
             chan.in_stasis = False
         if chan.subscribed:
-            await self.emit("ChannelVarset", {"variable": "STASISSTATUS", "value": "SUCCESS",
-                                              "channel": chan.json()}, channel=chan)
+            await self.emit(
+                "ChannelVarset", {"variable": "STASISSTATUS", "value": "SUCCESS", "channel": chan.json()}, channel=chan
+            )
             await self.emit("ChannelHangupRequest", {"cause": 16, "soft": True, "channel": chan.json()}, channel=chan)
-            await self.emit("ChannelDestroyed", {"cause": 16, "cause_txt": CAUSES[16],
-                                                 "channel": chan.json(left=left_stasis)}, channel=chan)
+            await self.emit(
+                "ChannelDestroyed",
+                {"cause": 16, "cause_txt": CAUSES[16], "channel": chan.json(left=left_stasis)},
+                channel=chan,
+            )
 
     async def _destroy_unanswered(self, chan: Chan, cause: int) -> None:
         if self.channels.get(chan.id) is not chan or chan.in_stasis:
             return
         del self.channels[chan.id]
-        await self.emit("ChannelDestroyed", {"cause": cause, "cause_txt": CAUSES.get(cause, "Unknown"),
-                                             "channel": chan.json(left=True)}, channel=chan)
+        await self.emit(
+            "ChannelDestroyed",
+            {"cause": cause, "cause_txt": CAUSES.get(cause, "Unknown"), "channel": chan.json(left=True)},
+            channel=chan,
+        )
 
     async def _finish_playback(self, playback_id: str, state: str) -> None:
         playback = self.playbacks.pop(playback_id, None)
@@ -268,27 +309,29 @@ class AriDouble:
 
     def _asgi(self) -> Starlette:
         r = Route
-        return Starlette(routes=[
-            WebSocketRoute("/ari/events", self._events),
-            r("/ari/channels", self._list_channels, methods=["GET"]),
-            r("/ari/channels", self._originate, methods=["POST"]),
-            r("/ari/channels/{id}", self._get_channel, methods=["GET"]),
-            r("/ari/channels/{id}", self._delete_channel, methods=["DELETE"]),
-            r("/ari/channels/{id}/answer", self._answer, methods=["POST"]),
-            r("/ari/channels/{id}/play", self._play, methods=["POST"]),
-            r("/ari/channels/{id}/play/{playback}", self._play, methods=["POST"]),
-            r("/ari/channels/{id}/record", self._record_channel, methods=["POST"]),
-            r("/ari/playbacks/{id}", self._stop_playback, methods=["DELETE"]),
-            r("/ari/bridges", self._create_bridge, methods=["POST"]),
-            r("/ari/bridges/{id}", self._create_bridge, methods=["POST"]),
-            r("/ari/bridges/{id}", self._delete_bridge, methods=["DELETE"]),
-            r("/ari/bridges/{id}/addChannel", self._add_channel, methods=["POST"]),
-            r("/ari/bridges/{id}/removeChannel", self._remove_channel, methods=["POST"]),
-            r("/ari/bridges/{id}/moh", self._moh, methods=["POST"]),
-            r("/ari/bridges/{id}/record", self._record_bridge, methods=["POST"]),
-            r("/ari/recordings/stored/{name}/file", self._stored_file, methods=["GET"]),
-            r("/ari/applications/{app}/subscription", self._subscribe, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                WebSocketRoute("/ari/events", self._events),
+                r("/ari/channels", self._list_channels, methods=["GET"]),
+                r("/ari/channels", self._originate, methods=["POST"]),
+                r("/ari/channels/{id}", self._get_channel, methods=["GET"]),
+                r("/ari/channels/{id}", self._delete_channel, methods=["DELETE"]),
+                r("/ari/channels/{id}/answer", self._answer, methods=["POST"]),
+                r("/ari/channels/{id}/play", self._play, methods=["POST"]),
+                r("/ari/channels/{id}/play/{playback}", self._play, methods=["POST"]),
+                r("/ari/channels/{id}/record", self._record_channel, methods=["POST"]),
+                r("/ari/playbacks/{id}", self._stop_playback, methods=["DELETE"]),
+                r("/ari/bridges", self._create_bridge, methods=["POST"]),
+                r("/ari/bridges/{id}", self._create_bridge, methods=["POST"]),
+                r("/ari/bridges/{id}", self._delete_bridge, methods=["DELETE"]),
+                r("/ari/bridges/{id}/addChannel", self._add_channel, methods=["POST"]),
+                r("/ari/bridges/{id}/removeChannel", self._remove_channel, methods=["POST"]),
+                r("/ari/bridges/{id}/moh", self._moh, methods=["POST"]),
+                r("/ari/bridges/{id}/record", self._record_bridge, methods=["POST"]),
+                r("/ari/recordings/stored/{name}/file", self._stored_file, methods=["GET"]),
+                r("/ari/applications/{app}/subscription", self._subscribe, methods=["POST"]),
+            ]
+        )
 
     def _authorised(self, request: Request | WebSocket) -> bool:
         key = request.query_params.get("api_key")
@@ -341,9 +384,17 @@ class AriDouble:
         n = next(self._ids)
         channel_id = q.get("channelId") or f"{n // 100}.{n % 100}"
         number = q.get("callerId", "").rsplit("<", 1)[-1].rstrip(">")
-        chan = Chan(channel_id, f"{endpoint}-{n:08x}", number, "112", "s",
-                    ",".join([q.get("app", self.app), *q.get("appArgs", "").split(",")]), time.time(),
-                    state="Down", subscribed=True)
+        chan = Chan(
+            channel_id,
+            f"{endpoint}-{n:08x}",
+            number,
+            "112",
+            "s",
+            ",".join([q.get("app", self.app), *q.get("appArgs", "").split(",")]),
+            time.time(),
+            state="Down",
+            subscribed=True,
+        )
         self.channels[channel_id] = chan
         behaviour = self.endpoints.get(endpoint.split("/", 1)[1], "answer")
         if behaviour == "answer":
@@ -386,8 +437,13 @@ class AriDouble:
             return _error(404, "Channel not found")
         media = request.query_params.get("media", "").split(",")
         playback_id = request.path_params.get("playback") or request.query_params.get("playbackId") or str(uuid.uuid4())
-        playback = {"id": playback_id, "media_uri": media[0], "target_uri": f"channel:{chan.id}",
-                    "language": "id", "state": "playing"}
+        playback = {
+            "id": playback_id,
+            "media_uri": media[0],
+            "target_uri": f"channel:{chan.id}",
+            "language": "id",
+            "state": "playing",
+        }
         if len(media) > 1:
             playback["next_media_uri"] = media[1]
         self.playbacks[playback_id] = playback
@@ -470,7 +526,9 @@ class AriDouble:
     async def _moh(self, request: Request) -> Response:
         if denied := self._log(request):
             return denied
-        return Response(status_code=204) if request.path_params["id"] in self.bridges else _error(404, "Bridge not found")
+        if request.path_params["id"] not in self.bridges:
+            return _error(404, "Bridge not found")
+        return Response(status_code=204)
 
     async def _record_bridge(self, request: Request) -> Response:
         if denied := self._log(request):
@@ -489,8 +547,7 @@ class AriDouble:
         response = await self._start_recording(request, f"channel:{chan.id}")
         if chan.bridge and response.status_code == 201:
             name = request.query_params["name"]
-            failed = {**self.recordings.pop(name), "state": "failed",
-                      "cause": "Cannot record channel while in bridge"}
+            failed = {**self.recordings.pop(name), "state": "failed", "cause": "Cannot record channel while in bridge"}
             self._later(0, lambda: self.emit("RecordingFailed", {"recording": failed}))
         return response
 
@@ -500,8 +557,15 @@ class AriDouble:
             return _error(400, "Missing parameter name")
         if (name in self.recordings or name in self.stored) and request.query_params.get("ifExists") == "fail":
             return _error(409, "Recording with that name already exists")
-        recording = {"name": name, "format": request.query_params.get("format", "wav"), "state": "queued",
-                     "target_uri": target, "talking_duration": 0, "silence_duration": 0, "duration": 0}
+        recording = {
+            "name": name,
+            "format": request.query_params.get("format", "wav"),
+            "state": "queued",
+            "target_uri": target,
+            "talking_duration": 0,
+            "silence_duration": 0,
+            "duration": 0,
+        }
         self.recordings[name] = recording
         if on_bridge is not None:
             on_bridge.recording = name
@@ -522,8 +586,17 @@ class AriDouble:
         for source in request.query_params.get("eventSource", "").split(","):
             if source.startswith("channel:") and source[8:] in self.channels:
                 self.channels[source[8:]].subscribed = True
-        return JSONResponse({"name": self.app, "channel_ids": [], "bridge_ids": [], "endpoint_ids": [],
-                             "device_names": [], "events_allowed": [], "events_disallowed": []})
+        return JSONResponse(
+            {
+                "name": self.app,
+                "channel_ids": [],
+                "bridge_ids": [],
+                "endpoint_ids": [],
+                "device_names": [],
+                "events_allowed": [],
+                "events_disallowed": [],
+            }
+        )
 
 
 def _envelope(kind: str, body: Json, app: str) -> Json:
@@ -543,6 +616,12 @@ def _error(status: int, message: str) -> JSONResponse:
 def _wav(seconds: float = 0.1, rate: int = 8000) -> bytes:
     """A short silent 8 kHz mono WAV, what Asterisk stores for a recording."""
     frames = b"\x00\x00" * int(seconds * rate)
-    header = b"RIFF" + struct.pack("<I", 36 + len(frames)) + b"WAVEfmt " + struct.pack(
-        "<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", len(frames))
+    header = (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(frames))
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", len(frames))
+    )
     return header + frames

@@ -25,8 +25,9 @@ def make_taker(ctx: Ctx) -> Callable[..., int]:
 
     def make(endpoint: str, *, available: bool = True, role: str = "call_taker") -> int:
         with ctx.sessions() as session:
-            user = users.create(session=session, username=endpoint, password="rahasia-112", role=role,
-                                sip_endpoint=endpoint)
+            user = users.create(
+                session=session, username=endpoint, password="rahasia-112", role=role, sip_endpoint=endpoint
+            )
             if available:
                 users.set_available(session=session, user=user, available=True)
             return user.id

@@ -48,8 +48,12 @@ async def test_triage_sets_channel_variables(server_for: Callable[..., FastAgiSe
     server = server_for(flagged)
     peer = AgiPeer()
     await peer.run("127.0.0.1", server.port)
-    assert peer.set_variables == {"TANGGAP_FLAGGED": "1", "TANGGAP_PRIORITY": "low", "TANGGAP_LANG": "id",
-                                  "TANGGAP_QUEUE": "tanggap112-review"}
+    assert peer.set_variables == {
+        "TANGGAP_FLAGGED": "1",
+        "TANGGAP_PRIORITY": "low",
+        "TANGGAP_LANG": "id",
+        "TANGGAP_QUEUE": "tanggap112-review",
+    }
 
 
 async def test_failed_lookup_sets_defaults_and_the_call_goes_on(server_for: Callable[..., FastAgiServer]) -> None:
@@ -77,8 +81,15 @@ async def test_triage_from_the_database(ctx: Ctx) -> None:
     from telephony.desk import InProcessDesk
 
     with ctx.sessions() as session:
-        session.add(CallerFlag(caller="+6281234567890", flagged_at=utcnow(), until=utcnow() + timedelta(hours=1),
-                               count=3, reason="3 prank calls"))
+        session.add(
+            CallerFlag(
+                caller="+6281234567890",
+                flagged_at=utcnow(),
+                until=utcnow() + timedelta(hours=1),
+                count=3,
+                reason="3 prank calls",
+            )
+        )
         session.commit()
     desk = InProcessDesk(ctx.sessions, ctx.region.policy)
     server = FastAgiServer("127.0.0.1", 0, lookup_via(desk.triage, asyncio.get_running_loop()))
@@ -104,8 +115,10 @@ class Scripted:
         self.commands: list[str] = []
         self._thread = threading.Thread(target=self._answer, args=(replies,), daemon=True)
         self._thread.start()
-        self.agi = TanggapAGI(_TextReader(self.ours.makefile("rb", buffering=0), self.ours),  # type: ignore[arg-type]
-                              _TextWriter(self.ours.makefile("wb", buffering=0)))  # type: ignore[arg-type]
+        self.agi = TanggapAGI(
+            _TextReader(self.ours.makefile("rb", buffering=0), self.ours),  # type: ignore[arg-type]
+            _TextWriter(self.ours.makefile("wb", buffering=0)),
+        )  # type: ignore[arg-type]
 
     def _answer(self, replies: list[list[str]]) -> None:
         lines = self.theirs.makefile("rb", buffering=0)
@@ -125,8 +138,17 @@ class Scripted:
 @pytest.mark.parametrize("terminated", [True, False], ids=["res_agi", "transcript"])
 def test_protocol_replies_as_recorded(terminated: bool) -> None:
     usage = [*USAGE, USAGE_END] if terminated else list(USAGE)
-    s = Scripted([["200 result=0"], ["200 result=1 (+4940999)"], ["200 result=0"],
-                  ["510 Invalid or unknown command"], usage, ["200 result=6"], ["HANGUP"]])
+    s = Scripted(
+        [
+            ["200 result=0"],
+            ["200 result=1 (+4940999)"],
+            ["200 result=0"],
+            ["510 Invalid or unknown command"],
+            usage,
+            ["200 result=6"],
+            ["HANGUP"],
+        ]
+    )
     try:
         assert s.agi.env["agi_network_script"] == "triage"
         s.agi.answer()
@@ -182,7 +204,7 @@ def test_transcript_fixture_shapes() -> None:
         if expected == ["HANGUP"]:
             continue  # the hang-up is scripted (hangup_at), not a reply to NOOP
         got = peer.reply(command)
-        if command == "STREAM FILE hello-world \"0123456789\"":
+        if command == 'STREAM FILE hello-world "0123456789"':
             assert got[0].startswith("200 result=0")
             continue
         assert got == expected, command
@@ -192,9 +214,14 @@ def test_script_form_over_stdin_stdout(ctx: Ctx) -> None:
     env = "".join(f"{k}: {v}\n" for k, v in environment(caller="0812-3456-7890").items()) + "\n"
     replies = "200 result=1\n" * 4
     result = subprocess.run(
-        [sys.executable, "-m", "telephony.agi_script"], input=env + replies, capture_output=True, text=True,
-        timeout=60, env={**os.environ, "TANGGAP_DATABASE_URL": ctx.settings.database_url},
-        cwd=Path(__file__).resolve().parents[2], check=False,
+        [sys.executable, "-m", "telephony.agi_script"],
+        input=env + replies,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TANGGAP_DATABASE_URL": ctx.settings.database_url},
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert 'SET VARIABLE "TANGGAP_FLAGGED" "0"' in result.stdout

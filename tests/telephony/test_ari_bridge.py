@@ -114,17 +114,22 @@ async def test_taker_hangs_up_mid_conversation(
     await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.channels and not pbx.bridges)
 
 
-async def test_flagged_caller_hears_warning_and_is_still_queued(
-    ctx: Ctx, pbx: AriDouble, bridge: AriBridge
-) -> None:
+async def test_flagged_caller_hears_warning_and_is_still_queued(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
     from dispatch.calls.models import CallerFlag
     from dispatch.clock import utcnow
 
     with ctx.sessions() as session:
         from datetime import timedelta
 
-        session.add(CallerFlag(caller="+6281234567890", flagged_at=utcnow(), until=utcnow() + timedelta(hours=1),
-                               count=3, reason="3 prank calls"))
+        session.add(
+            CallerFlag(
+                caller="+6281234567890",
+                flagged_at=utcnow(),
+                until=utcnow() + timedelta(hours=1),
+                count=3,
+                reason="3 prank calls",
+            )
+        )
         session.commit()
     channel = await pbx.incoming_call("081234567890")
     assert channel is not None
@@ -228,8 +233,9 @@ async def test_restarted_bridge_adopts_callers_left_in_stasis(ctx: Ctx, pbx: Ari
     await client.close()
     assert orphan is not None
     options = AriOptions(acd_interval_s=0.05, backoff_initial_s=0.02)
-    bridge = AriBridge(AriClient(pbx.url, pbx.user, pbx.password, pbx.app),
-                       InProcessDesk(ctx.sessions, ctx.region.policy), options)
+    bridge = AriBridge(
+        AriClient(pbx.url, pbx.user, pbx.password, pbx.app), InProcessDesk(ctx.sessions, ctx.region.policy), options
+    )
     await bridge.start()
     try:
         await pbx.wait_for(lambda: status_of(ctx, orphan) == "offered" and pbx.calls_to("POST", "/moh"))

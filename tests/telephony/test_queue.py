@@ -15,8 +15,15 @@ from ui.context import Ctx
 
 def offer(ctx: Ctx, channel: str, *, provider: str = "asterisk", ago_s: float = 0, text: str | None = None) -> int:
     with ctx.sessions() as session:
-        call = calls.offer(session=session, caller="081234567890", provider=provider, channel_id=channel,
-                           at=utcnow() - timedelta(seconds=ago_s), text=text, actor="test")
+        call = calls.offer(
+            session=session,
+            caller="081234567890",
+            provider=provider,
+            channel_id=channel,
+            at=utcnow() - timedelta(seconds=ago_s),
+            text=text,
+            actor="test",
+        )
         return call.id
 
 
@@ -25,8 +32,7 @@ def test_oldest_call_goes_to_taker_idle_longest(ctx: Ctx, make_taker: Callable[.
     young, old = offer(ctx, "c-young", ago_s=1), offer(ctx, "c-old", ago_s=30)
     with ctx.sessions() as session:
         matches = queue.claim(session=session, provider="asterisk", actor="acd")
-    assert [(m.call_id, m.taker_id, m.endpoint) for m in matches] == [(old, first, "taker1"),
-                                                                       (young, second, "taker2")]
+    assert [(m.call_id, m.taker_id, m.endpoint) for m in matches] == [(old, first, "taker1"), (young, second, "taker2")]
     assert not taker_ready(ctx, first) and not taker_ready(ctx, second)
 
 
@@ -77,8 +83,9 @@ def test_no_answer_requeues_and_keeps_taker_unavailable(ctx: Ctx, make_taker: Ca
     call_id = offer(ctx, "c1")
     with ctx.sessions() as session:
         queue.claim(session=session, provider="asterisk", actor="acd")
-        queue.requeue(session=session, call_id=call_id, taker_id=taker, reason="no_answer", taker_available=False,
-                      actor="acd")
+        queue.requeue(
+            session=session, call_id=call_id, taker_id=taker, reason="no_answer", taker_available=False, actor="acd"
+        )
         assert queue.snapshot(session=session).calls[0].connecting_to is None
         types = [e.type for e in since(session, 0)]
     assert not taker_ready(ctx, taker)

@@ -44,8 +44,11 @@ async def test_remote_bridge_through_the_http_api(ctx: Ctx, pbx: AriDouble, make
     app = create_app(ctx=ctx)
     transport = httpx.ASGITransport(app=app)
     desk = HttpDesk("http://cad.test", token(ctx, "telephony"), transport=transport)
-    bridge = AriBridge(AriClient(pbx.url, pbx.user, pbx.password, pbx.app), desk,
-                       AriOptions(acd_interval_s=0.05, backoff_initial_s=0.02))
+    bridge = AriBridge(
+        AriClient(pbx.url, pbx.user, pbx.password, pbx.app),
+        desk,
+        AriOptions(acd_interval_s=0.05, backoff_initial_s=0.02),
+    )
     await bridge.start()
     try:
         await pbx.wait_for(lambda: pbx.app_connected)
@@ -65,13 +68,21 @@ async def test_remote_bridge_through_the_http_api(ctx: Ctx, pbx: AriDouble, make
 async def test_lifespan_starts_bridge_and_supervisor_plays_recording(
     ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
 ) -> None:
-    ctx.settings = ctx.settings.model_copy(update={
-        "ari_url": pbx.url, "ari_user": pbx.user, "ari_password": SecretStr(pbx.password), "agi_port": free_port()})
+    ctx.settings = ctx.settings.model_copy(
+        update={
+            "ari_url": pbx.url,
+            "ari_user": pbx.user,
+            "ari_password": SecretStr(pbx.password),
+            "agi_port": free_port(),
+        }
+    )
     app = create_app(ctx=ctx)
     supervisor = {"Authorization": f"Bearer {token(ctx, 'supervisor')}"}
     taker_token = {"Authorization": f"Bearer {token(ctx, 'call_taker')}"}
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://cad.test") as api:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cad.test") as api,
+    ):
         await pbx.wait_for(lambda: pbx.app_connected)
         waiting = await pbx.incoming_call("081234567890")
         assert waiting is not None

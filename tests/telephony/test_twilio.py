@@ -42,8 +42,7 @@ def payload(name: str, **changes: str) -> dict[str, str]:
     return {**data, **changes}
 
 
-def signed(client: TestClient, path: str, form: dict[str, str], *, url_base: str = BASE,
-           token: str = TOKEN) -> Any:
+def signed(client: TestClient, path: str, form: dict[str, str], *, url_base: str = BASE, token: str = TOKEN) -> Any:
     signature = RequestValidator(token).compute_signature(url_base + path, form)
     return client.post(path, data=form, headers={"X-Twilio-Signature": signature})
 
@@ -84,17 +83,17 @@ def test_queue_to_taker_and_back(client: TestClient, ctx: Ctx, make_taker: Calla
     taker = make_taker("client-taker1")
     assert "<Leave" in signed(client, f"/telephony/twilio/wait?call_id={call.id}", {"QueuePosition": "1"}).text
     dial = signed(client, f"/telephony/twilio/queue-exit?call_id={call.id}", {"QueueResult": "leave"})
-    assert ">client-taker1</Client>" in dial.text and "statusCallbackEvent=\"answered\"" in dial.text
+    assert ">client-taker1</Client>" in dial.text and 'statusCallbackEvent="answered"' in dial.text
     # the taker did not pick up: back in the queue, the taker stays unavailable
-    retry = signed(client, f"/telephony/twilio/dial?call_id={call.id}&taker_id={taker}",
-                   {"DialCallStatus": "no-answer"})
+    retry = signed(
+        client, f"/telephony/twilio/dial?call_id={call.id}&taker_id={taker}", {"DialCallStatus": "no-answer"}
+    )
     assert "<Enqueue" in retry.text
     assert "call.requeued" in [e.type for e in events(ctx)]
     # another taker answers
     other = make_taker("client-taker2")
     signed(client, f"/telephony/twilio/wait?call_id={call.id}", {})
-    signed(client, f"/telephony/twilio/client-status?call_id={call.id}&taker_id={other}",
-           {"CallStatus": "in-progress"})
+    signed(client, f"/telephony/twilio/client-status?call_id={call.id}&taker_id={other}", {"CallStatus": "in-progress"})
     assert calls(ctx)[0].status == "answered" and calls(ctx)[0].taker_id == other
     done = signed(client, "/telephony/twilio/status", payload("voice_incoming.json", CallStatus="completed"))
     assert done.status_code == 200 and calls(ctx)[0].status == "ended"
@@ -134,8 +133,11 @@ def test_aml_sms_becomes_a_location_report(client: TestClient, ctx: Ctx, caplog:
     signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
     caplog.set_level(logging.INFO)
     good = signed(client, "/telephony/twilio/sms", payload("sms_incoming.json", Body=AML_V2, MessageSid="SM1"))
-    bad = signed(client, "/telephony/twilio/sms", payload("sms_incoming.json", Body=AML_V2.replace("lo=", "lo=x"),
-                                                           MessageSid="SM2"))
+    bad = signed(
+        client,
+        "/telephony/twilio/sms",
+        payload("sms_incoming.json", Body=AML_V2.replace("lo=", "lo=x"), MessageSid="SM2"),
+    )
     assert good.status_code == bad.status_code == 200 and "<Message>" not in good.text
     with ctx.sessions() as session:
         rows = list(session.scalars(select(CallerLocation).order_by(CallerLocation.id)))

@@ -31,11 +31,17 @@ TWIML = "application/xml"
 
 
 def _desk_call(call: Call) -> dict[str, Any]:
-    return {"id": call.id, "channel_id": call.channel_id, "status": call.status, "flagged": call.flagged,
-            "taker_id": call.taker_id}
+    return {
+        "id": call.id,
+        "channel_id": call.channel_id,
+        "status": call.status,
+        "flagged": call.flagged,
+        "taker_id": call.taker_id,
+    }
 
 
 # -- the bridge's API (HttpDesk) ----------------------------------------------------------------------------
+
 
 class OfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -72,8 +78,15 @@ class RequeueIn(BaseModel):
 
 @router.post("/api/v1/telephony/calls")
 def bridge_offer(body: OfferIn, db: DB, user: Bridge) -> dict[str, Any]:
-    call = intake.offer(session=db, provider=body.provider, channel_id=body.channel_id, caller=body.caller,
-                        dialled=body.dialled, at=body.at, actor=user.username)
+    call = intake.offer(
+        session=db,
+        provider=body.provider,
+        channel_id=body.channel_id,
+        caller=body.caller,
+        dialled=body.dialled,
+        at=body.at,
+        actor=user.username,
+    )
     return _desk_call(call)
 
 
@@ -109,8 +122,14 @@ def bridge_claim(body: ProviderIn, db: DB, user: Bridge) -> list[dict[str, Any]]
 
 @router.post("/api/v1/telephony/acd/requeue")
 def bridge_requeue(body: RequeueIn, db: DB, user: Bridge) -> dict[str, bool]:
-    queue.requeue(session=db, call_id=body.call_id, taker_id=body.taker_id, reason=body.reason,
-                  taker_available=body.taker_available, actor=user.username)
+    queue.requeue(
+        session=db,
+        call_id=body.call_id,
+        taker_id=body.taker_id,
+        reason=body.reason,
+        taker_available=body.taker_available,
+        actor=user.username,
+    )
     return {"ok": True}
 
 
@@ -121,14 +140,19 @@ def bridge_triage(ctx: CtxDep, db: DB, _user: Bridge, caller: str = "") -> dict[
 
 # -- supervisors --------------------------------------------------------------------------------------------
 
+
 @router.get("/api/v1/telephony/queue")
 def queue_view(ctx: CtxDep, db: DB, user: Supervisor) -> dict[str, Any]:
     """Who is waiting, in which order, for how long, and who is ready to answer."""
     view = queue.snapshot(session=db)
     body = {
-        "at": view.at.isoformat(), "waiting": len(view.calls), "longest_wait_s": round(view.longest_wait_s, 1),
-        "calls": [{**c.__dict__, "offered_at": c.offered_at.isoformat(), "waiting_s": round(c.waiting_s, 1)}
-                  for c in view.calls],
+        "at": view.at.isoformat(),
+        "waiting": len(view.calls),
+        "longest_wait_s": round(view.longest_wait_s, 1),
+        "calls": [
+            {**c.__dict__, "offered_at": c.offered_at.isoformat(), "waiting_s": round(c.waiting_s, 1)}
+            for c in view.calls
+        ],
         "takers_ready": view.takers_ready,
     }
     return shown(ctx, user, body)  # type: ignore[no-any-return]
@@ -137,6 +161,7 @@ def queue_view(ctx: CtxDep, db: DB, user: Supervisor) -> dict[str, Any]:
 @router.get("/api/v1/telephony/calls/{call_id}/recording")
 async def play_recording(call_id: int, ctx: CtxDep, user: Supervisor) -> StreamingResponse:
     """The conversation as Asterisk recorded it (the mixing bridge), streamed through from ARI."""
+
     def ref() -> str | None:
         with ctx.sessions() as session:
             return calls.get(session=session, call_id=call_id).recording_ref
@@ -167,8 +192,9 @@ async def play_recording(call_id: int, ctx: CtxDep, user: Supervisor) -> Streami
                 yield chunk
 
     media = upstream.headers.get("content-type", "audio/wav")
-    return StreamingResponse(relay(), media_type=media,
-                             headers={"Content-Disposition": f'inline; filename="call-{call_id}.wav"'})
+    return StreamingResponse(
+        relay(), media_type=media, headers={"Content-Disposition": f'inline; filename="call-{call_id}.wav"'}
+    )
 
 
 # -- Twilio webhooks ----------------------------------------------------------------------------------------
@@ -212,9 +238,18 @@ async def _db(ctx: Any, fn: Callable[[Any], Any]) -> Any:
 @router.post("/telephony/twilio/voice")
 async def twilio_voice_call(form: TwilioForm, ctx: CtxDep) -> Response:
     """A call to the 112 number: record it, greet in Bahasa Indonesia, and queue it for a call-taker."""
-    call = await _db(ctx, lambda s: intake.offer(
-        session=s, provider="twilio", channel_id=form.get("CallSid", ""), caller=form.get("From"),
-        dialled=form.get("To"), at=None, actor="twilio"))
+    call = await _db(
+        ctx,
+        lambda s: intake.offer(
+            session=s,
+            provider="twilio",
+            channel_id=form.get("CallSid", ""),
+            caller=form.get("From"),
+            dialled=form.get("To"),
+            at=None,
+            actor="twilio",
+        ),
+    )
     if call.status == "ended":
         return _twiml(twilio_voice.hangup())
     return _twiml(twilio_voice.greet_and_enqueue(call.id, flagged=call.flagged))
@@ -222,6 +257,7 @@ async def twilio_voice_call(form: TwilioForm, ctx: CtxDep) -> Response:
 
 async def _reserved(ctx: Any, call_id: int) -> tuple[int, str] | None:
     """The taker reserved for this call, claiming ready takers for the head of the queue if needed."""
+
     def work(session: Any) -> tuple[int, str] | None:
         found = queue.reservations(session=session, call_ids=[call_id]).get(call_id)
         if found is None:
@@ -270,9 +306,17 @@ async def twilio_dial_result(form: TwilioForm, ctx: CtxDep, call_id: int, taker_
     status = form.get("DialCallStatus", "")
     if status in ("completed", "answered"):
         return _twiml(twilio_voice.hangup())
-    await _db(ctx, lambda s: queue.requeue(session=s, call_id=call_id, taker_id=taker_id,
-                                           reason=f"twilio {status or 'failed'}", taker_available=False,
-                                           actor="twilio"))
+    await _db(
+        ctx,
+        lambda s: queue.requeue(
+            session=s,
+            call_id=call_id,
+            taker_id=taker_id,
+            reason=f"twilio {status or 'failed'}",
+            taker_available=False,
+            actor="twilio",
+        ),
+    )
     return _twiml(twilio_voice.retry(call_id))
 
 
@@ -281,6 +325,7 @@ async def twilio_call_status(form: TwilioForm, ctx: CtxDep) -> dict[str, str]:
     """Call status callback: completed, no-answer, busy, failed or canceled end the call."""
     status = form.get("CallStatus", "")
     if status in twilio_voice.ENDED:
+
         def end(session: Any) -> None:
             call = calls.get_by_channel(session=session, provider="twilio", channel_id=form.get("CallSid", ""))
             if call is not None:
@@ -297,9 +342,19 @@ async def twilio_sms(form: TwilioForm, ctx: CtxDep) -> Response:
     if aml.is_aml(body):
         await _db(ctx, lambda s: _aml_report(s, sender, body, form.get("MessageSid", "")))
         return _twiml(twilio_voice.sms_reply(None))  # handsets send AML; nobody reads a reply
-    await _db(ctx, lambda s: intake.offer(session=s, provider="sms", channel_id=form.get("MessageSid") or "",
-                                          caller=sender, dialled=form.get("To"), at=None, actor="twilio",
-                                          text=body))
+    await _db(
+        ctx,
+        lambda s: intake.offer(
+            session=s,
+            provider="sms",
+            channel_id=form.get("MessageSid") or "",
+            caller=sender,
+            dialled=form.get("To"),
+            at=None,
+            actor="twilio",
+            text=body,
+        ),
+    )
     return _twiml(twilio_voice.sms_reply(twilio_voice.SMS_ACK))
 
 
@@ -308,19 +363,52 @@ def _aml_report(session: Any, sender: str | None, body: str, sid: str) -> None:
         fix = aml.parse(body)
     except aml.AmlError as exc:
         log.warning("malformed AML SMS %s: %s", sid, exc)  # never the number or the location
-        locations.report(session=session, caller=sender, source="aml", lat=None, lon=None, accuracy_m=None,
-                         fix_at=None, raw=body, actor="twilio", error=str(exc))
+        locations.report(
+            session=session,
+            caller=sender,
+            source="aml",
+            lat=None,
+            lon=None,
+            accuracy_m=None,
+            fix_at=None,
+            raw=body,
+            actor="twilio",
+            error=str(exc),
+        )
         return
-    locations.report(session=session, caller=sender, source="aml", lat=fix.lat, lon=fix.lon,
-                     accuracy_m=fix.accuracy_m, fix_at=fix.fix_at, raw=body, actor="twilio")
+    locations.report(
+        session=session,
+        caller=sender,
+        source="aml",
+        lat=fix.lat,
+        lon=fix.lon,
+        accuracy_m=fix.accuracy_m,
+        fix_at=fix.fix_at,
+        raw=body,
+        actor="twilio",
+    )
 
 
 @router.post("/telephony/twilio/sms-status")
-async def twilio_sms_status(form: TwilioForm, ctx: CtxDep, unit_id: int | None = None,
-                            incident_id: int | None = None, assignment_id: int | None = None) -> dict[str, str]:
+async def twilio_sms_status(
+    form: TwilioForm,
+    ctx: CtxDep,
+    unit_id: int | None = None,
+    incident_id: int | None = None,
+    assignment_id: int | None = None,
+) -> dict[str, str]:
     status = form.get("MessageStatus", "")
-    data = {"message_sid": form.get("MessageSid"), "status": status, "error_code": form.get("ErrorCode"),
-            "unit_id": unit_id, "assignment_id": assignment_id}
-    await _db(ctx, lambda s: intake.sms_event(session=s, kind="sms.status", actor="twilio", data=data,
-                                              incident_id=incident_id, unit_id=unit_id))
+    data: dict[str, object] = {
+        "message_sid": form.get("MessageSid"),
+        "status": status,
+        "error_code": form.get("ErrorCode"),
+        "unit_id": unit_id,
+        "assignment_id": assignment_id,
+    }
+    await _db(
+        ctx,
+        lambda s: intake.sms_event(
+            session=s, kind="sms.status", actor="twilio", data=data, incident_id=incident_id, unit_id=unit_id
+        ),
+    )
     return {"status": status}
