@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from config.settings import SettingsError, load_settings
+from config.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="Telephony bridges (Asterisk ARI, FastAGI).", no_args_is_help=True)
 
 
-def _setup() -> object:
+def _setup() -> Settings:
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -38,4 +38,36 @@ def ari(
     if not token:
         typer.echo("error: give --token or TANGGAP_API_TOKEN (tanggap user add bridge --role telephony)", err=True)
         raise typer.Exit(2)
-    main_remote(settings, api_url, token)  # type: ignore[arg-type]
+    main_remote(settings, api_url, token)
+
+
+@app.command("agi")
+def agi(
+    api_url: Annotated[str, typer.Option(help="The Tanggap server")] = "http://127.0.0.1:8112",
+    token: Annotated[str | None, typer.Option(help="Bearer token of a 'telephony' user")] = None,
+) -> None:
+    """Run only the FastAGI triage server (TANGGAP_AGI_HOST:TANGGAP_AGI_PORT), looking callers up over the API."""
+    import asyncio
+
+    from telephony.agi import FastAgiServer, lookup_via
+    from telephony.desk import HttpDesk
+
+    settings = _setup()
+    token = token or os.environ.get("TANGGAP_API_TOKEN")
+    if not token:
+        typer.echo("error: give --token or TANGGAP_API_TOKEN", err=True)
+        raise typer.Exit(2)
+
+    async def serve() -> None:
+        desk = HttpDesk(api_url, token)
+        server = FastAgiServer(
+            settings.agi_host, settings.agi_port, lookup_via(desk.triage, asyncio.get_running_loop())
+        )
+        server.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.to_thread(server.stop)
+            await desk.close()
+
+    asyncio.run(serve())

@@ -163,6 +163,9 @@ class StasisApp:
                 await self._greet(state, leg.language)
         except AriNotFound:
             return  # the caller hung up already; the hang-up events end the call
+        except AriError as exc:
+            # Music and greeting are comfort; the call is recorded and stays in the queue either way.
+            log.error("could not put the caller on channel %s on hold: %s", channel_id, exc)
         if state.call_id is not None:
             with contextlib.suppress(DeskUnavailable):
                 await self.desk.queued(state.call_id)
