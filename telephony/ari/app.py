@@ -29,6 +29,7 @@ from telephony.desk import CallDesk, DeskCall, DeskUnavailable
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 _HANGUP = {"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"}
+HOLD_BRIDGE = "tanggap112-hold"
 
 
 @dataclass
@@ -62,6 +63,8 @@ class StasisApp:
         self._counter = itertools.count()
         self._kick = asyncio.Event()
         self._route_lock = asyncio.Lock()
+        self._hold_lock = asyncio.Lock()
+        self._hold_ready = False
         self.on_offered: Callable[[str, DeskCall], None] | None = None  # for the benchmark and tests
 
     # -- dispatching ------------------------------------------------------------------------------------
@@ -155,10 +158,8 @@ class StasisApp:
         try:
             if channel.get("state") != "Up":
                 await self.client.answer(channel_id)
-            state.hold_bridge = f"tanggap-hold-{channel_id}"
-            await self.client.create_bridge(state.hold_bridge, "holding", name="tanggap112 hold")
-            await self.client.add_channel(state.hold_bridge, channel_id)
-            await self.client.start_moh(state.hold_bridge, self.options.moh_class)
+            await self._hold(channel_id)
+            state.hold_bridge = HOLD_BRIDGE
             if not recovered:
                 await self._greet(state, leg.language)
         except AriNotFound:
@@ -170,6 +171,30 @@ class StasisApp:
             with contextlib.suppress(DeskUnavailable):
                 await self.desk.queued(state.call_id)
         self.kick()
+
+    async def _hold(self, channel_id: str) -> None:
+        """Into the one holding bridge every waiting caller shares (made once, again after a PBX restart)."""
+        for attempt in (1, 2):
+            if not self._hold_ready:
+                async with self._hold_lock:
+                    if not self._hold_ready:
+                        await self.client.create_bridge(HOLD_BRIDGE, "holding", name="tanggap112 queue")
+                        await self.client.start_moh(HOLD_BRIDGE, self.options.moh_class)
+                        self._hold_ready = True
+            try:
+                await self.client.add_channel(HOLD_BRIDGE, channel_id)
+                return
+            except AriNotFound:
+                if attempt == 2 or await self._channel_gone(channel_id):
+                    raise
+                self._hold_ready = False  # the bridge went away (Asterisk restarted): make it again
+
+    async def _channel_gone(self, channel_id: str) -> bool:
+        try:
+            await self.client.channel(channel_id)
+        except AriNotFound:
+            return True
+        return False
 
     async def _ensure_offered(self, state: CallState) -> bool:
         if state.call_id is not None:
@@ -312,7 +337,6 @@ class StasisApp:
             return  # one side hung up while we connected them; its hang-up event cleans up
         state.connected = True
         await self.desk.answered(state.call_id, state.taker_id or 0)
-        await self._destroy(state.hold_bridge)
         state.hold_bridge = None
         if self.options.record:
             await self._record(state)
@@ -395,8 +419,7 @@ class StasisApp:
 
     async def _close(self, state: CallState) -> None:
         self._cancel_watchdog(state)
-        for bridge in (state.hold_bridge, state.mix_bridge):
-            await self._destroy(bridge)
+        await self._destroy(state.mix_bridge)  # the shared holding bridge stays; Asterisk removes the caller
         if state.taker_channel:
             self.taker_legs.pop(state.taker_channel, None)
         self.calls.pop(state.channel_id, None)
@@ -418,6 +441,7 @@ class StasisApp:
         between the two reads cannot be mistaken for a vanished one.
         """
         counts = {"offered": 0, "ended": 0, "orphans": 0}
+        self._hold_ready = False  # Asterisk may have restarted: make sure the holding bridge exists
         horizon = next(self._counter)
         live = await self.desk.live()
         listing = await self.client.channels()

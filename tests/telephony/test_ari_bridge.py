@@ -62,7 +62,7 @@ async def test_caller_is_recorded_greeted_and_held(ctx: Ctx, pbx: AriDouble, bri
     assert pbx.calls_to("POST", f"/channels/{channel}/answer")
     play = pbx.calls_to("POST", f"/channels/{channel}/play")
     assert play[0][2]["media"] == "sound:tanggap/salam-112"
-    assert pbx.bridges[f"tanggap-hold-{channel}"].channels == [channel]
+    assert pbx.bridges["tanggap112-hold"].channels == [channel]
 
 
 async def test_taker_answers_conversation_is_bridged_and_recorded(
@@ -81,10 +81,12 @@ async def test_taker_answers_conversation_is_bridged_and_recorded(
     mix = pbx.bridges[f"tanggap-mix-{call.id}"]
     assert channel in mix.channels and len(mix.channels) == 2
     assert pbx.calls_to("POST", f"/bridges/{mix.id}/record") and not pbx.calls_to("POST", "/channels/record")
-    assert f"tanggap-hold-{channel}" not in pbx.bridges
+    assert channel not in pbx.bridges["tanggap112-hold"].channels
     # the caller hangs up mid-conversation: the taker's leg is hung up, the bridge destroyed, the taker ready
     await pbx.caller_hangup(channel)
-    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.channels and not pbx.bridges)
+    await pbx.wait_for(
+        lambda: status_of(ctx, channel) == "ended" and not pbx.channels and list(pbx.bridges) == ["tanggap112-hold"]
+    )
     await pbx.wait_for(lambda: taker_ready(ctx, taker))
     assert call.recording_ref in pbx.stored
 
@@ -95,7 +97,7 @@ async def test_caller_hangs_up_before_answer_is_abandoned(ctx: Ctx, pbx: AriDoub
     assert channel is not None
     await pbx.wait_for(lambda: pbx.playbacks)
     await pbx.caller_hangup(channel)
-    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.bridges)
+    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and list(pbx.bridges) == ["tanggap112-hold"])
     call = call_on(ctx, channel)
     assert call is not None and call.classification == "abandoned"
     assert any(e["type"] == "PlaybackFinished" and e["playback"]["state"] == "failed" for e in pbx.sent)
@@ -111,7 +113,9 @@ async def test_taker_hangs_up_mid_conversation(
     await pbx.wait_for(lambda: status_of(ctx, channel) == "answered" and len(pbx.channels) == 2)
     taker_leg = next(c for c in pbx.channels if c != channel)
     await pbx.caller_hangup(taker_leg)
-    await pbx.wait_for(lambda: status_of(ctx, channel) == "ended" and not pbx.channels and not pbx.bridges)
+    await pbx.wait_for(
+        lambda: status_of(ctx, channel) == "ended" and not pbx.channels and list(pbx.bridges) == ["tanggap112-hold"]
+    )
 
 
 async def test_flagged_caller_hears_warning_and_is_still_queued(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
@@ -239,6 +243,15 @@ async def test_restarted_bridge_adopts_callers_left_in_stasis(ctx: Ctx, pbx: Ari
     await bridge.start()
     try:
         await pbx.wait_for(lambda: status_of(ctx, orphan) == "offered" and pbx.calls_to("POST", "/moh"))
-        assert pbx.bridges[f"tanggap-hold-{orphan}"].channels == [orphan]
+        assert pbx.bridges["tanggap112-hold"].channels == [orphan]
     finally:
         await bridge.stop()
+
+
+async def test_holding_bridge_is_made_again_after_a_pbx_restart(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
+    first = await pbx.incoming_call("081234567890")
+    await pbx.wait_for(lambda: first in pbx.bridges.get("tanggap112-hold", object()).__dict__.get("channels", []))
+    pbx.bridges.clear()  # Asterisk restarted: its bridges are gone
+    second = await pbx.incoming_call("081299998888")
+    await pbx.wait_for(lambda: second in pbx.bridges.get("tanggap112-hold", object()).__dict__.get("channels", []))
+    assert status_of(ctx, second) == "offered"
