@@ -242,8 +242,7 @@ async def test_restarted_bridge_adopts_callers_left_in_stasis(ctx: Ctx, pbx: Ari
     )
     await bridge.start()
     try:
-        await pbx.wait_for(lambda: status_of(ctx, orphan) == "offered" and pbx.calls_to("POST", "/moh"))
-        assert pbx.bridges["tanggap112-hold"].channels == [orphan]
+        await pbx.wait_for(lambda: status_of(ctx, orphan) == "offered" and held(pbx, orphan))
     finally:
         await bridge.stop()
 
