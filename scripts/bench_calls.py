@@ -88,7 +88,8 @@ def recorded(db_url: str, channels: set[str]) -> int:
 class Consoles:
     def __init__(self) -> None:
         self.sent: dict[str, float] = {}  # channel id or api key -> when the call started
-        self.samples: dict[str, list[float]] = {"ari": [], "api": []}
+        self.samples: dict[str, list[float]] = {"ari": [], "api": [], "burst": [], "sustained": []}
+        self.phase: dict[str, str] = {}  # channel id -> burst or sustained
         self.seen: dict[str, int] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.ready = 0
@@ -108,7 +109,10 @@ class Consoles:
                 key = event["data"]["channel_id"]
                 started = self.sent.get(key)
                 if started is not None:
-                    self.samples["api" if key.startswith("bench-api-") else "ari"].append((now - started) * 1000)
+                    took = (now - started) * 1000
+                    self.samples["api" if key.startswith("bench-api-") else "ari"].append(took)
+                    if key in self.phase:
+                        self.samples[self.phase[key]].append(took)
                     self.seen[key] = self.seen.get(key, 0) + 1
 
 
@@ -178,24 +182,25 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         channels: set[str] = set()
         hangups: list[asyncio.Task[None]] = []
 
-        async def call(caller: str) -> None:
+        async def call(caller: str, phase: str) -> None:
             channel = await pbx.incoming_call(caller)
             if channel is None:
                 return
             channels.add(channel)
+            consoles.phase[channel] = phase
             await asyncio.sleep(random.uniform(args.hold_min, args.hold_max))
             await pbx.caller_hangup(channel)
 
         random.seed(112)
         began = time.perf_counter()
-        burst = [asyncio.create_task(call(f"+62812{i:07d}")) for i in range(args.burst)]
+        burst = [asyncio.create_task(call(f"+62812{i:07d}", "burst")) for i in range(args.burst)]
         hangups.extend(burst)
         n = args.burst
         period = 1 / args.rate
         deadline = time.perf_counter() + args.seconds
         next_at = time.perf_counter()
         while time.perf_counter() < deadline:
-            hangups.append(asyncio.create_task(call(f"+62813{n:07d}")))
+            hangups.append(asyncio.create_task(call(f"+62813{n:07d}", "sustained")))
             n += 1
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -237,6 +242,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "max_ms": round(max(ari), 2) if ari else None,
         "mean_ms": round(statistics.fmean(ari), 2) if ari else None,
         "samples": len(ari),
+        "burst_p50_ms": pct(consoles.samples["burst"], 0.50),
+        "burst_p99_ms": pct(consoles.samples["burst"], 0.99),
+        "sustained_p50_ms": pct(consoles.samples["sustained"], 0.50),
+        "sustained_p99_ms": pct(consoles.samples["sustained"], 0.99),
         "baseline_api_p50_ms": pct(base, 0.50),
         "baseline_api_p99_ms": pct(base, 0.99),
         "elapsed_s": round(elapsed, 1),

@@ -63,6 +63,10 @@ class CallDesk(Protocol):
         self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None
     ) -> DeskCall: ...
 
+    async def settled(self) -> None:
+        """Return once every call offered so far is recorded (lets a burst be written before comfort steps)."""
+        ...
+
     async def queued(self, call_id: int) -> None: ...
 
     async def answered(self, call_id: int, taker_id: int) -> None: ...
@@ -107,6 +111,8 @@ class InProcessDesk:
         self._order = itertools.count()
         self._writer = threading.Thread(target=self._work, name="call-desk", daemon=True)
         self._writer.start()
+        self._offers = 0  # new calls not yet written (touched on the event loop only)
+        self._offers_done: asyncio.Event | None = None
 
     def _work(self) -> None:
         while (job := self._jobs.get()[2]) is not None:
@@ -116,7 +122,14 @@ class InProcessDesk:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
+        if priority == 0:
+            self._offers += 1
+
         def settle(result: T | None, error: BaseException | None) -> None:
+            if priority == 0:
+                self._offers -= 1
+                if not self._offers and self._offers_done is not None:
+                    self._offers_done.set()
             if future.done():
                 return
             if error is not None:
@@ -151,6 +164,13 @@ class InProcessDesk:
             ),
             priority=0,
         )
+
+    async def settled(self) -> None:
+        """Wait until every new call handed to `offer` is written."""
+        while self._offers:
+            self._offers_done = self._offers_done or asyncio.Event()
+            self._offers_done.clear()
+            await self._offers_done.wait()
 
     async def queued(self, call_id: int) -> None:
         await self._run(lambda s: intake.queued(session=s, call_id=call_id, actor=self.actor))
@@ -253,6 +273,9 @@ class HttpDesk:
             "at": at.isoformat() if at else None,
         }
         return DeskCall.from_json(await self._call("POST", "/calls", body))
+
+    async def settled(self) -> None:
+        return None  # each offer is its own request; nothing is batched here
 
     async def queued(self, call_id: int) -> None:
         await self._call("POST", f"/calls/{call_id}/queued")
