@@ -88,8 +88,9 @@ def recorded(db_url: str, channels: set[str]) -> int:
 class Consoles:
     def __init__(self) -> None:
         self.sent: dict[str, float] = {}  # channel id or api key -> when the call started
-        self.samples: dict[str, list[float]] = {"ari": [], "api": [], "burst": [], "sustained": []}
+        self.samples: dict[str, list[float]] = {"ari": [], "api": [], "burst": [], "sustained": [], "steady": []}
         self.phase: dict[str, str] = {}  # channel id -> burst or sustained
+        self.steady: set[str] = set()  # sustained calls started 10 s or more after the burst
         self.seen: dict[str, int] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.ready = 0
@@ -113,6 +114,8 @@ class Consoles:
                     self.samples["api" if key.startswith("bench-api-") else "ari"].append(took)
                     if key in self.phase:
                         self.samples[self.phase[key]].append(took)
+                        if key in self.steady:
+                            self.samples["steady"].append(took)
                     self.seen[key] = self.seen.get(key, 0) + 1
 
 
@@ -188,6 +191,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 return
             channels.add(channel)
             consoles.phase[channel] = phase
+            if phase == "sustained" and time.perf_counter() - began >= 10:
+                consoles.steady.add(channel)
             await asyncio.sleep(random.uniform(args.hold_min, args.hold_max))
             await pbx.caller_hangup(channel)
 
@@ -246,6 +251,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "burst_p99_ms": pct(consoles.samples["burst"], 0.99),
         "sustained_p50_ms": pct(consoles.samples["sustained"], 0.50),
         "sustained_p99_ms": pct(consoles.samples["sustained"], 0.99),
+        "steady_p50_ms": pct(consoles.samples["steady"], 0.50),
+        "steady_p99_ms": pct(consoles.samples["steady"], 0.99),
         "baseline_api_p50_ms": pct(base, 0.50),
         "baseline_api_p99_ms": pct(base, 0.99),
         "elapsed_s": round(elapsed, 1),

@@ -111,7 +111,8 @@ class InProcessDesk:
         self._order = itertools.count()
         self._writer = threading.Thread(target=self._work, name="call-desk", daemon=True)
         self._writer.start()
-        self._offers = 0  # new calls not yet written (touched on the event loop only)
+        # New calls handed to the writer and written so far (touched on the event loop only).
+        self._offers_issued = self._offers_written = 0
         self._offers_done: asyncio.Event | None = None
 
     def _work(self) -> None:
@@ -123,12 +124,12 @@ class InProcessDesk:
         future: asyncio.Future[T] = loop.create_future()
 
         if priority == 0:
-            self._offers += 1
+            self._offers_issued += 1
 
         def settle(result: T | None, error: BaseException | None) -> None:
             if priority == 0:
-                self._offers -= 1
-                if not self._offers and self._offers_done is not None:
+                self._offers_written += 1
+                if self._offers_done is not None:
                     self._offers_done.set()
             if future.done():
                 return
@@ -166,8 +167,10 @@ class InProcessDesk:
         )
 
     async def settled(self) -> None:
-        """Wait until every new call handed to `offer` is written."""
-        while self._offers:
+        """Wait until the new calls handed to `offer` before now are written (later ones do not count, so a
+        steady stream of calls cannot hold anyone back)."""
+        target = self._offers_issued
+        while self._offers_written < target:
             self._offers_done = self._offers_done or asyncio.Event()
             self._offers_done.clear()
             await self._offers_done.wait()
