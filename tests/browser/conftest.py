@@ -111,7 +111,7 @@ def start(db: Path, **overrides: Any) -> tuple[Server, Callable[[], None]]:
     return server, stop
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # package, not session: sync Playwright holds a running loop in the main thread
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed")
@@ -122,7 +122,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # package, not session: sync Playwright holds a running loop in the main thread
 def browser() -> Iterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
