@@ -11,11 +11,10 @@ from fastapi import FastAPI
 
 from config.settings import Settings, load_settings
 from telephony.run import start_in_process
-from ui import errors, pages
+from ui import errors, pages, stream
 from ui.context import Ctx, build
 from ui.middleware import BodyLimit, SecurityHeaders
 from ui.routes import auth, calls, geo, incidents, reports, system, telephony, units
-from ui.stream import router as stream_router
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,7 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
         try:
             yield
         finally:
+            stream.close(app)
             if stop is not None:
                 await stop()
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     errors.install(app)
     for module in (system, auth, calls, incidents, units, geo, reports, telephony, pages):
         app.include_router(module.router)
-    app.include_router(stream_router)
+    app.include_router(stream.router)
     tiles = settings.tile_url
     tile_origin = f"{urlsplit(tiles).scheme}://{urlsplit(tiles).netloc}" if tiles else None
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -1,8 +1,10 @@
 """The `/ws` event stream: catch up from the log with `?since=SEQ`, then follow live events.
 
-Each client has a bounded queue fed by the bus; a client that falls too far behind is told to resync and
-closed, so one slow console never slows the others. Events published out of order (two commits racing to
-the bus) or across a gap are filled from the log, so a client never silently misses one.
+One bus subscription per app (`Broadcaster`) encodes each event once — plain and, lazily, masked — and
+hands the frame to every client's bounded queue on the event loop, so a hundred consoles cost a hundred
+queue puts per event, not a hundred JSON encodings. A client that falls too far behind is told to resync and
+closed, so one slow console never slows the others. Events published out of order (two commits racing to the
+bus) or across a gap are filled from the log, so a client never silently misses one.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 
 from dispatch.clock import utcnow
 from dispatch.events import service as events
@@ -27,6 +31,70 @@ from ui.present import masked, sees_caller
 log = logging.getLogger(__name__)
 router = APIRouter()
 _BATCH = 500
+_BEHIND, _GONE = "behind", "gone"  # queue markers: fell behind / client disconnected
+
+
+@dataclass(eq=False)
+class Frame:
+    """One event, encoded once for everybody who may see it whole and once for the masked roles."""
+
+    event: Published
+
+    @cached_property
+    def plain(self) -> str:
+        return json.dumps(self.event.wire())
+
+    @cached_property
+    def masked(self) -> str:
+        return json.dumps(masked(self.event.wire()))
+
+
+Item = Frame | str
+
+
+@dataclass(eq=False)
+class Client:
+    queue: asyncio.Queue[Item]
+
+    def offer(self, item: Item) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            with contextlib.suppress(asyncio.QueueEmpty, asyncio.QueueFull):
+                self.queue.get_nowait()
+                self.queue.put_nowait(_BEHIND)
+
+
+@dataclass(eq=False)
+class Broadcaster:
+    loop: asyncio.AbstractEventLoop
+    clients: set[Client] = field(default_factory=set)
+    unsubscribe: Any = None
+
+    def from_bus(self, event: Published) -> None:
+        """Called on the committing thread: one hop onto the loop per event, whatever the client count."""
+        self.loop.call_soon_threadsafe(self.fan_out, event)
+
+    def fan_out(self, event: Published) -> None:
+        frame = Frame(event)
+        for client in list(self.clients):
+            client.offer(frame)
+
+
+def broadcaster(app: FastAPI) -> Broadcaster:
+    found: Broadcaster | None = getattr(app.state, "broadcaster", None)
+    if found is None:
+        found = Broadcaster(asyncio.get_running_loop())
+        found.unsubscribe = app.state.ctx.bus.subscribe(found.from_bus)
+        app.state.broadcaster = found
+    return found
+
+
+def close(app: FastAPI) -> None:
+    found: Broadcaster | None = getattr(app.state, "broadcaster", None)
+    if found is not None and found.unsubscribe is not None:
+        found.unsubscribe()
+        app.state.broadcaster = None
 
 
 class Viewer:
@@ -38,17 +106,21 @@ class Viewer:
         self.incidents: set[int] = set()
         if self.role == "responder" and self.unit_id is not None:
             with ctx.sessions() as session:
-                self.incidents = {a.incident_id for a in assignments.for_unit(session=session, unit_id=self.unit_id)}
+                mine = assignments.for_unit(session=session, unit_id=self.unit_id)
+                self.incidents = {a.incident_id for a in mine}
 
-    def wire(self, event: Published) -> dict[str, Any] | None:
-        if self.role == "responder":
-            if event.unit_id is not None and event.unit_id == self.unit_id and event.incident_id is not None:
-                self.incidents.add(event.incident_id)
-            mine = event.unit_id == self.unit_id or (event.incident_id in self.incidents)
-            if not mine or event.type.startswith(("call.", "caller.", "taker.")):
-                return None
-        body = event.wire()
-        return masked(body) if self.mask else body
+    def sees(self, event: Published) -> bool:
+        if self.role != "responder":
+            return True
+        if event.unit_id is not None and event.unit_id == self.unit_id and event.incident_id is not None:
+            self.incidents.add(event.incident_id)
+        mine = event.unit_id == self.unit_id or (event.incident_id in self.incidents)
+        return mine and not event.type.startswith(("call.", "caller.", "taker."))
+
+    def text(self, frame: Frame) -> str | None:
+        if not self.sees(frame.event):
+            return None
+        return frame.masked if self.mask else frame.plain
 
 
 def _published(row: Any) -> Published:
@@ -60,9 +132,9 @@ async def _catch_up(ctx: Ctx, ws: WebSocket, viewer: Viewer, after: int) -> int:
         rows = await asyncio.to_thread(_read, ctx, after)
         for row in rows:
             after = row.seq
-            body = viewer.wire(row)
-            if body is not None:
-                await ws.send_text(json.dumps(body))
+            text = viewer.text(Frame(row))
+            if text is not None:
+                await ws.send_text(text)
         if len(rows) < _BATCH:
             return after
 
@@ -94,63 +166,52 @@ async def stream(ws: WebSocket) -> None:
         return
     await ws.accept()
     viewer = await asyncio.to_thread(Viewer, ctx, user)
-    queue: asyncio.Queue[Published | None] = asyncio.Queue(maxsize=ctx.settings.ws_buffer)
-    loop = asyncio.get_running_loop()
-
-    def put(event: Published) -> None:
-        try:
-            queue.put_nowait(event)
-        except asyncio.QueueFull:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.get_nowait()
-                queue.put_nowait(None)  # None: this client fell behind
-
-    unsubscribe = ctx.bus.subscribe(lambda event: loop.call_soon_threadsafe(put, event))
+    client = Client(asyncio.Queue(maxsize=ctx.settings.ws_buffer))
+    hub = broadcaster(ws.app)
+    hub.clients.add(client)  # before reading the log, so nothing falls between the two
+    receiver = asyncio.create_task(_watch_client(ws, client))
     try:
         last = int(raw_since) if raw_since is not None else await asyncio.to_thread(_last, ctx)
         last = await _catch_up(ctx, ws, viewer, last)
         await ws.send_text(_control("live", last))
-        await _follow(ctx, ws, viewer, queue, last)
+        await _follow(ctx, ws, viewer, client, last)
     except WebSocketDisconnect:
         pass
     finally:
-        unsubscribe()
-
-
-async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, queue: asyncio.Queue[Published | None], last: int) -> None:
-    receiver = asyncio.create_task(_drain_client(ws))
-    try:
-        while True:
-            getter = asyncio.create_task(queue.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                getter.cancel()
-                return
-            event = getter.result()
-            if event is None:
-                await ws.send_text(_control("resync", last, reason="fell behind; reconnect with since"))
-                await ws.close(code=4409, reason="resync")
-                return
-            if event.seq <= last:
-                continue
-            if event.seq > last + 1:
-                last = await _catch_up(ctx, ws, viewer, last)  # fills the gap, and includes this event
-                continue
-            body = viewer.wire(event)
-            if body is not None:
-                await ws.send_text(json.dumps(body))
-            last = event.seq
-    finally:
+        hub.clients.discard(client)
         receiver.cancel()
 
 
-async def _drain_client(ws: WebSocket) -> None:
+async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, client: Client, last: int) -> None:
+    while True:
+        item = await client.queue.get()
+        if item == _GONE:
+            return
+        if item == _BEHIND:
+            await ws.send_text(_control("resync", last, reason="fell behind; reconnect with since"))
+            await ws.close(code=4409, reason="resync")
+            return
+        assert isinstance(item, Frame)
+        seq = item.event.seq
+        if seq <= last:
+            continue
+        if seq > last + 1:
+            last = await _catch_up(ctx, ws, viewer, last)  # fills the gap, and includes this event
+            continue
+        text = viewer.text(item)
+        if text is not None:
+            await ws.send_text(text)
+        last = seq
+
+
+async def _watch_client(ws: WebSocket, client: Client) -> None:
     """Consoles may send pings; we only need to notice when they go away."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass
+    if client.queue.full():
+        client.queue.get_nowait()  # make room: the follower must wake up and leave
+    client.queue.put_nowait(_GONE)
 
 
 def _user(ctx: Ctx, ws: WebSocket) -> User | None:
