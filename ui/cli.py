@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from config.settings import Settings, SettingsError, load_settings
+from telephony import cli as telephony_cli
 
 app = typer.Typer(
     help="Tanggap 112: emergency-call dispatch for Indonesian command centers.",
@@ -25,6 +26,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
 app.add_typer(geo_app, name="geo")
+app.command("ari")(telephony_cli.ari)
+app.command("agi")(telephony_cli.agi)
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 DEMO_USERS = (
@@ -79,13 +82,10 @@ def db_upgrade() -> None:
 @app.command()
 def seed(region: Annotated[str | None, typer.Option(help="Region pack: padang or banggai")] = None) -> None:
     """Load a region pack (agencies, catalogue, stations, units) into the database."""
-    from ui.context import build
-
     settings = _settings(**({"region": region} if region else {}))
     upgrade(settings)
     counts = _seed(settings)
     typer.echo(f"seeded {settings.region}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    _ = build
 
 
 def _seed(settings: Settings) -> dict[str, int]:
@@ -158,23 +158,6 @@ def import_osm(
         raise _fail(str(exc)) from None
     typer.echo(f"road graph written to {out}: {summary}")
     typer.echo(f"use it with TANGGAP_ROAD_GRAPH={out.resolve()}")
-
-
-@app.command()
-def ari(
-    api_url: Annotated[str, typer.Option(help="The Tanggap server this bridge reports to")] = "http://127.0.0.1:8112",
-    token: Annotated[str, typer.Option(envvar="TANGGAP_API_TOKEN", help="Bearer token of a telephony user")] = "",
-) -> None:
-    """Run the Asterisk ARI bridge (and FastAGI) as its own process, reaching the server over its API."""
-    from telephony.run import main_remote
-
-    settings = _settings()
-    _logging(settings)
-    if not settings.ari_url:
-        raise _fail("set TANGGAP_ARI_URL (e.g. http://127.0.0.1:8088/ari) to run the bridge")
-    if not token:
-        raise _fail("give --token or TANGGAP_API_TOKEN: a bearer token of a user with role telephony")
-    main_remote(settings, api_url.rstrip("/"), token)
 
 
 @app.command()
