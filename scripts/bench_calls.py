@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from telephony.testing.ari_server import AriDouble  # noqa: E402
+from tests.doubles.ari_server import AriDouble  # noqa: E402
 
 TAKERS = 10
 

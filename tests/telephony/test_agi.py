@@ -19,7 +19,7 @@ from dispatch.calls.intake import Triage
 from dispatch.calls.models import CallerFlag
 from dispatch.clock import utcnow
 from telephony.agi import FastAgiServer, TanggapAGI, _TextReader, _TextWriter
-from telephony.testing.agi_peer import USAGE, USAGE_END, AgiPeer, environment
+from tests.doubles.agi_peer import USAGE, USAGE_END, AgiPeer, environment
 from ui.context import Ctx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "asterisk"

@@ -12,7 +12,7 @@ from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
 from telephony.desk import InProcessDesk
-from telephony.testing.ari_server import AriDouble
+from tests.doubles.ari_server import AriDouble
 from tests.telephony.conftest import taker_ready
 from ui.context import Ctx
 

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from telephony.ari.client import AriClient
-from telephony.testing.ari_server import AriDouble
+from tests.doubles.ari_server import AriDouble
 from tests.telephony.conftest import FIXTURES
 
 CAPTURES = [

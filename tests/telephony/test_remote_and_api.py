@@ -15,7 +15,7 @@ from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
 from telephony.desk import HttpDesk
-from telephony.testing.ari_server import AriDouble
+from tests.doubles.ari_server import AriDouble
 from tests.telephony.test_ari_bridge import call_on, status_of
 from ui.app import create_app
 from ui.context import Ctx
