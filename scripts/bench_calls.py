@@ -163,6 +163,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         str(port),
         "--ws",
         "websockets-sansio",
+        "--ws-per-message-deflate",
+        "false",  # as `tanggap serve` runs it
         "--log-level",
         "warning",
         "--no-access-log",

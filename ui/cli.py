@@ -179,6 +179,7 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        ws_per_message_deflate=False,  # a LAN console gains nothing; each event would be compressed per client
         ws_max_size=65536,
     )
 
