@@ -90,6 +90,10 @@ class CallDesk(Protocol):
     async def close(self) -> None: ...
 
 
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    loop.call_soon_threadsafe(fn, *args)
+
+
 class InProcessDesk:
     """Dispatch services in worker threads, one short session each."""
 
@@ -114,10 +118,40 @@ class InProcessDesk:
         # New calls handed to the writer and written so far (touched on the event loop only).
         self._offers_issued = self._offers_written = 0
         self._offers_done: asyncio.Event | None = None
+        # New calls waiting for the writer: (work on a session, settle from the writer thread).
+        self._offer_batch: list[tuple[Callable[[Session], Any], Callable[[Any, BaseException | None], None]]] = []
+        self._batch_lock = threading.Lock()
 
     def _work(self) -> None:
         while (job := self._jobs.get()[2]) is not None:
             job()
+
+    def _write_offers(self) -> None:
+        """Write every new call handed over so far in one transaction: a burst of 200 callers costs one
+        commit, not 200. If any offer fails, the batch is undone and each offer is written on its own, so one
+        bad call cannot hold back the others."""
+        with self._batch_lock:
+            batch, self._offer_batch = self._offer_batch, []
+        if not batch:
+            return  # an earlier job of this kind already wrote them
+        try:
+            with self.sessions() as session:
+                results = [fn(session) for fn, _ in batch]
+                session.commit()
+        except Exception:
+            log.warning("a batch of %d new calls failed; writing them one by one", len(batch))
+            for fn, settle in batch:
+                try:
+                    with self.sessions() as session:
+                        result = fn(session)
+                        session.commit()
+                except BaseException as exc:
+                    settle(None, exc)
+                else:
+                    settle(result, None)
+            return
+        for (_, settle), result in zip(batch, results, strict=True):
+            settle(result, None)
 
     async def _run(self, fn: Callable[[Session], T], priority: int = 2) -> T:
         loop = asyncio.get_running_loop()
@@ -147,7 +181,12 @@ class InProcessDesk:
             else:
                 loop.call_soon_threadsafe(settle, result, None)
 
-        self._jobs.put((priority, next(self._order), work))
+        if priority == 0:  # a new call: written in a batch with the others that arrived meanwhile
+            with self._batch_lock:
+                self._offer_batch.append((fn, lambda r, e: _call_soon(loop, settle, r, e)))
+            self._jobs.put((0, next(self._order), self._write_offers))
+        else:
+            self._jobs.put((priority, next(self._order), work))
         return await future
 
     async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None) -> DeskCall:
@@ -161,6 +200,7 @@ class InProcessDesk:
                     dialled=dialled,
                     at=at,
                     actor=self.actor,
+                    commit=False,  # _write_offers commits the batch
                 )
             ),
             priority=0,

@@ -84,6 +84,7 @@ def offer(
     at: datetime | None,
     actor: str,
     text: str | None = None,
+    commit: bool = True,
 ) -> Call:
     return calls.offer(
         session=session,
@@ -94,6 +95,7 @@ def offer(
         at=at,
         text=text,
         actor=actor,
+        commit=commit,
     )
 
 

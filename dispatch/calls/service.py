@@ -45,10 +45,12 @@ def offer(
     at: datetime | None = None,
     text: str | None = None,
     actor: str = "system",
+    commit: bool = True,
 ) -> Call:
     """A call is ringing. Offering the same channel twice returns the first record (reconnects, retries).
 
-    A flagged caller is marked, never refused: a known prankster can have a real emergency.
+    A flagged caller is marked, never refused: a known prankster can have a real emergency. With
+    `commit=False` the caller commits, so a burst of calls can be written in one transaction.
     """
     channel_id = channel_id or f"{provider}-{uuid.uuid4()}"
     existing = get_by_channel(session=session, provider=provider, channel_id=channel_id)
@@ -69,7 +71,8 @@ def offer(
     session.add(call)
     session.flush()
     record(session, "call.offered", actor=actor, data=data(call), call_id=call.id)
-    session.commit()
+    if commit:
+        session.commit()
     return call
 
 
