@@ -6,9 +6,7 @@ Browser tests are marked `browser`; they skip when /usr/bin/chromium or the vend
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,14 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Geolocation, Page, ViewportSize, sync_playwright
 
-import dispatch.referrals.models  # noqa: F401  (the referrals table is part of the schema)
 from config.settings import Settings
 from dispatch.regions import seed
 from dispatch.users import service as users
+from tests.servers import serve
 from ui.app import create_app
+from ui.cli import upgrade
 from ui.context import Ctx, build
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,29 +56,13 @@ class Server:
             return int(next(u["id"] for u in api.get("/api/v1/units").json() if u["callsign"] == callsign))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def migrate(settings: Settings) -> None:
-    """The schema from the Alembic migrations (all heads), as `tanggap db upgrade` builds it."""
-    from alembic.config import Config
-
-    from alembic import command
-    from ui.cli import ALEMBIC_DIR
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
-    cfg.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
-    command.upgrade(cfg, "heads")
-
-
-def start(db: Path, **overrides: Any) -> tuple[Server, Callable[[], None]]:
+@contextlib.contextmanager
+def start(db: Path, **overrides: Any) -> Iterator[Server]:
     """Migrate, seed Padang, create one user per role, and serve the app in a background thread."""
     settings = Settings(database_url=f"sqlite:///{db}", region="padang", **overrides)
-    migrate(settings)
+    upgrade(settings)
     ctx = build(settings)
     server = Server("", ctx)
     with ctx.sessions() as session:
@@ -90,25 +72,10 @@ def start(db: Path, **overrides: Any) -> tuple[Server, Callable[[], None]]:
                                 name=username.capitalize(), unit_callsign=unit)
             server.tokens[username] = users.issue_token(session=session, user=user, kind="api",
                                                         lifetime=timedelta(hours=2))
-    port = free_port()
-    config = uvicorn.Config(create_app(ctx=ctx), host="127.0.0.1", port=port, log_level="warning",
-                            ws="websockets-sansio")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    server.url = f"http://127.0.0.1:{port}"
-
-    def stop() -> None:
-        uv.should_exit = True
-        thread.join(10)
-        ctx.engine.dispose()
-
-    return server, stop
+    with serve(create_app(ctx=ctx)) as url:
+        server.url = url
+        yield server
+    ctx.engine.dispose()
 
 
 @pytest.fixture(scope="package")  # package, not session: sync Playwright holds a running loop in the main thread
@@ -117,9 +84,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         pytest.skip(f"{CHROMIUM} not installed")
     if not (ROOT / "ui" / "static" / "vendor" / "leaflet" / "leaflet.js").exists():
         pytest.skip("console assets not built: run scripts/build_console.sh")
-    running, stop = start(tmp_path_factory.mktemp("browser") / "tanggap.db", ack_timeout_s=10)
-    yield running
-    stop()
+    with start(tmp_path_factory.mktemp("browser") / "tanggap.db", ack_timeout_s=10) as running:
+        yield running
 
 
 @pytest.fixture(scope="package")  # package, not session: sync Playwright holds a running loop in the main thread
