@@ -5,6 +5,8 @@ A flag is information for the call-taker (and lets telephony play a warning); it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,19 @@ def active_flag(*, session: Session, caller: str | None) -> CallerFlag | None:
 
 def is_flagged(*, session: Session, caller: str | None) -> bool:
     return active_flag(session=session, caller=caller) is not None
+
+
+def flagged_among(*, session: Session, callers: Iterable[str | None]) -> set[str]:
+    """Which of these numbers are flagged now: one query for a whole burst of callers."""
+    numbers = {c for c in callers if c}
+    if not numbers:
+        return set()
+    found = session.scalars(
+        select(CallerFlag.caller).where(
+            CallerFlag.caller.in_(numbers), CallerFlag.until > utcnow(), CallerFlag.cleared_by.is_(None)
+        )
+    )
+    return set(found)
 
 
 def _recent_abuse(session: Session, caller: str, policy: Policy) -> int:

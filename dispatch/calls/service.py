@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from dispatch.calls import abuse
@@ -15,7 +17,7 @@ from dispatch.calls.schemas import CallOut
 from dispatch.clock import utcnow
 from dispatch.context import Policy
 from dispatch.errors import Invalid, NotFound
-from dispatch.events.service import record
+from dispatch.events.service import NewEvent, record, record_many
 from dispatch.lifecycle import CALL, CallClass, CallStatus
 from dispatch.phone import normalise
 
@@ -35,6 +37,18 @@ def get_by_channel(*, session: Session, provider: str, channel_id: str) -> Call 
     return session.scalar(select(Call).where(Call.provider == provider, Call.channel_id == channel_id))
 
 
+@dataclass(frozen=True)
+class Ringing:
+    """A call the PBX (or a webhook, or the API) offers: what `offer_many` needs to know of it."""
+
+    caller: str | None
+    provider: str
+    channel_id: str | None = None
+    dialled: str | None = "112"
+    at: datetime | None = None
+    text: str | None = None
+
+
 def offer(
     *,
     session: Session,
@@ -52,28 +66,50 @@ def offer(
     A flagged caller is marked, never refused: a known prankster can have a real emergency. With
     `commit=False` the caller commits, so a burst of calls can be written in one transaction.
     """
-    channel_id = channel_id or f"{provider}-{uuid.uuid4()}"
-    existing = get_by_channel(session=session, provider=provider, channel_id=channel_id)
-    if existing is not None:
-        return existing
-    number = normalise(caller)
-    call = Call(
-        caller=number,
-        caller_raw=caller,
-        provider=provider,
-        channel_id=channel_id,
-        dialled=dialled,
-        offered_at=at or utcnow(),
-        flagged=abuse.is_flagged(session=session, caller=number),
-        is_text=text is not None,
-        text=text,
+    (call,) = offer_many(
+        session=session, ringing=[Ringing(caller, provider, channel_id, dialled, at, text)], actor=actor
     )
-    session.add(call)
-    session.flush()
-    record(session, "call.offered", actor=actor, data=data(call), call_id=call.id)
     if commit:
         session.commit()
     return call
+
+
+def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> list[Call]:
+    """Several calls ringing at once, one `Call` each in the same order; does not commit.
+
+    The same rules as `offer`, in a fixed handful of statements whatever the number of calls (a lookup of
+    known channels, one of flags, one insert of calls, one of events): a burst of 200 callers reaches the
+    consoles in milliseconds, not in the ~300 ms that 200 separate offers take on SQLite.
+    """
+    keys = [(r.provider, r.channel_id or f"{r.provider}-{uuid.uuid4()}") for r in ringing]
+    known: dict[tuple[str, str], Call] = {
+        (c.provider, c.channel_id): c
+        for c in session.scalars(select(Call).where(Call.channel_id.in_({channel for _, channel in keys})))
+        if c.channel_id is not None
+    }
+    numbers = [normalise(r.caller) for r in ringing]
+    flagged = abuse.flagged_among(session=session, callers=numbers)
+    values: dict[tuple[str, str], dict[str, Any]] = {}
+    for r, key, number in zip(ringing, keys, numbers, strict=True):
+        if key not in known and key not in values:
+            values[key] = {
+                "caller": number,
+                "caller_raw": r.caller,
+                "provider": r.provider,
+                "channel_id": key[1],
+                "dialled": r.dialled,
+                "offered_at": r.at or utcnow(),
+                "flagged": number in flagged,
+                "is_text": r.text is not None,
+                "text": r.text,
+            }
+    if values:
+        # An ORM bulk INSERT ... RETURNING: one statement on SQLite too (see events.record_many).
+        new = list(session.scalars(insert(Call).returning(Call), list(values.values())))
+        new.sort(key=lambda c: c.id)
+        known.update(((c.provider, c.channel_id), c) for c in new)
+        record_many(session, [NewEvent("call.offered", actor, data(c), call_id=c.id) for c in new])
+    return [known[key] for key in keys]
 
 
 def answer(*, session: Session, call_id: int, taker_id: int | None, actor: str, at: datetime | None = None) -> Call:

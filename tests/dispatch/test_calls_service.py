@@ -1,9 +1,12 @@
 """Calls and the repeat-abuse policy, on a real database (SQLite and PostgreSQL)."""
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from dispatch.calls import abuse
 from dispatch.calls import service as calls
+from dispatch.clock import utcnow
 from dispatch.events.bus import Published
 from ui.context import Ctx
 
@@ -46,3 +49,31 @@ def test_events_are_published_after_commit_only(ctx: Ctx) -> None:
         session.rollback()
     unsubscribe()
     assert [e.type for e in seen] == ["call.offered"]
+
+
+def test_a_burst_is_offered_at_once_in_order_with_one_event_per_new_call(ctx: Ctx) -> None:
+    """`offer_many`: the same rules as `offer` (a known channel is not offered again, a flagged caller is
+    marked), each call once, events published in sequence order after the one commit."""
+    seen: list[Published] = []
+    unsubscribe = ctx.bus.subscribe(seen.append)
+    with ctx.sessions() as session:
+        known = calls.offer(session=session, caller="0812 0000 0000", provider="asterisk", channel_id="c-known")
+        until = utcnow() + timedelta(days=1)
+        session.add(abuse.CallerFlag(caller="+6281300000009", flagged_at=utcnow(), until=until, count=3, reason="t"))
+        session.commit()
+        seen.clear()
+        ringing = [calls.Ringing(f"0812 5555 {n:04d}", "asterisk", f"c{n}") for n in range(40)]
+        ringing[7] = calls.Ringing("0813 0000 0009", "asterisk", "c7")  # flagged: marked, still offered
+        ringing.insert(3, calls.Ringing("0812 0000 0000", "asterisk", "c-known"))  # offered before: same record
+        ringing.append(calls.Ringing("0812 5555 0001", "asterisk", "c1"))  # twice in one burst: one call
+        offered = calls.offer_many(session=session, ringing=ringing, actor="ari")
+        assert not seen  # nothing is published before the commit
+        session.commit()
+    unsubscribe()
+    assert [c.channel_id for c in offered] == [r.channel_id for r in ringing]
+    assert offered[3].id == known.id and offered[-1].id == offered[1].id
+    assert [c.flagged for c in offered].count(True) == 1 and offered[8].flagged  # c7, after the insert at 3
+    assert [e.type for e in seen] == ["call.offered"] * 40
+    assert [e.seq for e in seen] == sorted(e.seq for e in seen)
+    assert {e.data["channel_id"] for e in seen} == {f"c{n}" for n in range(40)}
+    assert all(e.call_id == e.data["id"] for e in seen)
