@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi.testclient import TestClient
+
+from tests.streams import Inbox
 
 
 def unit_id(client: TestClient, headers: dict[str, str], callsign: str) -> int:
@@ -14,8 +14,8 @@ def unit_id(client: TestClient, headers: dict[str, str], callsign: str) -> int:
 def test_call_to_closed_incident_streams_every_step(client: TestClient, auth: dict[str, dict[str, str]]) -> None:
     taker, disp, resp = auth["call_taker"], auth["dispatcher"], auth["responder"]
     with client.websocket_connect("/ws?since=0", headers=disp) as ws:
-        live = json.loads(ws.receive_text())
-        assert live["type"] == "live"
+        inbox = Inbox(ws)
+        assert inbox.next()["type"] == "live"
         call = client.post("/api/v1/calls", json={"caller": "0812-3456-7890"}, headers=taker).json()
         assert call["caller"] == "+6281234567890"
         client.post(f"/api/v1/calls/{call['id']}/answer", headers=taker).raise_for_status()
@@ -43,6 +43,6 @@ def test_call_to_closed_incident_streams_every_step(client: TestClient, auth: di
         assert closed["status"] == "closed"
         seen = []
         while not seen or seen[-1] != "incident.closed":
-            seen.append(json.loads(ws.receive_text())["type"])
+            seen.append(inbox.next()["type"])
     assert seen[0] == "call.offered" and "assignment.created" in seen
     assert seen.count("assignment.status") == 4

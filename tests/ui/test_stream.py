@@ -17,39 +17,49 @@ from starlette.websockets import WebSocketDisconnect
 
 from dispatch.events.service import record
 from tests.servers import serve
+from tests.streams import Inbox
 from ui.app import create_app
 from ui.context import Ctx
 
 Headers = dict[str, dict[str, str]]
 
 
-def receive_until(ws: object, kind: str) -> list[dict[str, object]]:
-    got = []
-    while True:
-        message = json.loads(ws.receive_text())  # type: ignore[attr-defined]
-        got.append(message)
-        if message["type"] == kind:
-            return got
-
-
 def test_reconnect_with_since_receives_what_was_missed_in_order(client: TestClient, auth: Headers) -> None:
     h = auth["call_taker"]
     with client.websocket_connect("/ws", headers=h) as ws:
-        live = json.loads(ws.receive_text())
-        assert live["type"] == "live"
+        inbox = Inbox(ws)
+        assert inbox.next()["type"] == "live"
         client.post("/api/v1/calls", json={"caller": "0811"}, headers=h)
-        first = json.loads(ws.receive_text())
+        first = inbox.next()
     last = first["seq"]
     for n in range(3):
         client.post("/api/v1/calls", json={"caller": f"081100{n}"}, headers=h)
     with client.websocket_connect(f"/ws?since={last}", headers=h) as ws:
-        missed = receive_until(ws, "live")
+        inbox = Inbox(ws)
+        missed = inbox.until("live")
         client.post("/api/v1/calls", json={"caller": "081199998888"}, headers=h)
-        after = json.loads(ws.receive_text())
+        after = inbox.next()
     seqs = [m["seq"] for m in missed[:-1]]
     assert len(seqs) == 3 and seqs == sorted(seqs) and seqs[0] > last
     assert set(missed[0]) == {"seq", "type", "at", "data"} and missed[0]["type"] == "call.offered"
     assert after["seq"] > seqs[-1] and after["data"]["caller"] == "+6281199998888"
+
+
+def test_a_replay_comes_in_few_messages_each_an_array_in_order(client: TestClient, auth: Headers) -> None:
+    """Catching up on 300 events costs two websocket messages (250 at most each), not 300."""
+    h = auth["dispatcher"]
+    with client.websocket_connect("/ws", headers=h) as ws:
+        start = Inbox(ws).next()["seq"]
+    ctx: Ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    with ctx.sessions() as session:
+        for n in range(300):
+            record(session, "test.bulk", actor="test", data={"n": n})
+        session.commit()
+    with client.websocket_connect(f"/ws?since={start}", headers=h) as ws:
+        inbox = Inbox(ws)
+        missed = inbox.until("live")[:-1]
+    assert [m["data"]["n"] for m in missed] == list(range(300))
+    assert inbox.arrays == 3  # 250 events, 50 events, then `live`
 
 
 def test_websocket_needs_a_login(client: TestClient) -> None:
@@ -77,7 +87,8 @@ def test_responder_stream_carries_only_its_unit(client: TestClient, auth: Header
         "/api/v1/incidents", json={"type_code": "medical", "lat": -0.95, "lon": 100.40}, headers=taker
     ).json()
     with client.websocket_connect("/ws", headers=auth["responder"]) as ws:
-        receive_until(ws, "live")
+        inbox = Inbox(ws)
+        inbox.until("live")
         client.post(
             f"/api/v1/incidents/{other['id']}/assignments", json={"unit_id": units["PSC119-03-AMB1"]}, headers=disp
         )
@@ -86,7 +97,7 @@ def test_responder_stream_carries_only_its_unit(client: TestClient, auth: Header
             f"/api/v1/incidents/{mine['id']}/assignments", json={"unit_id": units["DAMKAR-03-PMK1"]}, headers=disp
         )
         client.patch(f"/api/v1/incidents/{mine['id']}", json={"notes": "lantai 2"}, headers=taker)
-        got = [json.loads(ws.receive_text()) for _ in range(2)]
+        got = [inbox.next() for _ in range(2)]
     assert [g["type"] for g in got] == ["assignment.created", "incident.updated"]
     assert all(g["data"].get("id", mine["id"]) == mine["id"] for g in got)
 
@@ -125,11 +136,11 @@ def test_slow_client_is_told_to_resync_and_fast_one_gets_everything(ctx: Ctx, au
 
     async def fast_client(url: str) -> list[int]:
         async with websockets.connect(url.replace("http", "ws") + f"/ws?token={token}", max_size=None) as fast:
-            assert json.loads(await fast.recv())["type"] == "live"
+            assert [m["type"] for m in json.loads(await fast.recv())] == ["live"]
             writer = asyncio.get_running_loop().run_in_executor(None, write_events)
             seqs: list[int] = []
             while len(seqs) < total:
-                seqs.append(json.loads(await asyncio.wait_for(fast.recv(), 30))["seq"])
+                seqs.extend(m["seq"] for m in json.loads(await asyncio.wait_for(fast.recv(), 30)))
             await writer
             return seqs
 

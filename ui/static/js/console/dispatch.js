@@ -1,7 +1,7 @@
 // The dispatcher's screen: open incidents by priority with live timers, the recommended units, assign and
 // cancel in one action, acknowledgement escalation, the assignment history and the unit board.
 
-import { $, debounce, fill, h } from '../lib/dom.js';
+import { $, batched, debounce, fill, h } from '../lib/dom.js';
 import { getLang, label, t } from '../lib/i18n.js';
 import { get, newKey, optional, post } from '../lib/api.js';
 import { clock, dateTime, duration, since } from '../lib/time.js';
@@ -33,6 +33,9 @@ export class Dispatch {
     this.canAssign = ['dispatcher', 'supervisor', 'admin'].includes(me.role);
     this.refreshRecs = debounce(() => this.loadRecs(), 300);
     this.refreshHistory = debounce(() => this.loadHistory(), 300);
+    // Events redraw the lists at most once a frame: a burst of events is one redraw each.
+    this.drawListSoon = batched(() => this.drawList());
+    this.drawUnitsSoon = batched(() => this.drawUnits());
     $('#unit-filter').addEventListener('input', () => this.drawUnits());
     store.on((topic, detail) => this.changed(topic, detail));
     setInterval(() => this.checkEscalation(), 1000);
@@ -96,17 +99,17 @@ export class Dispatch {
     }
     if (topic === 'incidents' || topic === 'assignments') {
       if (this.selected != null && !this.store.incidents.has(this.selected)) this.selected = null;
-      this.drawList();
+      this.drawListSoon();
       if (detail === this.selected) {
         this.drawDetail();
         this.refreshRecs();
       }
     }
     if (topic === 'units') {
-      this.drawUnits();
+      this.drawUnitsSoon();
       if (this.selected != null) this.drawDetail();
     }
-    if (topic === 'calls') this.drawList();
+    if (topic === 'calls') this.drawListSoon();
     if (topic === 'event' && this.selected != null && relatedIncident(detail) === this.selected) {
       this.refreshHistory();
     }

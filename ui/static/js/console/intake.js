@@ -1,7 +1,7 @@
 // The call-taker's screen: live calls, caller history, and a keyboard-first intake (classify in one key,
 // type picklist, location by gazetteer / map / AML, notes, duplicates, referral to an agency).
 
-import { $, fill, h, show } from '../lib/dom.js';
+import { $, batched, fill, h, show } from '../lib/dom.js';
 import { getLang, label, t } from '../lib/i18n.js';
 import { get, newKey, optional, post } from '../lib/api.js';
 import { clock, dateTime, since } from '../lib/time.js';
@@ -30,6 +30,8 @@ export class Intake {
     this.details = null; // GET /calls/{id} of the current call
     this.mode = null; // 'emergency' | 'referral' | null
     this.geoMissing = false;
+    // Events redraw the queue at most once a frame: a burst of 200 calls is one redraw, not 200.
+    this.drawQueueSoon = batched(() => this.drawQueue());
     this.resetForm();
     this.bind();
   }
@@ -564,7 +566,7 @@ export class Intake {
         const mine = this.call();
         if (!mine || (mine.status === 'ended' && !this.dirty())) this.select(call.id);
       }
-      this.drawQueue();
+      this.drawQueueSoon();
       if (topic === 'all' || detail === this.current) this.drawCall();
     } else if (topic === 'location' && detail === this.current) {
       this.drawAml();

@@ -69,8 +69,11 @@ export class Stream {
     this.ws = ws;
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     ws.onmessage = (message) => {
-      if (this.ws !== ws) return;
-      this.receive(JSON.parse(message.data));
+      // Each websocket message is an array of messages in order (a burst arrives as one array).
+      for (const item of JSON.parse(message.data)) {
+        if (this.ws !== ws) return;
+        this.receive(item);
+      }
     };
     ws.onclose = (event) => {
       if (this.ws !== ws) return; // replaced or dropped on purpose
