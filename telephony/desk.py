@@ -25,6 +25,7 @@ from dispatch.calls import service as calls
 from dispatch.calls.intake import Triage
 from dispatch.calls.models import Call
 from dispatch.calls.queue import Match
+from dispatch.calls.service import Ringing
 from dispatch.context import Policy
 from dispatch.events.bus import EventBus, Published
 
@@ -90,8 +91,20 @@ class CallDesk(Protocol):
     async def close(self) -> None: ...
 
 
+Settle = Callable[[Any, BaseException | None], None]
+
+
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
     loop.call_soon_threadsafe(fn, *args)
+
+
+def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]
 
 
 class InProcessDesk:
@@ -113,13 +126,14 @@ class InProcessDesk:
         # call (priority 0) goes before bookkeeping of calls already on hold.
         self._jobs: jobqueue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = jobqueue.PriorityQueue()
         self._order = itertools.count()
+        self._closed = False
         self._writer = threading.Thread(target=self._work, name="call-desk", daemon=True)
         self._writer.start()
         # New calls handed to the writer and written so far (touched on the event loop only).
         self._offers_issued = self._offers_written = 0
         self._offers_done: asyncio.Event | None = None
-        # New calls waiting for the writer: (work on a session, settle from the writer thread).
-        self._offer_batch: list[tuple[Callable[[Session], Any], Callable[[Any, BaseException | None], None]]] = []
+        # New calls waiting for the writer: (the call, who offers it, settle it from the writer thread).
+        self._offer_batch: list[tuple[Ringing, str, Settle]] = []
         self._batch_lock = threading.Lock()
 
     def _work(self) -> None:
@@ -127,84 +141,87 @@ class InProcessDesk:
             job()
 
     def _write_offers(self) -> None:
-        """Write every new call handed over so far in one transaction: a burst of 200 callers costs one
-        commit, not 200. If any offer fails, the batch is undone and each offer is written on its own, so one
-        bad call cannot hold back the others."""
+        """Write every new call handed over so far in one transaction of a few statements: a burst of 200
+        callers costs one commit, not 200. If the batch fails, each call is written on its own, so one bad
+        call cannot hold back the others."""
         with self._batch_lock:
             batch, self._offer_batch = self._offer_batch, []
         if not batch:
             return  # an earlier job of this kind already wrote them
         try:
-            with self.sessions() as session:
-                results = [fn(session) for fn, _ in batch]
-                session.commit()
+            results = self._offer_now([(ringing, actor) for ringing, actor, _ in batch])
         except Exception:
             log.warning("a batch of %d new calls failed; writing them one by one", len(batch))
-            for fn, settle in batch:
+            for ringing, actor, settle in batch:
                 try:
-                    with self.sessions() as session:
-                        result = fn(session)
-                        session.commit()
+                    (result,) = self._offer_now([(ringing, actor)])
                 except BaseException as exc:
                     settle(None, exc)
                 else:
                     settle(result, None)
             return
-        for (_, settle), result in zip(batch, results, strict=True):
+        for (_, _, settle), result in zip(batch, results, strict=True):
             settle(result, None)
 
-    async def _run(self, fn: Callable[[Session], T], priority: int = 2) -> T:
+    def _offer_now(self, batch: list[tuple[Ringing, str]]) -> list[DeskCall]:
+        offered: list[DeskCall] = []
+        with self.sessions() as session:
+            for actor, group in itertools.groupby(batch, key=lambda item: item[1]):
+                ringing = [r for r, _ in group]
+                offered.extend(DeskCall.of(c) for c in calls.offer_many(session=session, ringing=ringing, actor=actor))
+            session.commit()
+        return offered
+
+    async def run(self, fn: Callable[[Session], T], priority: int = 2) -> T:
+        """Run `fn` on the writer thread with a session of its own (and commit if `fn` does); lower
+        `priority` first. The HTTP telephony API uses this too, so a burst from a remote bridge is written
+        one transaction after another instead of 200 threads fighting for SQLite's lock."""
+        if self._closed:
+            raise DeskUnavailable("the call desk is closed (server shutting down)")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-
-        if priority == 0:
-            self._offers_issued += 1
-
-        def settle(result: T | None, error: BaseException | None) -> None:
-            if priority == 0:
-                self._offers_written += 1
-                if self._offers_done is not None:
-                    self._offers_done.set()
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)  # type: ignore[arg-type]
 
         def work() -> None:
             try:
                 with self.sessions() as session:
                     result = fn(session)
             except BaseException as exc:
-                loop.call_soon_threadsafe(settle, None, exc)
+                loop.call_soon_threadsafe(_settle, future, None, exc)
             else:
-                loop.call_soon_threadsafe(settle, result, None)
+                loop.call_soon_threadsafe(_settle, future, result, None)
 
-        if priority == 0:  # a new call: written in a batch with the others that arrived meanwhile
-            with self._batch_lock:
-                self._offer_batch.append((fn, lambda r, e: _call_soon(loop, settle, r, e)))
-            self._jobs.put((0, next(self._order), self._write_offers))
-        else:
-            self._jobs.put((priority, next(self._order), work))
+        self._jobs.put((priority, next(self._order), work))
         return await future
 
-    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None) -> DeskCall:
-        return await self._run(
-            lambda s: DeskCall.of(
-                intake.offer(
-                    session=s,
-                    provider=self.provider,
-                    channel_id=channel_id,
-                    caller=caller,
-                    dialled=dialled,
-                    at=at,
-                    actor=self.actor,
-                    commit=False,  # _write_offers commits the batch
-                )
-            ),
-            priority=0,
-        )
+    async def offer(
+        self,
+        *,
+        channel_id: str,
+        caller: str | None,
+        dialled: str | None,
+        at: datetime | None,
+        provider: str | None = None,
+        actor: str | None = None,
+    ) -> DeskCall:
+        """A new call goes before any other work, in a batch with the others that arrived meanwhile.
+        `provider` and `actor` default to the desk's own (the HTTP API passes the bridge's)."""
+        if self._closed:
+            raise DeskUnavailable("the call desk is closed (server shutting down)")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[DeskCall] = loop.create_future()
+        self._offers_issued += 1
+
+        def settle(result: DeskCall | None, error: BaseException | None) -> None:
+            self._offers_written += 1
+            if self._offers_done is not None:
+                self._offers_done.set()
+            _settle(future, result, error)
+
+        ringing = Ringing(caller, provider or self.provider, channel_id, dialled, at)
+        with self._batch_lock:
+            self._offer_batch.append((ringing, actor or self.actor, lambda r, e: _call_soon(loop, settle, r, e)))
+        self._jobs.put((0, next(self._order), self._write_offers))
+        return await future
 
     async def settled(self) -> None:
         """Wait until the new calls handed to `offer` before now are written (later ones do not count, so a
@@ -216,22 +233,22 @@ class InProcessDesk:
             await self._offers_done.wait()
 
     async def queued(self, call_id: int) -> None:
-        await self._run(lambda s: intake.queued(session=s, call_id=call_id, actor=self.actor))
+        await self.run(lambda s: intake.queued(session=s, call_id=call_id, actor=self.actor))
 
     async def answered(self, call_id: int, taker_id: int) -> None:
-        await self._run(lambda s: intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=self.actor))
+        await self.run(lambda s: intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=self.actor))
 
     async def finish(self, call_id: int, cause: str | None) -> None:
-        await self._run(lambda s: intake.finish(session=s, call_id=call_id, actor=self.actor, cause=cause), 1)
+        await self.run(lambda s: intake.finish(session=s, call_id=call_id, actor=self.actor, cause=cause), 1)
 
     async def set_recording(self, call_id: int, ref: str) -> None:
-        await self._run(lambda s: calls.set_recording(session=s, call_id=call_id, ref=ref, actor=self.actor))
+        await self.run(lambda s: calls.set_recording(session=s, call_id=call_id, ref=ref, actor=self.actor))
 
     async def claim(self) -> list[Match]:
-        return await self._run(lambda s: queue.claim(session=s, provider=self.provider, actor=self.actor))
+        return await self.run(lambda s: queue.claim(session=s, provider=self.provider, actor=self.actor))
 
     async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None:
-        await self._run(
+        await self.run(
             lambda s: queue.requeue(
                 session=s,
                 call_id=call_id,
@@ -243,10 +260,10 @@ class InProcessDesk:
         )
 
     async def live(self) -> list[DeskCall]:
-        return await self._run(lambda s: [DeskCall.of(c) for c in intake.live(session=s, provider=self.provider)])
+        return await self.run(lambda s: [DeskCall.of(c) for c in intake.live(session=s, provider=self.provider)])
 
     async def triage(self, caller: str | None) -> Triage:
-        return await self._run(lambda s: intake.triage(session=s, caller=caller, policy=self.policy))
+        return await self.run(lambda s: intake.triage(session=s, caller=caller, policy=self.policy))
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         if self.bus is None:
@@ -259,7 +276,9 @@ class InProcessDesk:
         return self.bus.subscribe(handler)
 
     async def close(self) -> None:
-        self._jobs.put((99, next(self._order), None))
+        if not self._closed:
+            self._closed = True
+            self._jobs.put((99, next(self._order), None))
 
 
 class HttpDesk:

@@ -36,7 +36,13 @@ class ServerContext(Protocol):
     bus: EventBus
 
 
-async def start_in_process(ctx: ServerContext) -> Stop | None:
+def server_desk(ctx: ServerContext) -> InProcessDesk:
+    """The server's one call desk: its writer thread serves the in-process bridge and the HTTP telephony API
+    (a bridge in its own process), so every call, however it arrives, is written by one thread in batches."""
+    return InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+
+
+async def start_in_process(ctx: ServerContext, desk: InProcessDesk | None = None) -> Stop | None:
     settings = ctx.settings
     stops: list[Stop] = []
     twilio_voice.log_status(settings)
@@ -51,8 +57,7 @@ async def start_in_process(ctx: ServerContext) -> Stop | None:
         # Python's default 5 ms switch interval every SQLite call of a new call can wait that long for the
         # GIL, which measured p99 ~95 ms to record a call in a burst instead of ~20 ms at 1 ms.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-        desk = InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
-        stops.extend(await _start_pbx(settings, desk))
+        stops.extend(await _start_pbx(settings, desk or server_desk(ctx)))
     else:
         log.info("Asterisk bridge disabled (TANGGAP_ARI_URL not set)")
     if not stops:

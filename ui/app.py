@@ -13,6 +13,7 @@ from config.settings import Settings, load_settings
 from telephony.run import start_in_process
 from ui import errors, pages, stream
 from ui.context import Ctx, build
+from ui.desk import close_desk, desk_of
 from ui.middleware import BodyLimit, SecurityHeaders
 from ui.routes import auth, calls, geo, incidents, reports, system, telephony, units
 
@@ -25,13 +26,15 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop = await start_in_process(ctx)  # the ARI bridge, FastAGI and SMS alerts, when configured
+        # The ARI bridge, FastAGI and SMS alerts, when configured; the bridge shares the API's call desk.
+        stop = await start_in_process(ctx, desk_of(app))
         try:
             yield
         finally:
             stream.close(app)
             if stop is not None:
                 await stop()
+            await close_desk(app)
 
     app = FastAPI(title="Tanggap 112", version="0.1.0", lifespan=lifespan)
     app.state.ctx = ctx

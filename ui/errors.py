@@ -8,9 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from dispatch.errors import Conflict, DomainError, Forbidden, Invalid, InvalidTransition, NotFound
+from telephony.desk import DeskUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +64,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(OperationalError, busy_error)
+    app.add_exception_handler(PoolTimeout, busy_error)  # every pooled connection in use for 30 s
+    app.add_exception_handler(DeskUnavailable, busy_error)  # the call desk is closing (shutdown)

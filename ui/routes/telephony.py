@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -22,11 +23,28 @@ from dispatch.calls.models import Call
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
 from telephony.ari.client import AriClient, AriError, AriNotFound
-from ui.deps import DB, CtxDep, Supervisor, require, shown
+from ui.deps import DB, CtxDep, Supervisor, shown, user_for
+from ui.desk import desk_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
-Bridge = Annotated[User, Depends(require("telephony"))]
+
+
+def _bridge_user(request: Request, ctx: CtxDep) -> User:
+    """The bridge's user, looked up with a session closed at once: the bridge's endpoints then wait for the
+    call desk without holding a pooled connection (a burst of 200 calls would otherwise hold them all and
+    leave the consoles' requests waiting for the pool)."""
+    with ctx.sessions() as session:
+        user = user_for(session, request)
+        if user is None:
+            raise HTTPException(401, "login required")
+        if user.role not in ("telephony", "admin"):
+            raise HTTPException(403, f"role {user.role} may not do this (needs telephony)")
+        session.expunge(user)
+        return user
+
+
+Bridge = Annotated[User, Depends(_bridge_user)]
 TWIML = "application/xml"
 
 
@@ -76,38 +94,50 @@ class RequeueIn(BaseModel):
     taker_available: bool
 
 
+# Every step goes through the server's call desk (`ui.desk`): one writer thread, new calls first and in
+# batches, exactly as for the bridge inside the server. Run in the request threads instead, a burst of 200
+# calls from a remote bridge had 200 threads queueing for SQLite's write lock and the connection pool, and
+# answered some of them 500 (measured with scripts/bench_calls.py --remote).
+
+
 @router.post("/api/v1/telephony/calls")
-def bridge_offer(body: OfferIn, db: DB, user: Bridge) -> dict[str, Any]:
-    call = intake.offer(
-        session=db,
-        provider=body.provider,
+async def bridge_offer(body: OfferIn, request: Request, user: Bridge) -> dict[str, Any]:
+    call = await desk_of(request.app).offer(
         channel_id=body.channel_id,
         caller=body.caller,
         dialled=body.dialled,
         at=body.at,
+        provider=body.provider,
         actor=user.username,
     )
-    return _desk_call(call)
+    return asdict(call)
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/queued")
-def bridge_queued(call_id: int, db: DB, user: Bridge) -> dict[str, Any]:
-    return {"position": intake.queued(session=db, call_id=call_id, actor=user.username)}
+async def bridge_queued(call_id: int, request: Request, user: Bridge) -> dict[str, Any]:
+    position = await desk_of(request.app).run(lambda s: intake.queued(session=s, call_id=call_id, actor=user.username))
+    return {"position": position}
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/answered")
-def bridge_answered(call_id: int, body: TakerIn, db: DB, user: Bridge) -> dict[str, Any]:
-    return _desk_call(intake.answered(session=db, call_id=call_id, taker_id=body.taker_id, actor=user.username))
+async def bridge_answered(call_id: int, body: TakerIn, request: Request, user: Bridge) -> dict[str, Any]:
+    return await desk_of(request.app).run(
+        lambda s: _desk_call(intake.answered(session=s, call_id=call_id, taker_id=body.taker_id, actor=user.username))
+    )
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/finish")
-def bridge_finish(call_id: int, body: CauseIn, db: DB, user: Bridge) -> dict[str, Any]:
-    return _desk_call(intake.finish(session=db, call_id=call_id, actor=user.username, cause=body.cause))
+async def bridge_finish(call_id: int, body: CauseIn, request: Request, user: Bridge) -> dict[str, Any]:
+    return await desk_of(request.app).run(
+        lambda s: _desk_call(intake.finish(session=s, call_id=call_id, actor=user.username, cause=body.cause)), 1
+    )
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/recording")
-def bridge_recording(call_id: int, body: RefIn, db: DB, user: Bridge) -> dict[str, Any]:
-    return _desk_call(calls.set_recording(session=db, call_id=call_id, ref=body.ref, actor=user.username))
+async def bridge_recording(call_id: int, body: RefIn, request: Request, user: Bridge) -> dict[str, Any]:
+    return await desk_of(request.app).run(
+        lambda s: _desk_call(calls.set_recording(session=s, call_id=call_id, ref=body.ref, actor=user.username))
+    )
 
 
 @router.get("/api/v1/telephony/calls/live")
@@ -116,19 +146,24 @@ def bridge_live(db: DB, _user: Bridge, provider: str = "asterisk") -> list[dict[
 
 
 @router.post("/api/v1/telephony/acd/claim")
-def bridge_claim(body: ProviderIn, db: DB, user: Bridge) -> list[dict[str, Any]]:
-    return [m.__dict__ for m in queue.claim(session=db, provider=body.provider, actor=user.username)]
+async def bridge_claim(body: ProviderIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
+    matches = await desk_of(request.app).run(
+        lambda s: queue.claim(session=s, provider=body.provider, actor=user.username)
+    )
+    return [m.__dict__ for m in matches]
 
 
 @router.post("/api/v1/telephony/acd/requeue")
-def bridge_requeue(body: RequeueIn, db: DB, user: Bridge) -> dict[str, bool]:
-    queue.requeue(
-        session=db,
-        call_id=body.call_id,
-        taker_id=body.taker_id,
-        reason=body.reason,
-        taker_available=body.taker_available,
-        actor=user.username,
+async def bridge_requeue(body: RequeueIn, request: Request, user: Bridge) -> dict[str, bool]:
+    await desk_of(request.app).run(
+        lambda s: queue.requeue(
+            session=s,
+            call_id=body.call_id,
+            taker_id=body.taker_id,
+            reason=body.reason,
+            taker_available=body.taker_available,
+            actor=user.username,
+        )
     )
     return {"ok": True}
 
