@@ -25,9 +25,7 @@ class BBox:
         return self.south <= lat <= self.north and self.west <= lon <= self.east
 
     def expanded(self, margin_deg: float) -> BBox:
-        return BBox(
-            self.south - margin_deg, self.west - margin_deg, self.north + margin_deg, self.east + margin_deg
-        )
+        return BBox(self.south - margin_deg, self.west - margin_deg, self.north + margin_deg, self.east + margin_deg)
 
 
 def validate_point(lat: float, lon: float, *, bbox: BBox | None = None) -> tuple[float, float]:

@@ -132,9 +132,7 @@ def _query_forms(query: str) -> set[str]:
     if not text:
         raise BadQuery("the place name to search for is empty")
     if len(text) > MAX_QUERY_CHARS:
-        raise BadQuery(
-            f"the place name is {len(text)} characters long; at most {MAX_QUERY_CHARS} are allowed"
-        )
+        raise BadQuery(f"the place name is {len(text)} characters long; at most {MAX_QUERY_CHARS} are allowed")
     forms = {strip_prefix(normalize(text, fold_spelling=fold)) for fold in (True, False)} - {""}
     if not forms:
         raise BadQuery(f"the place name {text!r} has no letters or digits")
@@ -183,9 +181,7 @@ def read_islands(path: Path) -> list[Place]:
             kecamatan=None,
             lat=float(row["lat"]),
             lon=float(row["lng"]),
-            accuracy_m=max(_radius_m(area), 100.0)
-            if (area := rf.as_float(row.get("luas_km2")))
-            else ISLAND_ACCURACY_M,
+            accuracy_m=max(_radius_m(area), 100.0) if (area := rf.as_float(row.get("luas_km2"))) else ISLAND_ACCURACY_M,
         )
         for row in rf.read_rows(path)
     ]

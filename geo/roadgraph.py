@@ -114,9 +114,7 @@ class RoadGraph:
         try:
             with np.load(path, allow_pickle=False) as data:
                 if str(data["format"]) != FORMAT:
-                    raise BadRoadGraph(
-                        f"{path} is a road graph of format {data['format']}, expected {FORMAT}"
-                    )
+                    raise BadRoadGraph(f"{path} is a road graph of format {data['format']}, expected {FORMAT}")
                 arrays = {name: data[name] for name in _ARRAYS}
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             if isinstance(exc, BadRoadGraph):
@@ -192,9 +190,7 @@ class RoadGraph:
         node, incident_offset = self.snap([lat], [lon])
         search = self.search(int(node[0]), limit_s=limit_s)
         nodes = np.asarray(unit_nodes, dtype=np.int64)
-        offset = (
-            np.zeros(len(nodes)) if unit_offset_m is None else np.asarray(unit_offset_m, dtype=np.float64)
-        )
+        offset = np.zeros(len(nodes)) if unit_offset_m is None else np.asarray(unit_offset_m, dtype=np.float64)
         return self.combine(search, float(incident_offset[0]), nodes, offset, offroad_speed_kmh / 3.6)
 
     def combine(
@@ -213,9 +209,7 @@ class RoadGraph:
         offroad = unit_offset_m + incident_offset_m
         eta = search.time_s[nodes] / road_factor + offroad / offroad_speed_ms
         distance = self.path_lengths(search)[nodes] + offroad
-        return Travel(
-            np.where(on_network, eta, np.inf), np.where(on_network, distance, np.inf), on_network.copy()
-        )
+        return Travel(np.where(on_network, eta, np.inf), np.where(on_network, distance, np.inf), on_network.copy())
 
     def path_lengths(self, search: Search) -> FloatArray:
         """Road metres along each reached node's fastest path (inf where not reached).

@@ -35,9 +35,7 @@ __all__ = ["RoadGraph", "RoadModel", "import_osm"]
 ROAD_NODE = "road-node"
 
 
-def import_osm(
-    pbf_path: Path, out_path: Path, *, speed_kmh: Mapping[str, float] = HIGHWAY_SPEED_KMH
-) -> RoadGraph:
+def import_osm(pbf_path: Path, out_path: Path, *, speed_kmh: Mapping[str, float] = HIGHWAY_SPEED_KMH) -> RoadGraph:
     """Read the drivable roads of an OSM extract and write the routable graph to `out_path` (.npz).
 
     Raises BadOsmFile when the file is missing, not OSM PBF, or holds no drivable roads. The file

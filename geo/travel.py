@@ -152,9 +152,7 @@ def prepare_origins(
         raise ValueError("agency must have one entry per unit")
     agencies = tuple(sorted(set(labels)))
     code = {name: i for i, name in enumerate(agencies)}
-    kinds = {
-        t: (unit_speed_kmh(t, speed_kmh, default_speed_kmh) / 3.6, is_sea_unit(t)) for t in set(unit_type)
-    }
+    kinds = {t: (unit_speed_kmh(t, speed_kmh, default_speed_kmh) / 3.6, is_sea_unit(t)) for t in set(unit_type)}
     speed = np.array([kinds[t][0] for t in unit_type], dtype=np.float64)
     sea = np.array([kinds[t][1] for t in unit_type], dtype=np.bool_)
     return la, lo, np.array([code[a] for a in labels], dtype=np.int64), agencies, speed, sea

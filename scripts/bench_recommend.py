@@ -162,9 +162,7 @@ def road_line(name: str, graph: RoadGraph, size: Size, rng: np.random.Generator)
         if any(plain[k] != ours[k].tolist() for k in plain):
             raise SystemExit(f"networkx baseline disagrees at {plat}, {plon}")
     base_it = iter(sample)
-    base = timed(
-        lambda: networkx_recommend(reversed_graph, graph, model, origins, *next(base_it)), len(sample)
-    )
+    base = timed(lambda: networkx_recommend(reversed_graph, graph, model, origins, *next(base_it)), len(sample))
 
     p99 = float(np.percentile(rec, 99))
     return {

@@ -33,15 +33,26 @@ PAGES: dict[str, tuple[str, ...]] = {
     "responder": ("responder",),
     "supervisor": ("supervisor", "admin"),
 }
-HOME = {"call_taker": "/console", "dispatcher": "/console", "responder": "/responder",
-        "supervisor": "/supervisor", "admin": "/supervisor"}
+HOME = {
+    "call_taker": "/console",
+    "dispatcher": "/console",
+    "responder": "/responder",
+    "supervisor": "/supervisor",
+    "admin": "/supervisor",
+}
 # Files the pages cannot work without that come from npm (scripts/build_console.sh).
 VENDORED = ("vendor/leaflet/leaflet.js", "vendor/chart.js/chart.umd.min.js")
 
 TYPES = {
-    ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8", ".json": "application/json", ".svg": "image/svg+xml",
-    ".png": "image/png", ".ico": "image/x-icon", ".woff2": "font/woff2", ".txt": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
     ".md": "text/plain; charset=utf-8",
 }
 _COMPRESSIBLE = (".html", ".js", ".css", ".json", ".svg", ".txt", ".md")

@@ -87,5 +87,4 @@ def listing(
 
 def _record(session: Session, kind: str, actor: str, row: Referral) -> None:
     event = events.ReferralEvent(kind, data(row))
-    record(session, event.type, actor=actor, data=event.payload(), call_id=row.call_id,
-           incident_id=row.incident_id)
+    record(session, event.type, actor=actor, data=event.payload(), call_id=row.call_id, incident_id=row.incident_id)

@@ -21,15 +21,21 @@ _FALSE = ("prank", "ghost")
 def call_mix(*, session: Session, period: Period) -> Table:
     """Calls offered in the period by classification, with abandon and false-call rates (EU COCOM)."""
     counts: Counter[str] = Counter()
-    query = (select(Call.classification, func.count(Call.id))
-             .where(Call.offered_at >= period.start, Call.offered_at < period.end)
-             .group_by(Call.classification))
+    query = (
+        select(Call.classification, func.count(Call.id))
+        .where(Call.offered_at >= period.start, Call.offered_at < period.end)
+        .group_by(Call.classification)
+    )
     for classification, count in session.execute(query):
         counts[classification if classification in CLASSES else "unclassified"] += count
     total = sum(counts.values())
     rows = [{"classification": c, "count": counts[c], "pct": _pct(counts[c], total)} for c in CLASSES]
-    meta = {**period.meta(), "total": total, "abandon_rate_pct": _pct(counts["abandoned"], total),
-            "false_call_rate_pct": _pct(sum(counts[c] for c in _FALSE), total)}
+    meta = {
+        **period.meta(),
+        "total": total,
+        "abandon_rate_pct": _pct(counts["abandoned"], total),
+        "false_call_rate_pct": _pct(sum(counts[c] for c in _FALSE), total),
+    }
     return Table(("classification", "count", "pct"), rows, meta)
 
 
@@ -37,13 +43,16 @@ def call_mix_daily(*, session: Session, period: Period) -> Table:
     """Calls per local day and classification, for a stacked chart."""
     days = {day: Counter[str]() for day in period.days()}
     query = select(Call.offered_at, Call.classification).where(
-        Call.offered_at >= period.start, Call.offered_at < period.end)
+        Call.offered_at >= period.start, Call.offered_at < period.end
+    )
     for offered_at, classification in session.execute(query):
         day = period.local(offered_at).date()
         if day in days:
             days[day][classification if classification in CLASSES else "unclassified"] += 1
-    rows = [{"date": day.isoformat(), **{c: counts[c] for c in CLASSES}, "total": sum(counts.values())}
-            for day, counts in days.items()]
+    rows = [
+        {"date": day.isoformat(), **{c: counts[c] for c in CLASSES}, "total": sum(counts.values())}
+        for day, counts in days.items()
+    ]
     return Table(("date", *CLASSES, "total"), rows, period.meta())
 
 
@@ -53,14 +62,21 @@ def callbacks(*, session: Session, period: Period, now: datetime | None = None) 
     rows = []
     for call in reversed(calls.callbacks(session=session)):
         rang = (call.ended_at - call.offered_at).total_seconds() if call.ended_at else None
-        rows.append({
-            "call_id": call.id, "caller": call.caller,
-            "offered_at": period.local(call.offered_at).isoformat(),
-            "rang_s": None if rang is None else round(rang, 1), "flagged": call.flagged,
-            "waiting_min": round((now - call.offered_at).total_seconds() / 60, 1),
-        })
-    return Table(("call_id", "caller", "offered_at", "rang_s", "flagged", "waiting_min"), rows,
-                 {"timezone": str(period.tz), "total": len(rows)})
+        rows.append(
+            {
+                "call_id": call.id,
+                "caller": call.caller,
+                "offered_at": period.local(call.offered_at).isoformat(),
+                "rang_s": None if rang is None else round(rang, 1),
+                "flagged": call.flagged,
+                "waiting_min": round((now - call.offered_at).total_seconds() / 60, 1),
+            }
+        )
+    return Table(
+        ("call_id", "caller", "offered_at", "rang_s", "flagged", "waiting_min"),
+        rows,
+        {"timezone": str(period.tz), "total": len(rows)},
+    )
 
 
 def _pct(part: int, total: int) -> float | None:

@@ -18,8 +18,18 @@ from dispatch.reports.fractiles import fractile
 from dispatch.reports.period import Period
 from dispatch.reports.table import Table
 
-COLUMNS = ("agency", "agency_name", "referred", "waiting", "in_progress", "done", "rejected",
-           "follow_up_pct", "p50_first_response_h", "p50_done_h")
+COLUMNS = (
+    "agency",
+    "agency_name",
+    "referred",
+    "waiting",
+    "in_progress",
+    "done",
+    "rejected",
+    "follow_up_pct",
+    "p50_first_response_h",
+    "p50_done_h",
+)
 _STATES = ("referred", "in_progress", "done", "rejected")
 
 
@@ -28,12 +38,16 @@ def follow_up(*, session: Session, period: Period) -> Table:
     query = select(Referral).where(Referral.referred_at >= period.start, Referral.referred_at < period.end)
     for row in session.scalars(query):
         per_agency[row.agency_id].append(row)
-    rows = [_row(agency, per_agency.get(agency.id, []))
-            for agency in session.scalars(select(Agency).order_by(Agency.name))]
+    rows = [
+        _row(agency, per_agency.get(agency.id, [])) for agency in session.scalars(select(Agency).order_by(Agency.name))
+    ]
     total = sum(len(v) for v in per_agency.values())
     done = sum(1 for v in per_agency.values() for r in v if r.status == "done")
-    return Table(COLUMNS, rows, {**period.meta(), "referred": total,
-                                 "follow_up_pct": round(100.0 * done / total, 1) if total else None})
+    return Table(
+        COLUMNS,
+        rows,
+        {**period.meta(), "referred": total, "follow_up_pct": round(100.0 * done / total, 1) if total else None},
+    )
 
 
 def _row(agency: Agency, rows: list[Referral]) -> dict[str, object]:
@@ -41,11 +55,16 @@ def _row(agency: Agency, rows: list[Referral]) -> dict[str, object]:
     first = [_hours(r.referred_at, _first_response(r)) for r in rows if _first_response(r) is not None]
     done = [_hours(r.referred_at, r.done_at) for r in rows if r.done_at is not None]
     return {
-        "agency": agency.code, "agency_name": agency.name, "referred": len(rows),
+        "agency": agency.code,
+        "agency_name": agency.name,
+        "referred": len(rows),
         "waiting": by_status["referred"],
-        "in_progress": by_status["in_progress"], "done": by_status["done"], "rejected": by_status["rejected"],
+        "in_progress": by_status["in_progress"],
+        "done": by_status["done"],
+        "rejected": by_status["rejected"],
         "follow_up_pct": round(100.0 * by_status["done"] / len(rows), 1) if rows else None,
-        "p50_first_response_h": _round(fractile(first, 0.5)), "p50_done_h": _round(fractile(done, 0.5)),
+        "p50_first_response_h": _round(fractile(first, 0.5)),
+        "p50_done_h": _round(fractile(done, 0.5)),
     }
 
 

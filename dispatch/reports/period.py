@@ -36,8 +36,9 @@ class Period:
         return {"from": self.first.isoformat(), "to": self.last.isoformat(), "timezone": str(self.tz)}
 
 
-def period(first: date | None, last: date | None, tz: ZoneInfo, *, today: date | None = None,
-           default_days: int = 7) -> Period:
+def period(
+    first: date | None, last: date | None, tz: ZoneInfo, *, today: date | None = None, default_days: int = 7
+) -> Period:
     """The days asked for; by default the last `default_days` days up to today (local)."""
     today = today or datetime.now(tz).date()
     if last is None:

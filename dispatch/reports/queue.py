@@ -23,11 +23,21 @@ def waiting(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> T
     for call in calls.waiting(session=session):
         waited = round((now - call.offered_at).total_seconds(), 1)
         longest = waited if longest is None else max(longest, waited)
-        rows.append({"call_id": call.id, "caller": call.caller,
-                     "offered_at": call.offered_at.astimezone(tz).isoformat(), "waiting_s": waited,
-                     "flagged": call.flagged, "is_text": call.is_text})
-    return Table(("call_id", "caller", "offered_at", "waiting_s", "flagged", "is_text"), rows,
-                 {"waiting": len(rows), "longest_s": longest})
+        rows.append(
+            {
+                "call_id": call.id,
+                "caller": call.caller,
+                "offered_at": call.offered_at.astimezone(tz).isoformat(),
+                "waiting_s": waited,
+                "flagged": call.flagged,
+                "is_text": call.is_text,
+            }
+        )
+    return Table(
+        ("call_id", "caller", "offered_at", "waiting_s", "flagged", "is_text"),
+        rows,
+        {"waiting": len(rows), "longest_s": longest},
+    )
 
 
 def takers(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> Table:
@@ -37,20 +47,27 @@ def takers(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> Ta
         select(User).where(User.active.is_(True), User.role == Role.call_taker).order_by(User.username)
     ).all()
     on_call = {
-        c.taker_id: c for c in session.scalars(select(Call).where(Call.status == CallStatus.answered))
+        c.taker_id: c
+        for c in session.scalars(select(Call).where(Call.status == CallStatus.answered))
         if c.taker_id is not None
     }
     rows = []
     for user in people:
         call = on_call.get(user.id)
         state = "on_call" if call else ("available" if user.available else "away")
-        rows.append({
-            "user_id": user.id, "username": user.username, "name": user.name, "state": state,
-            "since": (call.answered_at if call and call.answered_at else user.available_at or user.created_at)
-            .astimezone(tz).isoformat(),
-            "call_id": call.id if call else None,
-            "talking_s": _seconds(now, call.answered_at if call else None),
-        })
+        rows.append(
+            {
+                "user_id": user.id,
+                "username": user.username,
+                "name": user.name,
+                "state": state,
+                "since": (call.answered_at if call and call.answered_at else user.available_at or user.created_at)
+                .astimezone(tz)
+                .isoformat(),
+                "call_id": call.id if call else None,
+                "talking_s": _seconds(now, call.answered_at if call else None),
+            }
+        )
     counts = {s: sum(1 for r in rows if r["state"] == s) for s in ("available", "on_call", "away")}
     return Table(("user_id", "username", "name", "state", "since", "call_id", "talking_s"), rows, counts)
 

@@ -30,9 +30,21 @@ GROUPINGS: tuple[By, ...] = ("all", "agency", "type", "kecamatan")
 ALL = ("*", "")  # the group of everything (and of calls, which belong to no agency)
 
 COLUMNS = (
-    "group", "group_label", "interval", "n", "p50_s", "p90_s", "mean_s",
-    "target_s", "goal_pct", "within_target_pct", "met",
-    "target2_s", "goal2_pct", "within_target2_pct", "met2",
+    "group",
+    "group_label",
+    "interval",
+    "n",
+    "p50_s",
+    "p90_s",
+    "mean_s",
+    "target_s",
+    "goal_pct",
+    "within_target_pct",
+    "met",
+    "target2_s",
+    "goal2_pct",
+    "within_target2_pct",
+    "met2",
 )
 
 
@@ -88,8 +100,12 @@ def summarise(found: Iterable[Sample]) -> list[dict[str, Any]]:
 def _row(group: tuple[str, str], interval: str, found: list[Sample]) -> dict[str, Any]:
     seconds = [s.seconds for s in found]
     row: dict[str, Any] = {
-        "group": group[0], "group_label": group[1], "interval": interval, "n": len(found),
-        "p50_s": _round(fractile(seconds, 0.5)), "p90_s": _round(fractile(seconds, 0.9)),
+        "group": group[0],
+        "group_label": group[1],
+        "interval": interval,
+        "n": len(found),
+        "p50_s": _round(fractile(seconds, 0.5)),
+        "p90_s": _round(fractile(seconds, 0.9)),
         "mean_s": _round(mean(seconds)),
     }
     for i, goal in enumerate(standards.GOALS[interval][:2]):
@@ -109,8 +125,14 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _add(out: list[Sample], interval: str, start: datetime | None, end: datetime | None,
-         limits: tuple[float, ...], group: tuple[str, str]) -> None:
+def _add(
+    out: list[Sample],
+    interval: str,
+    start: datetime | None,
+    end: datetime | None,
+    limits: tuple[float, ...],
+    group: tuple[str, str],
+) -> None:
     if start is None or end is None:
         return
     seconds = (end - start).total_seconds()
@@ -126,8 +148,9 @@ def _group(incident: Incident | None, by: By) -> tuple[str, str]:
     return incident.kecamatan_code or "", incident.kecamatan or ""
 
 
-def _incident_samples(incident: Incident, linked: list[Call], rows: list[Assignment], units: dict[int, _Unit],
-                      by: By) -> list[Sample]:
+def _incident_samples(
+    incident: Incident, linked: list[Call], rows: list[Assignment], units: dict[int, _Unit], by: By
+) -> list[Sample]:
     out: list[Sample] = []
     answered = min((c.answered_at for c in linked if c.answered_at is not None), default=None)
     offered = min((c.offered_at for c in linked), default=None)
@@ -150,8 +173,9 @@ def _incident_samples(incident: Incident, linked: list[Call], rows: list[Assignm
 
 def _incidents(session: Session, period: Period) -> dict[int, Incident]:
     rows = session.scalars(
-        select(Incident).where(Incident.created_at >= period.start, Incident.created_at < period.end,
-                               Incident.duplicate_of.is_(None))
+        select(Incident).where(
+            Incident.created_at >= period.start, Incident.created_at < period.end, Incident.duplicate_of.is_(None)
+        )
     ).all()
     return {row.id: row for row in rows}
 
@@ -168,8 +192,9 @@ def _calls(session: Session, incidents: dict[int, Incident]) -> dict[int, list[C
 
 def _answering(session: Session, period: Period, by: By) -> list[Sample]:
     rows = session.execute(
-        select(Call.offered_at, Call.answered_at, Call.incident_id)
-        .where(Call.offered_at >= period.start, Call.offered_at < period.end, Call.answered_at.is_not(None))
+        select(Call.offered_at, Call.answered_at, Call.incident_id).where(
+            Call.offered_at >= period.start, Call.offered_at < period.end, Call.answered_at.is_not(None)
+        )
     ).all()
     linked: dict[int, Incident] = {}
     if by in ("type", "kecamatan"):
@@ -195,12 +220,11 @@ def _assignments(session: Session, incident_ids: list[int]) -> dict[int, list[As
 def _units(session: Session, unit_ids: set[int]) -> dict[int, _Unit]:
     out: dict[int, _Unit] = {}
     for chunk in _chunks(list(unit_ids)):
-        query = select(Unit.id, Agency.code, Agency.name, Agency.kind).join(Agency,
-                                                                             Unit.agency_id == Agency.id)
+        query = select(Unit.id, Agency.code, Agency.name, Agency.kind).join(Agency, Unit.agency_id == Agency.id)
         for unit_id, code, name, kind in session.execute(query.where(Unit.id.in_(chunk))):
             out[unit_id] = _Unit((code, name), kind)
     return out
 
 
 def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

@@ -45,7 +45,9 @@ def limits(interval: str, agency_kind: str | None = None) -> tuple[float, ...]:
 
 def describe() -> list[dict[str, object]]:
     return [
-        {"interval": name, "goals": [{"within_s": g.within_s, "goal_pct": g.goal_pct, "source": g.source}
-                                     for g in GOALS[name]]}
+        {
+            "interval": name,
+            "goals": [{"within_s": g.within_s, "goal_pct": g.goal_pct, "source": g.source} for g in GOALS[name]],
+        }
         for name in INTERVALS
     ]

@@ -26,14 +26,24 @@ from ui.cli import upgrade
 from ui.context import Ctx, build
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 PASSWORD = "rahasia-demo-112"
 RESPONDER_UNIT = "DAMKAR-03-PMK1"  # Padang Barat
 USERS = {
-    "calltaker": ("call_taker", None), "dispatcher": ("dispatcher", None), "supervisor": ("supervisor", None),
+    "calltaker": ("call_taker", None),
+    "dispatcher": ("dispatcher", None),
+    "supervisor": ("supervisor", None),
     "responder": ("responder", RESPONDER_UNIT),
 }
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -48,14 +58,11 @@ class Server:
 
     def api(self, username: str) -> httpx.Client:
         """An API client logged in as one of the test users (bearer token)."""
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[username]}"},
-                            timeout=10)
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.tokens[username]}"}, timeout=10)
 
     def unit_id(self, callsign: str) -> int:
         with self.api("dispatcher") as api:
             return int(next(u["id"] for u in api.get("/api/v1/units").json() if u["callsign"] == callsign))
-
-
 
 
 @contextlib.contextmanager
@@ -68,10 +75,17 @@ def start(db: Path, **overrides: Any) -> Iterator[Server]:
     with ctx.sessions() as session:
         seed(session, ctx.region.pack)
         for username, (role, unit) in USERS.items():
-            user = users.create(session=session, username=username, password=PASSWORD, role=role,
-                                name=username.capitalize(), unit_callsign=unit)
-            server.tokens[username] = users.issue_token(session=session, user=user, kind="api",
-                                                        lifetime=timedelta(hours=2))
+            user = users.create(
+                session=session,
+                username=username,
+                password=PASSWORD,
+                role=role,
+                name=username.capitalize(),
+                unit_callsign=unit,
+            )
+            server.tokens[username] = users.issue_token(
+                session=session, user=user, kind="api", lifetime=timedelta(hours=2)
+            )
     with serve(create_app(ctx=ctx)) as url:
         server.url = url
         yield server
@@ -100,11 +114,21 @@ def browser() -> Iterator[Browser]:
 class Console:
     """One logged-in browser context, with every console error and CSP violation collected."""
 
-    def __init__(self, browser: Browser, server: Server, username: str, viewport: ViewportSize,
-                 geolocation: Geolocation | None = None) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        server: Server,
+        username: str,
+        viewport: ViewportSize,
+        geolocation: Geolocation | None = None,
+    ) -> None:
         self.context: BrowserContext = browser.new_context(
-            viewport=viewport, locale="id-ID", timezone_id="Asia/Jakarta", geolocation=geolocation,
-            permissions=["geolocation"] if geolocation else [])
+            viewport=viewport,
+            locale="id-ID",
+            timezone_id="Asia/Jakarta",
+            geolocation=geolocation,
+            permissions=["geolocation"] if geolocation else [],
+        )
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)

@@ -36,8 +36,17 @@ def offer(server: Server, caller: str) -> dict[str, Any]:
 def send_aml(server: Server, caller: str, lat: float, lon: float, accuracy_m: float = 18) -> None:
     """An AML fix as the telephony bridge records it (the SMS parser is tested with telephony)."""
     with server.ctx.sessions() as session:
-        locations.report(session=session, caller=caller, source="aml", lat=lat, lon=lon, accuracy_m=accuracy_m,
-                         fix_at=datetime.now(UTC), raw=None, actor="test-aml")
+        locations.report(
+            session=session,
+            caller=caller,
+            source="aml",
+            lat=lat,
+            lon=lon,
+            accuracy_m=accuracy_m,
+            fix_at=datetime.now(UTC),
+            raw=None,
+            actor="test-aml",
+        )
 
 
 def free(server: Server, callsign: str) -> None:
@@ -48,8 +57,14 @@ def free(server: Server, callsign: str) -> None:
             for a in api.get(f"/api/v1/incidents/{incident['id']}").json()["assignments"]:
                 if a["unit_id"] != unit["id"] or a["status"] in ("cleared", "cancelled"):
                     continue
-                path = {"dispatched": ["cancelled"], "acknowledged": ["cancelled"], "en_route": ["cancelled"],
-                        "on_scene": ["cleared"], "transporting": ["cleared"], "at_hospital": ["cleared"]}
+                path = {
+                    "dispatched": ["cancelled"],
+                    "acknowledged": ["cancelled"],
+                    "en_route": ["cancelled"],
+                    "on_scene": ["cleared"],
+                    "transporting": ["cleared"],
+                    "at_hospital": ["cleared"],
+                }
                 for status in path[a["status"]]:
                     api.post(f"/api/v1/assignments/{a['id']}/status", json={"status": status}).raise_for_status()
 
@@ -231,9 +246,18 @@ def _incident(server: Server, caller: str) -> int:
     call = offer(server, caller)
     with server.api("calltaker") as api:
         api.post(f"/api/v1/calls/{call['id']}/answer").raise_for_status()
-        r = api.post("/api/v1/incidents", json={
-            "type_code": "fire_house", "call_id": call["id"], "lat": PADANG_BARAT[0], "lon": PADANG_BARAT[1],
-            "location_source": "gazetteer", "address": "Jl. Pondok, depan masjid", "notes": "asap tebal"})
+        r = api.post(
+            "/api/v1/incidents",
+            json={
+                "type_code": "fire_house",
+                "call_id": call["id"],
+                "lat": PADANG_BARAT[0],
+                "lon": PADANG_BARAT[1],
+                "location_source": "gazetteer",
+                "address": "Jl. Pondok, depan masjid",
+                "notes": "asap tebal",
+            },
+        )
         r.raise_for_status()
         api.post(f"/api/v1/calls/{call['id']}/end")
         return int(r.json()["id"])
@@ -313,7 +337,9 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     with server.api("dispatcher") as api:
         events = api.get(f"/api/v1/incidents/{incident_id}/events").json()
     assert [e["data"]["assignment"]["status"] for e in events if e["type"] == "assignment.status"] == [
-        "acknowledged", "en_route"]  # nothing done twice
+        "acknowledged",
+        "en_route",
+    ]  # nothing done twice
 
     # The dashboard picks the new turnout time up by itself.
     assert _turnouts(server) == turnouts + 1
@@ -431,8 +457,10 @@ def test_responder_page_weight(server: Server, open_console: OpenConsole) -> Non
     page.wait_for_load_state("networkidle")
     total = sum(sizes.values())
     assets = sum(size for rid, size in sizes.items() if "/api/" not in urls.get(rid, ""))
-    print(f"\nresponder page: {total / 1024:.1f} KB transferred ({assets / 1024:.1f} KB page and assets, "
-          f"{len(sizes)} requests)")
+    print(
+        f"\nresponder page: {total / 1024:.1f} KB transferred ({assets / 1024:.1f} KB page and assets, "
+        f"{len(sizes)} requests)"
+    )
     assert not any("leaflet" in url or "chart" in url for url in urls.values())
     assert total <= 300 * 1024
     no_errors(responder)

@@ -136,9 +136,7 @@ def test_from_edges_keeps_the_fastest_parallel_edge_and_the_largest_component() 
     lat, lon = [0.0, 0.0, 0.0, 1.0], [0.0, 0.001, 0.002, 1.0]
     # 0 <-> 1 <-> 2 is a strongly connected street; node 3 can be reached but never left.
     src, dst = [0, 0, 1, 1, 2, 2], [1, 1, 0, 2, 1, 3]
-    graph = RoadGraph.from_edges(
-        lat, lon, src, dst, [9.0, 5.0, 5.0, 5.0, 5.0, 5.0], [100.0] * 6, [10, 11, 12, 13]
-    )
+    graph = RoadGraph.from_edges(lat, lon, src, dst, [9.0, 5.0, 5.0, 5.0, 5.0, 5.0], [100.0] * 6, [10, 11, 12, 13])
     assert graph.osm_id.tolist() == [10, 11, 12]
     assert graph.n_edges == 4
     assert graph.search(1).time_s.tolist() == [5.0, 0.0, 5.0]

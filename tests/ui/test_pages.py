@@ -25,10 +25,28 @@ FAMILIES = {
     "conn": ("connecting", "live", "reconnecting", "offline"),
     "role": ("call_taker", "dispatcher", "responder", "supervisor", "admin", "telephony"),
     "istatus": ("new", "dispatched", "on_scene", "closed"),
-    "astatus": ("dispatched", "acknowledged", "en_route", "on_scene", "transporting", "at_hospital", "cleared",
-                "cancelled", "available", "out_of_service"),
-    "ustatus": ("available", "dispatched", "acknowledged", "en_route", "on_scene", "transporting", "at_hospital",
-                "out_of_service"),
+    "astatus": (
+        "dispatched",
+        "acknowledged",
+        "en_route",
+        "on_scene",
+        "transporting",
+        "at_hospital",
+        "cleared",
+        "cancelled",
+        "available",
+        "out_of_service",
+    ),
+    "ustatus": (
+        "available",
+        "dispatched",
+        "acknowledged",
+        "en_route",
+        "on_scene",
+        "transporting",
+        "at_hospital",
+        "out_of_service",
+    ),
     "rstatus": ("referred", "in_progress", "done", "rejected"),
     "ref": ("to_in_progress", "to_done", "to_rejected"),
     "resp.step": ("acknowledged", "en_route", "on_scene", "transporting", "cleared"),
@@ -86,13 +104,20 @@ def login(client: TestClient, make_user: object, role: str, unit: str | None = N
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize(("role", "unit", "home"), [
-    ("call_taker", None, "/console"), ("dispatcher", None, "/console"), ("supervisor", None, "/supervisor"),
-    ("admin", None, "/supervisor"), ("responder", "DAMKAR-01-PMK1", "/responder"),
-    ("telephony", None, "/login?role=none"),
-])
-def test_each_role_lands_on_its_page(client: TestClient, make_user: object, role: str, unit: str | None,
-                                     home: str) -> None:
+@pytest.mark.parametrize(
+    ("role", "unit", "home"),
+    [
+        ("call_taker", None, "/console"),
+        ("dispatcher", None, "/console"),
+        ("supervisor", None, "/supervisor"),
+        ("admin", None, "/supervisor"),
+        ("responder", "DAMKAR-01-PMK1", "/responder"),
+        ("telephony", None, "/login?role=none"),
+    ],
+)
+def test_each_role_lands_on_its_page(
+    client: TestClient, make_user: object, role: str, unit: str | None, home: str
+) -> None:
     login(client, make_user, role, unit)
     r = client.get("/", follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (303, home)
@@ -130,10 +155,17 @@ def test_static_files_are_compressed_and_revalidated(client: TestClient) -> None
     assert translations.json()["logout"] == {"id": "Keluar", "en": "Log out"}
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../pages.py", "/static/%2e%2e/pages.py", "/static/vendor/.gitignore", "/static/pages/nothing.html",
-    "/static/js", "/static/vendor/nothing/nothing.js",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../pages.py",
+        "/static/%2e%2e/pages.py",
+        "/static/vendor/.gitignore",
+        "/static/pages/nothing.html",
+        "/static/js",
+        "/static/vendor/nothing/nothing.js",
+    ],
+)
 def test_nothing_outside_the_static_files_is_served(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 404

@@ -22,8 +22,11 @@ DAY = "2026-03-02"
 
 
 def unit_id(client: TestClient, headers: dict[str, str], callsign_prefix: str) -> int:
-    return next(u["id"] for u in client.get("/api/v1/units", headers=headers).json()
-                if u["callsign"].startswith(callsign_prefix) and u["status"] == "available")
+    return next(
+        u["id"]
+        for u in client.get("/api/v1/units", headers=headers).json()
+        if u["callsign"].startswith(callsign_prefix) and u["status"] == "available"
+    )
 
 
 def agency_id(client: TestClient, headers: dict[str, str], code: str) -> int:
@@ -79,19 +82,29 @@ def test_days_are_local_days(client: TestClient, auth: Headers, ctx: Ctx) -> Non
 
 def _incident_with_two_agencies(client: TestClient, auth: Headers, ctx: Ctx) -> int:
     call = offer(client, auth)
-    incident = client.post("/api/v1/incidents", headers=auth["call_taker"], json={
-        "type_code": "fire_house", "call_id": call, "lat": -0.9262, "lon": 100.3560,
-        "location_source": "gazetteer"}).json()
+    incident = client.post(
+        "/api/v1/incidents",
+        headers=auth["call_taker"],
+        json={
+            "type_code": "fire_house",
+            "call_id": call,
+            "lat": -0.9262,
+            "lon": 100.3560,
+            "location_source": "gazetteer",
+        },
+    ).json()
     ids = []
     for prefix in ("DAMKAR", "PSC119"):
-        a = client.post(f"/api/v1/incidents/{incident['id']}/assignments", headers=auth["dispatcher"],
-                        json={"unit_id": unit_id(client, auth["dispatcher"], prefix)})
+        a = client.post(
+            f"/api/v1/incidents/{incident['id']}/assignments",
+            headers=auth["dispatcher"],
+            json={"unit_id": unit_id(client, auth["dispatcher"], prefix)},
+        )
         assert a.status_code == 201, a.text
         ids.append(a.json()["id"])
     for a in ids:
         for status in ("en_route", "on_scene"):
-            r = client.post(f"/api/v1/assignments/{a}/status", json={"status": status},
-                            headers=auth["dispatcher"])
+            r = client.post(f"/api/v1/assignments/{a}/status", json={"status": status}, headers=auth["dispatcher"])
             assert r.status_code == 200, r.text
     # Rewrite the clock: answered +5 s, dispatched +50 (damkar) / +80 (psc119), en route 70 s later,
     # on scene 200 s after that.
@@ -99,15 +112,27 @@ def _incident_with_two_agencies(client: TestClient, auth: Headers, ctx: Ctx) -> 
     with ctx.sessions() as s:
         for a, dispatched in zip(ids, (50, 80), strict=True):
             d = T0 + timedelta(seconds=dispatched)
-            s.execute(update(Assignment).where(Assignment.id == a).values(
-                dispatched_at=d, acknowledged_at=d + timedelta(seconds=70),
-                en_route_at=d + timedelta(seconds=70),
-                on_scene_at=d + timedelta(seconds=270)))
+            s.execute(
+                update(Assignment)
+                .where(Assignment.id == a)
+                .values(
+                    dispatched_at=d,
+                    acknowledged_at=d + timedelta(seconds=70),
+                    en_route_at=d + timedelta(seconds=70),
+                    on_scene_at=d + timedelta(seconds=270),
+                )
+            )
         first = T0 + timedelta(seconds=50)
-        s.execute(update(Incident).where(Incident.id == incident["id"]).values(
-            created_at=T0 + timedelta(seconds=30), dispatched_at=first,
-            en_route_at=first + timedelta(seconds=70),
-            on_scene_at=first + timedelta(seconds=270)))
+        s.execute(
+            update(Incident)
+            .where(Incident.id == incident["id"])
+            .values(
+                created_at=T0 + timedelta(seconds=30),
+                dispatched_at=first,
+                en_route_at=first + timedelta(seconds=70),
+                on_scene_at=first + timedelta(seconds=270),
+            )
+        )
         s.commit()
     return int(incident["id"])
 
@@ -130,8 +155,9 @@ def test_processing_turnout_travel_total(client: TestClient, auth: Headers, ctx:
 
 def test_grouped_per_agency_type_and_kecamatan(client: TestClient, auth: Headers, ctx: Ctx) -> None:
     _incident_with_two_agencies(client, auth, ctx)
-    agency = rows_by(report(client, auth, "response-times", **{"from": DAY, "to": DAY, "by": "agency"}),
-                     "group", "interval")
+    agency = rows_by(
+        report(client, auth, "response-times", **{"from": DAY, "to": DAY, "by": "agency"}), "group", "interval"
+    )
     assert agency[("damkar", "turnout")]["target_s"] == 80
     assert agency[("damkar", "turnout")]["met"] is True
     assert agency[("psc119", "turnout")]["target_s"] == 60
@@ -139,8 +165,9 @@ def test_grouped_per_agency_type_and_kecamatan(client: TestClient, auth: Headers
     assert agency[("damkar", "processing")]["p50_s"] == 45.0
     assert agency[("psc119", "processing")]["p50_s"] == 75.0  # to PSC 119's own first dispatch
     assert agency[("*", "answering")]["n"] == 1  # calls belong to no agency
-    by_type = rows_by(report(client, auth, "response-times", **{"from": DAY, "to": DAY, "by": "type"}),
-                      "group", "interval")
+    by_type = rows_by(
+        report(client, auth, "response-times", **{"from": DAY, "to": DAY, "by": "type"}), "group", "interval"
+    )
     assert by_type[("fire_house", "answering")]["n"] == 1
     assert by_type[("fire_house", "travel")]["group_label"] == "Kebakaran rumah / permukiman"
     by_kec = report(client, auth, "response-times", **{"from": DAY, "to": DAY, "by": "kecamatan"})
@@ -149,8 +176,11 @@ def test_grouped_per_agency_type_and_kecamatan(client: TestClient, auth: Headers
 
 def test_csv_export(client: TestClient, auth: Headers, ctx: Ctx) -> None:
     _incident_with_two_agencies(client, auth, ctx)
-    r = client.get("/api/v1/reports/response-times", headers=auth["supervisor"],
-                   params={"from": DAY, "to": DAY, "by": "agency", "format": "csv"})
+    r = client.get(
+        "/api/v1/reports/response-times",
+        headers=auth["supervisor"],
+        params={"from": DAY, "to": DAY, "by": "agency", "format": "csv"},
+    )
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
     assert "tanggap112-response-times-agency-2026-03-02-2026-03-02.csv" in r.headers["content-disposition"]
@@ -161,13 +191,19 @@ def test_csv_export(client: TestClient, auth: Headers, ctx: Ctx) -> None:
         r = client.get(f"/api/v1/reports/{name}", params={"format": "csv"}, headers=auth["supervisor"])
         assert r.status_code == 200, name
         assert r.text.startswith("\ufeff"), name
-        assert r.text.splitlines()[0].lstrip("\ufeff") == ",".join(client.get(
-            f"/api/v1/reports/{name}", headers=auth["supervisor"]).json()["columns"])
+        assert r.text.splitlines()[0].lstrip("\ufeff") == ",".join(
+            client.get(f"/api/v1/reports/{name}", headers=auth["supervisor"]).json()["columns"]
+        )
 
 
 def test_only_supervisors_see_reports(client: TestClient, auth: Headers) -> None:
-    for role, expected in (("call_taker", 403), ("dispatcher", 403), ("responder", 403), ("supervisor", 200),
-                           ("admin", 200)):
+    for role, expected in (
+        ("call_taker", 403),
+        ("dispatcher", 403),
+        ("responder", 403),
+        ("supervisor", 200),
+        ("admin", 200),
+    ):
         assert client.get("/api/v1/reports/call-mix", headers=auth[role]).status_code == expected, role
     assert client.get("/api/v1/reports/call-mix").status_code == 401
 
@@ -177,8 +213,12 @@ def test_bad_periods_are_refused(client: TestClient, auth: Headers) -> None:
     r = client.get("/api/v1/reports/call-mix", params={"from": "2026-03-05", "to": "2026-03-01"}, headers=sup)
     assert r.status_code == 422
     assert "after it ends" in r.json()["error"]
-    assert client.get("/api/v1/reports/call-mix", params={"from": "2020-01-01", "to": "2026-01-01"},
-                      headers=sup).status_code == 422
+    assert (
+        client.get(
+            "/api/v1/reports/call-mix", params={"from": "2020-01-01", "to": "2026-01-01"}, headers=sup
+        ).status_code
+        == 422
+    )
     r = client.get("/api/v1/reports/response-times", params={"by": "planet"}, headers=sup)
     assert r.status_code == 422
     assert client.get("/api/v1/reports/call-mix", params={"from": "kemarin"}, headers=sup).status_code == 422
@@ -194,8 +234,7 @@ def test_call_mix_and_callbacks(client: TestClient, auth: Headers) -> None:
     offer(client, auth)  # still talking: unclassified
     mix = report(client, auth, "call-mix")
     counts = {r["classification"]: r["count"] for r in mix["rows"]}
-    assert counts == {"emergency": 1, "information": 1, "prank": 2, "ghost": 1, "abandoned": 1,
-                      "unclassified": 1}
+    assert counts == {"emergency": 1, "information": 1, "prank": 2, "ghost": 1, "abandoned": 1, "unclassified": 1}
     assert mix["total"] == 7
     assert mix["abandon_rate_pct"] == 14.3
     assert mix["false_call_rate_pct"] == 42.9
@@ -226,9 +265,12 @@ def test_referral_follow_up(client: TestClient, auth: Headers, ctx: Ctx) -> None
     taker, disp = auth["call_taker"], auth["dispatcher"]
     call = offer(client, auth, "0812-5555-6666")
     client.post(f"/api/v1/calls/{call}/classify", json={"classification": "information"}, headers=taker)
-    body = {"agency_id": agency_id(client, taker, "dlh"), "call_id": call,
-            "summary": "=sampah menumpuk di pasar",
-            "address": "Pasar Raya"}
+    body = {
+        "agency_id": agency_id(client, taker, "dlh"),
+        "call_id": call,
+        "summary": "=sampah menumpuk di pasar",
+        "address": "Pasar Raya",
+    }
     key = {"Idempotency-Key": "referral-test-0001"}
     first = client.post("/api/v1/referrals", json=body, headers={**taker, **key})
     again = client.post("/api/v1/referrals", json=body, headers={**taker, **key})
@@ -237,23 +279,27 @@ def test_referral_follow_up(client: TestClient, auth: Headers, ctx: Ctx) -> None
     ref = first.json()
     assert (ref["status"], ref["caller"], ref["summary"]) == ("referred", "+6281255556666", body["summary"])
     assert client.get(f"/api/v1/referrals/{ref['id']}", headers=disp).json()["caller"] != "+6281255556666"
-    other = client.post("/api/v1/referrals", headers=taker, json={
-        "agency_id": agency_id(client, taker, "pupr"), "summary": "jalan berlubang"}).json()
+    other = client.post(
+        "/api/v1/referrals",
+        headers=taker,
+        json={"agency_id": agency_id(client, taker, "pupr"), "summary": "jalan berlubang"},
+    ).json()
     assert [r["id"] for r in client.get("/api/v1/referrals", headers=disp).json()] == [other["id"], ref["id"]]
 
     step = client.post(f"/api/v1/referrals/{ref['id']}/status", json={"status": "in_progress"}, headers=disp)
     assert step.status_code == 200
     assert step.json()["in_progress_at"]
-    done = client.post(f"/api/v1/referrals/{ref['id']}/status", json={"status": "done", "note": "diangkut"},
-                       headers=disp).json()
+    done = client.post(
+        f"/api/v1/referrals/{ref['id']}/status", json={"status": "done", "note": "diangkut"}, headers=disp
+    ).json()
     assert done["done_at"]
     assert done["note"] == "diangkut"
     back = client.post(f"/api/v1/referrals/{ref['id']}/status", json={"status": "in_progress"}, headers=disp)
     assert back.status_code == 409
     assert back.json()["kind"] == "InvalidTransition"
-    client.post(f"/api/v1/referrals/{other['id']}/status",
-                json={"status": "rejected", "note": "bukan kewenangan"},
-                headers=disp).raise_for_status()
+    client.post(
+        f"/api/v1/referrals/{other['id']}/status", json={"status": "rejected", "note": "bukan kewenangan"}, headers=disp
+    ).raise_for_status()
     assert client.get("/api/v1/referrals", headers=disp).json() == []
     assert len(client.get("/api/v1/referrals", params={"open": False}, headers=disp).json()) == 2
 

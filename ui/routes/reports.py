@@ -54,8 +54,11 @@ def _csv(name: str, table: Table, rows: list[dict[str, Any]]) -> Response:
     span = "-".join(str(table.meta[k]) for k in ("from", "to") if k in table.meta)
     filename = f"tanggap112-{name}{'-' + span if span else ''}.csv"
     # The BOM makes Excel, which most command centers use, read the file as UTF-8.
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def _cell(value: Any) -> Any:
@@ -73,27 +76,34 @@ def _report(name: str, build: Callable[[], Table], ctx: Ctx, user: Any, fmt: For
 
 
 @router.get("/reports/response-times")
-def response_time_report(ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None,
-                         by: By = "all", format: Format = "json") -> Response:
+def response_time_report(
+    ctx: CtxDep,
+    db: DB,
+    user: Supervisor,
+    first: First = None,
+    last: Last = None,
+    by: By = "all",
+    format: Format = "json",
+) -> Response:
     """Answering, processing, turnout, travel and total times: n, p50, p90 and % within the standard."""
     span = _period(ctx, first, last)
-    return _report(f"response-times-{by}", lambda: response_times(session=db, period=span, by=by), ctx, user,
-                   format)
+    return _report(f"response-times-{by}", lambda: response_times(session=db, period=span, by=by), ctx, user, format)
 
 
 @router.get("/reports/call-mix")
-def call_mix_report(ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None,
-                    format: Format = "json") -> Response:
+def call_mix_report(
+    ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None, format: Format = "json"
+) -> Response:
     span = _period(ctx, first, last)
     return _report("call-mix", lambda: call_reports.call_mix(session=db, period=span), ctx, user, format)
 
 
 @router.get("/reports/call-mix/daily")
-def call_mix_daily_report(ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None,
-                          format: Format = "json") -> Response:
+def call_mix_daily_report(
+    ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None, format: Format = "json"
+) -> Response:
     span = _period(ctx, first, last)
-    return _report("call-mix-daily", lambda: call_reports.call_mix_daily(session=db, period=span), ctx, user,
-                   format)
+    return _report("call-mix-daily", lambda: call_reports.call_mix_daily(session=db, period=span), ctx, user, format)
 
 
 @router.get("/reports/callbacks")
@@ -103,8 +113,9 @@ def callback_report(ctx: CtxDep, db: DB, user: Supervisor, format: Format = "jso
 
 
 @router.get("/reports/follow-up")
-def follow_up_report(ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None,
-                     format: Format = "json") -> Response:
+def follow_up_report(
+    ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None, format: Format = "json"
+) -> Response:
     """Referred complaints per agency and the share each agency followed up (done)."""
     span = _period(ctx, first, last)
     return _report("follow-up", lambda: follow_up(session=db, period=span), ctx, user, format)
@@ -134,8 +145,14 @@ def create_referral(body: ReferralIn, request: Request, ctx: CtxDep, db: DB, use
 
 
 @router.get("/referrals")
-def list_referrals(ctx: CtxDep, db: DB, user: Staff, open: bool = True, agency_id: int | None = None,
-                   limit: int = Query(200, ge=1, le=1000)) -> Any:
+def list_referrals(
+    ctx: CtxDep,
+    db: DB,
+    user: Staff,
+    open: bool = True,
+    agency_id: int | None = None,
+    limit: int = Query(200, ge=1, le=1000),
+) -> Any:
     rows = referrals.listing(session=db, open_only=open, agency_id=agency_id, limit=limit)
     return shown(ctx, user, [referrals.data(r) for r in rows])
 
@@ -148,6 +165,5 @@ def get_referral(referral_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
 @router.post("/referrals/{referral_id}/status")
 def referral_status(referral_id: int, body: ReferralStatusIn, ctx: CtxDep, db: DB, user: Staff) -> Any:
     """Record what the agency reported back: in progress, done or rejected (with a note)."""
-    row = referrals.step(session=db, referral_id=referral_id, status=body.status, note=body.note,
-                         actor=user.username)
+    row = referrals.step(session=db, referral_id=referral_id, status=body.status, note=body.note, actor=user.username)
     return shown(ctx, user, referrals.data(row))
