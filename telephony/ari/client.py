@@ -14,7 +14,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
 log = logging.getLogger(__name__)
-_POOL = 8  # REST connections to Asterisk (see AriClient.__init__)
+_POOL = 16  # REST connections to Asterisk (see AriClient.__init__)
 
 Json = dict[str, Any]
 
@@ -52,8 +52,9 @@ class AriClient:
         self._user, self._password = user, password
         # A small pool: httpcore looks at every pooled connection (and asks each socket whether it is
         # readable) for every request it assigns, so with 64 connections a burst of 200 callers spent more
-        # of the event loop in the pool than anywhere else (measured with py-spy). Asterisk answers these
-        # requests in about a millisecond; eight keep-alive connections carry a burst's 600 requests.
+        # of the event loop in the pool than anywhere else (measured with py-spy). With 8, requests queued so
+        # long that ~70 of the 200 burst callers' answer/hold steps hit the 5 s timeout; 16 left ~6 at the
+        # same latency (scripts/bench_calls.py).
         self._http = httpx.AsyncClient(
             base_url=self.base,
             auth=(user, password),
