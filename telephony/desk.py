@@ -91,11 +91,7 @@ class CallDesk(Protocol):
     async def close(self) -> None: ...
 
 
-Settle = Callable[[Any, BaseException | None], None]
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
-    loop.call_soon_threadsafe(fn, *args)
+Settle = Callable[[Any, BaseException | None], object]  # hands the outcome back to the event loop
 
 
 def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
@@ -219,7 +215,9 @@ class InProcessDesk:
 
         ringing = Ringing(caller, provider or self.provider, channel_id, dialled, at)
         with self._batch_lock:
-            self._offer_batch.append((ringing, actor or self.actor, lambda r, e: _call_soon(loop, settle, r, e)))
+            self._offer_batch.append(
+                (ringing, actor or self.actor, lambda r, e: loop.call_soon_threadsafe(settle, r, e))
+            )
         self._jobs.put((0, next(self._order), self._write_offers))
         return await future
 

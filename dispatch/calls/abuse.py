@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.calls.models import Call, CallerFlag
@@ -20,14 +20,15 @@ from dispatch.lifecycle import CallClass
 _ABUSIVE = (CallClass.prank, CallClass.ghost)
 
 
+def _in_force() -> tuple[ColumnElement[bool], ...]:
+    return CallerFlag.until > utcnow(), CallerFlag.cleared_by.is_(None)
+
+
 def active_flag(*, session: Session, caller: str | None) -> CallerFlag | None:
     if not caller:
         return None
     return session.scalar(
-        select(CallerFlag)
-        .where(CallerFlag.caller == caller, CallerFlag.until > utcnow(), CallerFlag.cleared_by.is_(None))
-        .order_by(CallerFlag.until.desc())
-        .limit(1)
+        select(CallerFlag).where(CallerFlag.caller == caller, *_in_force()).order_by(CallerFlag.until.desc()).limit(1)
     )
 
 
@@ -40,12 +41,7 @@ def flagged_among(*, session: Session, callers: Iterable[str | None]) -> set[str
     numbers = {c for c in callers if c}
     if not numbers:
         return set()
-    found = session.scalars(
-        select(CallerFlag.caller).where(
-            CallerFlag.caller.in_(numbers), CallerFlag.until > utcnow(), CallerFlag.cleared_by.is_(None)
-        )
-    )
-    return set(found)
+    return set(session.scalars(select(CallerFlag.caller).where(CallerFlag.caller.in_(numbers), *_in_force())))
 
 
 def _recent_abuse(session: Session, caller: str, policy: Policy) -> int:

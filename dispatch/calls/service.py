@@ -85,7 +85,6 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
     known: dict[tuple[str, str], Call] = {
         (c.provider, c.channel_id): c
         for c in session.scalars(select(Call).where(Call.channel_id.in_({channel for _, channel in keys})))
-        if c.channel_id is not None
     }
     numbers = [normalise(r.caller) for r in ringing]
     flagged = abuse.flagged_among(session=session, callers=numbers)

@@ -79,10 +79,7 @@ def record_many(session: Session, events: Sequence[NewEvent]) -> list[Published]
         }
         for e in events
     ]
-    if len(values) == 1:  # executemany would not return rows for a single set of values
-        rows = list(session.execute(insert(_TABLE).returning(*_RETURNED), values[0]))
-    else:
-        rows = list(session.execute(insert(_TABLE).returning(*_RETURNED), values))
+    rows = session.execute(insert(_TABLE).returning(*_RETURNED), values)
     published = sorted((Published(*row) for row in rows), key=lambda p: p.seq)
     session.info.setdefault(_PENDING, []).extend(published)
     return published
