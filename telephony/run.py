@@ -42,7 +42,8 @@ def server_desk(ctx: ServerContext) -> InProcessDesk:
     return InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
 
 
-async def start_in_process(ctx: ServerContext, desk: InProcessDesk | None = None) -> Stop | None:
+async def start_in_process(ctx: ServerContext, desk: Callable[[], InProcessDesk] | None = None) -> Stop | None:
+    """`desk` gives the server's call desk, made only if the bridge needs it (a writer thread each)."""
     settings = ctx.settings
     stops: list[Stop] = []
     twilio_voice.log_status(settings)
@@ -57,7 +58,7 @@ async def start_in_process(ctx: ServerContext, desk: InProcessDesk | None = None
         # Python's default 5 ms switch interval every SQLite call of a new call can wait that long for the
         # GIL, which measured p99 ~95 ms to record a call in a burst instead of ~20 ms at 1 ms.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-        stops.extend(await _start_pbx(settings, desk or server_desk(ctx)))
+        stops.extend(await _start_pbx(settings, desk() if desk else server_desk(ctx)))
     else:
         log.info("Asterisk bridge disabled (TANGGAP_ARI_URL not set)")
     if not stops:

@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The ARI bridge, FastAGI and SMS alerts, when configured; the bridge shares the API's call desk.
-        stop = await start_in_process(ctx, desk_of(app))
+        stop = await start_in_process(ctx, lambda: desk_of(app))
         try:
             yield
         finally:

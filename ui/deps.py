@@ -40,6 +40,15 @@ def user_for(session: Session, conn: HTTPConnection) -> User | None:
     return users.resolve_token(session=session, token=token) if token else None
 
 
+def detached_user(ctx: Ctx, conn: HTTPConnection) -> User | None:
+    """The logged-in user, looked up in a session that is closed at once (the user is detached from it)."""
+    with ctx.sessions() as session:
+        user = user_for(session, conn)
+        if user is not None:
+            session.expunge(user)
+        return user
+
+
 def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> User:
     user = user_for(db, request)
     if user is None:
@@ -47,13 +56,30 @@ def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> U
     return user
 
 
+def _allowed(user: User, roles: tuple[str, ...]) -> User:
+    if user.role != "admin" and user.role not in roles:
+        raise HTTPException(403, f"role {user.role} may not do this (needs {', '.join(roles)})")
+    return user
+
+
 def require(*roles: str) -> Callable[..., User]:
     """A dependency that lets only these roles (and admin) through."""
 
     def check(user: Annotated[User, Depends(current_user)]) -> User:
-        if user.role != "admin" and user.role not in roles:
-            raise HTTPException(403, f"role {user.role} may not do this (needs {', '.join(roles)})")
-        return user
+        return _allowed(user, roles)
+
+    return check
+
+
+def require_detached(*roles: str) -> Callable[..., User]:
+    """Like `require`, without holding a pooled connection for the rest of the request: for async endpoints
+    that then wait a long time without the database (200 of them at once would hold the whole pool)."""
+
+    def check(request: Request, ctx: Annotated[Ctx, Depends(get_ctx)]) -> User:
+        user = detached_user(ctx, request)
+        if user is None:
+            raise HTTPException(401, "login required")
+        return _allowed(user, roles)
 
     return check
 

@@ -30,7 +30,7 @@ from dispatch.events.bus import Published
 from dispatch.incidents import assignments
 from dispatch.users.models import User
 from ui.context import Ctx
-from ui.deps import user_for
+from ui.deps import detached_user
 from ui.present import masked, sees_caller
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def _control(kind: str, seq: int, **data: Any) -> str:
 async def stream(ws: WebSocket) -> None:
     ctx: Ctx = ws.app.state.ctx
     raw_since = ws.query_params.get("since")
-    user = await asyncio.to_thread(_user, ctx, ws)
+    user = await asyncio.to_thread(detached_user, ctx, ws)
     if user is None:
         await ws.close(code=4401, reason="login required")
         return
@@ -240,11 +240,3 @@ async def _watch_client(ws: WebSocket, client: Client) -> None:
     if client.queue.full():
         client.queue.get_nowait()  # make room: the follower must wake up and leave
     client.queue.put_nowait(_GONE)
-
-
-def _user(ctx: Ctx, ws: WebSocket) -> User | None:
-    with ctx.sessions() as session:
-        user = user_for(session, ws)
-        if user is not None:
-            session.expunge(user)
-        return user

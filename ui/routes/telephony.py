@@ -23,39 +23,19 @@ from dispatch.calls.models import Call
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
 from telephony.ari.client import AriClient, AriError, AriNotFound
-from ui.deps import DB, CtxDep, Supervisor, shown, user_for
+from telephony.desk import DeskCall
+from ui.deps import DB, CtxDep, Supervisor, require_detached, shown
 from ui.desk import desk_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
 
-
-def _bridge_user(request: Request, ctx: CtxDep) -> User:
-    """The bridge's user, looked up with a session closed at once: the bridge's endpoints then wait for the
-    call desk without holding a pooled connection (a burst of 200 calls would otherwise hold them all and
-    leave the consoles' requests waiting for the pool)."""
-    with ctx.sessions() as session:
-        user = user_for(session, request)
-        if user is None:
-            raise HTTPException(401, "login required")
-        if user.role not in ("telephony", "admin"):
-            raise HTTPException(403, f"role {user.role} may not do this (needs telephony)")
-        session.expunge(user)
-        return user
-
-
-Bridge = Annotated[User, Depends(_bridge_user)]
+Bridge = Annotated[User, Depends(require_detached("telephony"))]  # waits for the call desk
 TWIML = "application/xml"
 
 
 def _desk_call(call: Call) -> dict[str, Any]:
-    return {
-        "id": call.id,
-        "channel_id": call.channel_id,
-        "status": call.status,
-        "flagged": call.flagged,
-        "taker_id": call.taker_id,
-    }
+    return asdict(DeskCall.of(call))  # what HttpDesk reads back (DeskCall.from_json)
 
 
 # -- the bridge's API (HttpDesk) ----------------------------------------------------------------------------
