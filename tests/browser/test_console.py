@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Geolocation, Page, expect
+from playwright.sync_api import Geolocation, Page, Route, expect
 
 from dispatch.calls import locations
 from tests.browser.conftest import PHONE, RESPONDER_UNIT, Console, Server
@@ -24,6 +25,37 @@ def quiet(server: Server) -> None:
     with server.api("calltaker") as api:
         for call in api.get("/api/v1/calls", params={"active": True}).json():
             api.post(f"/api/v1/calls/{call['id']}/end")
+
+
+class _StaleReload:
+    """Holds the phone's status tap until its assignments reload has read the database, then answers that
+    reload a second after letting the tap through."""
+
+    TAP, RELOAD = "**/api/v1/assignments/*/status", "**/api/v1/assignments/mine"
+
+    def __init__(self, page: Page) -> None:
+        self.page, self.happened = page, False
+        self.held: list[Route] = []
+        page.route(self.TAP, self.hold)
+        page.route(self.RELOAD, self.reload)
+
+    def hold(self, route: Route) -> None:
+        self.held.append(route)
+
+    def reload(self, route: Route) -> None:
+        if not self.held:
+            route.continue_()
+            return
+        snapshot = route.fetch()  # read before the tap is written
+        while self.held:
+            self.held.pop(0).continue_()
+        time.sleep(1.0)  # the tap is written, answered and its event delivered meanwhile
+        self.happened = True
+        route.fulfill(response=snapshot)
+
+    def stop(self) -> None:
+        self.page.unroute(self.TAP)
+        self.page.unroute(self.RELOAD)
 
 
 def offer(server: Server, caller: str) -> dict[str, Any]:
@@ -314,11 +346,16 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     expect(phone.locator("#outbox-count")).to_have_text("1")
     responder.shot("07-responder-offline-unsent")
     expect(assigned).to_contain_text("Diterima")  # not sent yet
+    # Back online the phone sends the tap and reloads its assignments. Make the reload read the database
+    # before the tap is written and answer after it: the stale snapshot must not undo the tap.
+    race = _StaleReload(phone)
     responder.context.set_offline(False)
     expect(phone.locator("#outbox")).to_be_hidden(timeout=10000)
     expect(assigned).to_contain_text("Menuju lokasi", timeout=5000)
     expect(phone.locator("button[data-step='on_scene']")).to_have_class(re.compile(r"\bnext\b"))
     responder.shot("08-responder-en-route")
+    assert race.happened, "the reload did not overtake the tap; the race was not exercised"
+    race.stop()
     # While on duty the phone reports where the unit is; a move of more than 30 m is sent at once.
     responder.context.set_geolocation({"latitude": -0.9400, "longitude": 100.3580, "accuracy": 9})
     unit_id = server.unit_id(RESPONDER_UNIT)

@@ -25,6 +25,10 @@ const SEND_MOVED_M = 30;
 const GPS_ERRORS = { 1: 'gps.denied', 2: 'gps.error', 3: 'gps.timeout' };
 
 const state = { me: null, unit: null, mine: [], outbox: null, alerts: 0, lastFix: null, lastSent: null };
+// Assignment updates seen while a load is in flight: its snapshot may predate them, so they are applied again
+// on top of it (a reconnect flushes the outbox and reloads at once; the reply could otherwise undo the tap).
+let loading = 0;
+let during = [];
 
 async function main() {
   const { me } = await boot();
@@ -36,7 +40,7 @@ async function main() {
   state.outbox = new Outbox(`tanggap.outbox.${me.username}`, {
     onChange: drawOutbox,
     onSent: (item, answer) => {
-      if (item.kind === 'action' && answer && answer.id) merge(answer);
+      if (item.kind === 'action' && answer && answer.id) update(answer);
       if (item.kind === 'position') state.lastSent = item.body;
       drawGps();
     },
@@ -65,7 +69,7 @@ async function main() {
       if (event.type === 'assignment.created' && d.assignment && d.assignment.unit_id === me.unit_id) {
         load({ alert: true });
       } else if (event.type === 'assignment.status' && d.assignment) {
-        merge(d.assignment);
+        update(d.assignment);
         if (d.unit && d.unit.id === me.unit_id) state.unit = { ...state.unit, ...d.unit };
         draw();
       } else if (event.type.startsWith('incident.')) {
@@ -91,18 +95,29 @@ async function main() {
 }
 
 async function load({ alert = false } = {}) {
+  loading += 1;
   try {
     const [mine, units] = await Promise.all([get('/api/v1/assignments/mine'), state.unit ? null : get('/api/v1/units')]);
     if (units) state.unit = units.find((u) => u.id === state.me.unit_id) || null;
     const before = current();
     // Keep what this phone has done but not yet sent: the outbox is the truth for those.
     state.mine = mine.map((a) => ({ ...a, status: pendingStatus(a) || a.status }));
+    for (const assignment of during) merge(assignment);
     const now = current();
     if (alert && now && now.status === 'dispatched' && (!before || before.id !== now.id)) announce();
   } catch (err) {
     toast(err.message, 'error');
+  } finally {
+    loading -= 1;
+    if (!loading) during = [];
   }
   draw();
+}
+
+/** A newer state of one of our assignments (an event, or the answer to a tap). */
+function update(assignment) {
+  merge(assignment);
+  if (loading) during.push(assignment);
 }
 
 function pendingStatus(assignment) {
