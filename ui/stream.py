@@ -1,23 +1,27 @@
 """The `/ws` event stream: catch up from the log with `?since=SEQ`, then follow live events.
 
-One bus subscription per app (`Broadcaster`) encodes each event once — plain and, lazily, masked — and
-hands the frame to every client's bounded queue on the event loop, so a hundred consoles cost a hundred
-queue puts per event, not a hundred JSON encodings. A client that falls too far behind is told to resync and
-closed, so one slow console never slows the others. Events published out of order (two commits racing to the
+One bus subscription per app (`Broadcaster`) gathers the events committed since its last hop onto the event
+loop into a `Batch`, encodes each event once — plain and, lazily, masked — and hands the batch to every
+client's bounded queue: a hundred consoles cost a hundred queue puts per batch, not a hundred JSON encodings
+per event. A client that falls too far behind is told to resync and closed, so one slow console never slows
+the others. Events published out of order (two commits racing to the
 bus) or across a gap are filled from the log, so a client never silently misses one.
 
 Every websocket message is a JSON array of one or more messages, in order. When a client's sender wakes it
-takes everything waiting in its queue and sends it as one message: a burst of 200 new calls reaches a hundred
-consoles as about a hundred websocket messages instead of twenty thousand, which is what keeps the latency of a
-burst near that of a single call (see `scripts/bench_calls.py`).
+takes everything waiting in its queue and sends it as one message, and a batch without gaps is joined once for
+all consoles: a burst of 200 new calls reaches a hundred consoles as about a hundred websocket messages of one
+shared text instead of twenty thousand, which keeps the latency of a burst near that of a single call (see
+`scripts/bench_calls.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -55,20 +59,65 @@ class Frame:
         return json.dumps(masked(self.event.wire()))
 
 
-Item = Frame | str
-
-
 @dataclass(eq=False)
+class Batch:
+    """Events handed to every client in one queue put, in sequence order (at most `_PER_MESSAGE`).
+
+    When the seqs run without a gap, a client that sees every event sends the batch's shared text, joined
+    once for all consoles: a burst of 200 calls costs a hundred queue puts and two joins, not 20,000 of each.
+    """
+
+    frames: list[Frame]
+
+    @cached_property
+    def unbroken(self) -> bool:
+        return self.frames[-1].event.seq - self.frames[0].event.seq == len(self.frames) - 1
+
+    def follows(self, last: int) -> bool:
+        return self.unbroken and self.frames[0].event.seq == last + 1
+
+    @cached_property
+    def plain(self) -> str:
+        return ",".join(f.plain for f in self.frames)
+
+    @cached_property
+    def masked(self) -> str:
+        return ",".join(f.masked for f in self.frames)
+
+
+Item = Batch | str
+
+
 class Client:
-    queue: asyncio.Queue[Item]
+    """One console's queue of batches, bounded by the number of events in it (`TANGGAP_WS_BUFFER`)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size = limit, 0
+        self.items: collections.deque[Item] = collections.deque()
+        self.ready = asyncio.Event()
 
     def offer(self, item: Item) -> None:
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            with contextlib.suppress(asyncio.QueueEmpty, asyncio.QueueFull):
-                self.queue.get_nowait()
-                self.queue.put_nowait(_BEHIND)
+        if self.items and self.items[-1] in (_BEHIND, _GONE):
+            return  # it is leaving; nothing more to send
+        n = len(item.frames) if isinstance(item, Batch) else 0
+        if item == _GONE or self.size + n <= self.limit:
+            self.items.append(item)
+            self.size += n
+        else:
+            self.items.clear()  # fell behind: what it has not sent is replaced by the resync notice
+            self.items.append(_BEHIND)
+            self.size = 0
+        self.ready.set()
+
+    async def take(self) -> list[Item]:
+        """Everything waiting, once there is something: one websocket message carries it all."""
+        while not self.items:
+            self.ready.clear()
+            await self.ready.wait()
+        items = list(self.items)
+        self.items.clear()
+        self.size = 0
+        return items
 
 
 @dataclass(eq=False)
@@ -76,15 +125,25 @@ class Broadcaster:
     loop: asyncio.AbstractEventLoop
     clients: set[Client] = field(default_factory=set)
     unsubscribe: Any = None
+    _pending: list[Published] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def from_bus(self, event: Published) -> None:
-        """Called on the committing thread: one hop onto the loop per event, whatever the client count."""
-        self.loop.call_soon_threadsafe(self.fan_out, event)
+        """Called on the committing thread: events committed meanwhile ride one hop onto the loop."""
+        with self._lock:
+            self._pending.append(event)
+            if len(self._pending) > 1:
+                return  # a hop is scheduled already and will take this event too
+        self.loop.call_soon_threadsafe(self.fan_out)
 
-    def fan_out(self, event: Published) -> None:
-        frame = Frame(event)
-        for client in list(self.clients):
-            client.offer(frame)
+    def fan_out(self) -> None:
+        with self._lock:
+            events, self._pending = self._pending, []
+        events.sort(key=lambda e: e.seq)
+        for start in range(0, len(events), _PER_MESSAGE):
+            batch = Batch([Frame(e) for e in events[start : start + _PER_MESSAGE]])
+            for client in list(self.clients):
+                client.offer(batch)
 
 
 def broadcaster(app: FastAPI) -> Broadcaster:
@@ -115,6 +174,10 @@ class Viewer:
                 mine = assignments.for_unit(session=session, unit_id=self.unit_id)
                 self.incidents = {a.incident_id for a in mine}
 
+    @property
+    def sees_all(self) -> bool:
+        return self.role != "responder"
+
     def sees(self, event: Published) -> bool:
         if self.role != "responder":
             return True
@@ -133,22 +196,37 @@ def _published(row: Any) -> Published:
     return Published(row.seq, row.type, row.at, row.actor, row.data, row.incident_id, row.call_id, row.unit_id)
 
 
-async def _send(ws: WebSocket, texts: list[str]) -> None:
-    """Send encoded messages as JSON arrays, `_PER_MESSAGE` at most in each."""
-    for start in range(0, len(texts), _PER_MESSAGE):
-        await ws.send_text("[" + ",".join(texts[start : start + _PER_MESSAGE]) + "]")
+Part = tuple[str, int]  # encoded messages joined by commas, and how many they are
+
+
+def _one(text: str) -> Part:
+    return (text, 1)
+
+
+async def _send(ws: WebSocket, parts: list[Part]) -> None:
+    """Send the parts as JSON arrays of `_PER_MESSAGE` messages at most (a part is never split)."""
+    chunk: list[str] = []
+    count = 0
+    for text, n in parts:
+        if chunk and count + n > _PER_MESSAGE:
+            await ws.send_text("[" + ",".join(chunk) + "]")
+            chunk, count = [], 0
+        chunk.append(text)
+        count += n
+    if chunk:
+        await ws.send_text("[" + ",".join(chunk) + "]")
 
 
 async def _catch_up(ctx: Ctx, ws: WebSocket, viewer: Viewer, after: int) -> int:
     while True:
         rows = await asyncio.to_thread(_read, ctx, after)
-        texts = []
+        parts = []
         for row in rows:
             after = row.seq
             text = viewer.text(Frame(row))
             if text is not None:
-                texts.append(text)
-        await _send(ws, texts)
+                parts.append(_one(text))
+        await _send(ws, parts)
         if len(rows) < _BATCH:
             return after
 
@@ -180,14 +258,14 @@ async def stream(ws: WebSocket) -> None:
         return
     await ws.accept()
     viewer = await asyncio.to_thread(Viewer, ctx, user)
-    client = Client(asyncio.Queue(maxsize=ctx.settings.ws_buffer))
+    client = Client(ctx.settings.ws_buffer)
     hub = broadcaster(ws.app)
     hub.clients.add(client)  # before reading the log, so nothing falls between the two
     receiver = asyncio.create_task(_watch_client(ws, client))
     try:
         last = int(raw_since) if raw_since is not None else await asyncio.to_thread(_last, ctx)
         last = await _catch_up(ctx, ws, viewer, last)
-        await _send(ws, [_control("live", last)])
+        await _send(ws, [_one(_control("live", last))])
         await _follow(ctx, ws, viewer, client, last)
     except WebSocketDisconnect:
         pass
@@ -196,40 +274,37 @@ async def stream(ws: WebSocket) -> None:
         receiver.cancel()
 
 
-def _waiting(queue: asyncio.Queue[Item], first: Item) -> list[Item]:
-    """`first` and whatever else is already queued: one websocket message carries them all."""
-    items = [first]
-    while len(items) < _PER_MESSAGE and not queue.empty():
-        items.append(queue.get_nowait())
-    return items
-
-
 async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, client: Client, last: int) -> None:
     while True:
-        texts: list[str] = []
-        for item in _waiting(client.queue, await client.queue.get()):
+        parts: list[Part] = []
+        for item in await client.take():
             if item == _GONE:
                 return
             if item == _BEHIND:
-                texts.append(_control("resync", last, reason="fell behind; reconnect with since"))
-                await _send(ws, texts)
+                parts.append(_one(_control("resync", last, reason="fell behind; reconnect with since")))
+                await _send(ws, parts)
                 await ws.close(code=4409, reason="resync")
                 return
-            assert isinstance(item, Frame)
-            seq = item.event.seq
-            if seq <= last:
+            assert isinstance(item, Batch)
+            if viewer.sees_all and item.follows(last):
+                parts.append((item.masked if viewer.mask else item.plain, len(item.frames)))
+                last = item.frames[-1].event.seq
                 continue
-            if seq > last + 1:
-                await _send(ws, texts)
-                texts = []
-                last = await _catch_up(ctx, ws, viewer, last)  # fills the gap, and includes this event
-                continue
-            text = viewer.text(item)
-            if text is not None:
-                texts.append(text)
-            last = seq
-        if texts:
-            await _send(ws, texts)
+            for frame in item.frames:
+                seq = frame.event.seq
+                if seq <= last:
+                    continue
+                if seq > last + 1:
+                    await _send(ws, parts)
+                    parts = []
+                    last = await _catch_up(ctx, ws, viewer, last)  # fills the gap, and includes this event
+                    continue
+                text = viewer.text(frame)
+                if text is not None:
+                    parts.append(_one(text))
+                last = seq
+        if parts:
+            await _send(ws, parts)
 
 
 async def _watch_client(ws: WebSocket, client: Client) -> None:
@@ -237,6 +312,4 @@ async def _watch_client(ws: WebSocket, client: Client) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while (await ws.receive())["type"] != "websocket.disconnect":
             pass
-    if client.queue.full():
-        client.queue.get_nowait()  # make room: the follower must wake up and leave
-    client.queue.put_nowait(_GONE)
+    client.offer(_GONE)
