@@ -1,8 +1,9 @@
-"""A thin ARI client: REST on httpx, the events websocket on `websockets`, every wait under `asyncio.timeout`."""
+"""A thin ARI client: REST on aiohttp, the events websocket on `websockets`, every wait under `asyncio.timeout`."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -10,11 +11,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
+from yarl import URL
 
 log = logging.getLogger(__name__)
-_POOL = 16  # REST connections to Asterisk (see AriClient.__init__)
+_POOL = 16  # REST connections to Asterisk (each is a thread in Asterisk's HTTP server)
 
 Json = dict[str, Any]
 
@@ -38,33 +40,38 @@ def ari_base(url: str) -> str:
 
 
 class AriClient:
-    def __init__(
-        self,
-        url: str,
-        user: str,
-        password: str,
-        app: str,
-        *,
-        timeout: float = 5.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    """REST calls and the events connection of one Stasis application.
+
+    REST goes through aiohttp: a caller costs about ten requests (answer, hold, greeting, ring, bridge,
+    record, hang-ups), all on the event loop that also serves the consoles. httpx spent ~1.45 ms of CPU per
+    request here (its pool looks at every connection for each request), aiohttp ~0.12 ms; in a burst of 200
+    callers that was most of the server's time (measured with py-spy; scripts/bench_calls.py).
+    """
+
+    def __init__(self, url: str, user: str, password: str, app: str, *, timeout: float = 5.0) -> None:
         self.base, self.app, self.timeout = ari_base(url), app, timeout
         self._user, self._password = user, password
-        # A small pool: httpcore looks at every pooled connection (and asks each socket whether it is
-        # readable) for every request it assigns, so with 64 connections a burst of 200 callers spent more
-        # of the event loop in the pool than anywhere else (measured with py-spy). With 8, requests queued so
-        # long that ~70 of the 200 burst callers' answer/hold steps hit the 5 s timeout; 16 left ~6 at the
-        # same latency (scripts/bench_calls.py).
-        self._http = httpx.AsyncClient(
-            base_url=self.base,
-            auth=(user, password),
-            transport=transport,
-            limits=httpx.Limits(max_connections=_POOL, max_keepalive_connections=_POOL),
-            timeout=timeout,
-        )
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {token}"}
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        """Made on first use, on the event loop it will run on (aiohttp binds a session to its loop)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                connector=aiohttp.TCPConnector(limit=_POOL),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
+            )
+        return self._session
+
+    def _url(self, path: str) -> URL:
+        return URL(self.base + path, encoded=True)  # path parts are quoted by the callers
 
     async def close(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # -- REST -------------------------------------------------------------------------------------------
 
@@ -72,16 +79,17 @@ class AriClient:
         query = {k: _param(v) for k, v in params.items() if v is not None}
         try:
             async with asyncio.timeout(self.timeout):
-                response = await self._http.request(method, path, params=query)
-        except (httpx.TransportError, TimeoutError) as exc:
+                async with self._http().request(method, self._url(path), params=query) as response:
+                    status, reason, body = response.status, response.reason, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise AriError(0, f"{method} {path}: {type(exc).__name__}") from exc
-        if response.status_code in (404, 422):  # 422: the channel left Stasis (hung up) meanwhile
-            raise AriNotFound(response.status_code, _message(response))
-        if response.status_code >= 400:
-            raise AriError(response.status_code, _message(response))
-        if response.status_code == 204 or not response.content:
+        if status in (404, 422):  # 422: the channel left Stasis (hung up) meanwhile
+            raise AriNotFound(status, _message(body, reason, status))
+        if status >= 400:
+            raise AriError(status, _message(body, reason, status))
+        if status == 204 or not body:
             return None
-        return response.json()
+        return json.loads(body)
 
     async def channels(self) -> list[Json]:
         result: list[Json] = await self._request("GET", "/channels")
@@ -160,19 +168,21 @@ class AriClient:
         return result
 
     @asynccontextmanager
-    async def recording_file(self, name: str) -> AsyncIterator[httpx.Response]:
-        """Stream a stored recording (the caller reads `aiter_bytes()`); raises AriNotFound if there is none."""
-        request = self._http.build_request("GET", f"/recordings/stored/{quote(name)}/file")
-        async with asyncio.timeout(self.timeout):
-            response = await self._http.send(request, stream=True)
+    async def recording_file(self, name: str) -> AsyncIterator[Recording]:
+        """Stream a stored recording; raises AriNotFound if there is none."""
         try:
-            if response.status_code == 404:
+            async with asyncio.timeout(self.timeout):
+                response = await self._http().get(self._url(f"/recordings/stored/{quote(name)}/file"))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AriError(0, f"recording {name}: {type(exc).__name__}") from exc
+        try:
+            if response.status == 404:
                 raise AriNotFound(404, "recording not found")
-            if response.status_code >= 400:
-                raise AriError(response.status_code, "recording not available")
-            yield response
+            if response.status >= 400:
+                raise AriError(response.status, "recording not available")
+            yield Recording(response)
         finally:
-            await response.aclose()
+            response.release()
 
     # -- events -----------------------------------------------------------------------------------------
 
@@ -187,8 +197,16 @@ class AriClient:
     async def events(self, *, open_timeout: float = 5.0) -> AsyncIterator[EventStream]:
         """One connection of the events websocket; leaving the block closes it."""
         async with asyncio.timeout(open_timeout):
+            # No permessage-deflate: the events are small JSON on a LAN, and inflating every frame was measurable
+            # CPU on the event loop in a burst of callers.
             ws = await connect(
-                self.events_url(), open_timeout=None, ping_interval=20, ping_timeout=20, max_size=2**22, close_timeout=1
+                self.events_url(),
+                open_timeout=None,
+                ping_interval=20,
+                ping_timeout=20,
+                max_size=2**22,
+                close_timeout=1,
+                compression=None,
             )
         try:
             yield EventStream(ws)
@@ -225,9 +243,24 @@ def _param(value: Any) -> Any:
     return value
 
 
-def _message(response: httpx.Response) -> str:
+def _message(body: bytes, reason: str | None, status: int) -> str:
     try:
-        body = response.json()
+        parsed = json.loads(body)
     except ValueError:
-        return response.reason_phrase or str(response.status_code)
-    return str(body.get("message", body)) if isinstance(body, dict) else str(body)
+        return reason or str(status)
+    return str(parsed.get("message", parsed)) if isinstance(parsed, dict) else str(parsed)
+
+
+class Recording:
+    """A stored recording on its way from Asterisk: its media type and its bytes, in chunks or whole."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.content_type = response.headers.get("Content-Type", "audio/wav")
+
+    async def chunks(self, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+        async for chunk in self._response.content.iter_chunked(size):
+            yield chunk
+
+    async def read(self) -> bytes:
+        return await self._response.read()

@@ -92,5 +92,5 @@ async def test_recording_a_bridged_channel_fails_after_201(pbx: AriDouble) -> No
         await client.record_bridge("b1", "right")
         await client.destroy_bridge("b1")
         async with client.recording_file("right") as audio:
-            assert (await audio.aread()).startswith(b"RIFF")
+            assert (await audio.read()).startswith(b"RIFF")
     await client.close()

@@ -203,10 +203,10 @@ async def play_recording(call_id: int, ctx: CtxDep, user: Supervisor) -> Streami
 
     async def relay() -> AsyncIterator[bytes]:
         async with stack:
-            async for chunk in upstream.aiter_bytes():
+            async for chunk in upstream.chunks():
                 yield chunk
 
-    media = upstream.headers.get("content-type", "audio/wav")
+    media = upstream.content_type
     return StreamingResponse(
         relay(), media_type=media, headers={"Content-Disposition": f'inline; filename="call-{call_id}.wav"'}
     )
