@@ -30,3 +30,27 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
+
+
+def test_a_server_engine_checkpoints_sqlite_outside_its_commits(tmp_path: object) -> None:
+    """Commits never copy the log into the database (that waits for the disk); the checkpointer does."""
+    from sqlalchemy import text
+
+    from dispatch.db import WalCheckpointer
+
+    engine = make_engine(f"sqlite:///{tmp_path}/server.db", background_checkpoint=True)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x BLOB)"))
+        for _ in range(1500):  # more than the 1000 pages after which a commit would checkpoint by default
+            conn.execute(text("INSERT INTO t VALUES (randomblob(4000))"))
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+    result = WalCheckpointer(engine).checkpoint()
+    assert result is not None
+    busy, logged, copied = result
+    assert busy == 0 and logged > 1000 and copied == logged
+    engine.dispose()
+    plain = make_engine(f"sqlite:///{tmp_path}/tool.db")  # command-line tools keep SQLite's default
+    with plain.connect() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
+    plain.dispose()

@@ -43,8 +43,10 @@ def make_bus(settings: Settings) -> EventBus:
     return InProcessBus()
 
 
-def build(settings: Settings, *, bus: EventBus | None = None) -> Ctx:
-    engine = make_engine(settings.sqlalchemy_url)
+def build(settings: Settings, *, bus: EventBus | None = None, server: bool = False) -> Ctx:
+    """`server`: a long-running process (SQLite's log is then checkpointed in the background, see
+    `dispatch.db.WalCheckpointer`); command-line tools leave it to SQLite."""
+    engine = make_engine(settings.sqlalchemy_url, background_checkpoint=server)
     bus = bus or make_bus(settings)
     region = Region(load_pack(settings.region_dir), policy_from(settings), road_graph=settings.road_graph)
     return Ctx(settings, region, engine, make_sessionmaker(engine, bus), bus)
