@@ -12,7 +12,15 @@ _WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
 # matters when a burst of 200 callers is written in one transaction (tests/dispatch/test_phone.py compares
 # both ways for every length and first digit).
 _ID_NUMBER = re.compile(r"(?:\+62|0)[1-9]\d*")
-_ID_LENGTHS = frozenset(phonenumbers.PhoneMetadata.metadata_for_region("ID").general_desc.possible_length)
+
+
+def _possible_lengths(region: str) -> frozenset[int]:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    general = metadata.general_desc if metadata is not None else None
+    return frozenset(general.possible_length if general is not None else ())
+
+
+_ID_LENGTHS = _possible_lengths("ID")
 
 
 def normalise(raw: str | None, *, region: str = "ID") -> str | None:
