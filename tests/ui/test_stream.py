@@ -62,6 +62,35 @@ def test_a_replay_comes_in_few_messages_each_an_array_in_order(client: TestClien
     assert inbox.arrays == 3  # 250 events, 50 events, then `live`
 
 
+def test_live_events_published_late_or_out_of_order_arrive_once_in_order(client: TestClient, auth: Headers) -> None:
+    """Two commits race to the bus: the later one's events come first. The gap is filled from the log, the
+    late batch is not sent again, and the 40 events of one commit arrive whole, in order."""
+    from sqlalchemy.orm import Session
+
+    from dispatch.events.service import NewEvent, record_many
+
+    ctx: Ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    with client.websocket_connect("/ws", headers=auth["supervisor"]) as ws:
+        inbox = Inbox(ws)
+        assert inbox.next()["type"] == "live"
+        with Session(ctx.engine) as session:  # no publisher on this session: we publish by hand below
+            first, second = record_many(
+                session, [NewEvent("test.first", "test", {}), NewEvent("test.second", "test", {})]
+            )
+            session.commit()
+        ctx.bus.publish([second])
+        got = inbox.until("test.second")
+        ctx.bus.publish([first])  # arrives late: already sent from the log
+        with ctx.sessions() as session:
+            for n in range(40):  # within the tests' TANGGAP_WS_BUFFER of 50
+                record(session, "test.bulk", actor="test", data={"n": n})
+            session.commit()
+        bulk = [inbox.next() for _ in range(40)]
+    assert [m["type"] for m in got] == ["test.first", "test.second"]
+    assert [m["seq"] for m in got] == [first.seq, second.seq]
+    assert [m["data"]["n"] for m in bulk] == list(range(40)) and bulk[0]["seq"] == second.seq + 1
+
+
 def test_websocket_needs_a_login(client: TestClient) -> None:
     with pytest.raises(WebSocketDisconnect) as err, client.websocket_connect("/ws"):
         pass
