@@ -45,28 +45,27 @@ def free_port() -> int:
 
 
 async def test_remote_bridge_through_the_http_api(ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]) -> None:
-    app = create_app(ctx=ctx)
-    transport = httpx.ASGITransport(app=app)
-    desk = HttpDesk("http://cad.test", token(ctx, "telephony"), transport=transport)
-    bridge = AriBridge(
-        AriClient(pbx.url, pbx.user, pbx.password, pbx.app),
-        desk,
-        AriOptions(acd_interval_s=0.05, backoff_initial_s=0.02),
-    )
-    await bridge.start()
-    try:
-        await pbx.wait_for(lambda: pbx.app_connected)
-        taker = make_taker("taker1")
-        channel = await pbx.incoming_call("081234567890")
-        assert channel is not None
-        await pbx.wait_for(lambda: status_of(ctx, channel) == "answered", timeout=10)
-        assert (await desk.triage("081234567890")).flagged is False
-        await pbx.caller_hangup(channel)
-        await pbx.wait_for(lambda: status_of(ctx, channel) == "ended", timeout=10)
-        call = call_on(ctx, channel)
-        assert call is not None and call.taker_id == taker and call.recording_ref
-    finally:
-        await bridge.stop()
+    with serve(create_app(ctx=ctx)) as url:  # the server on a real socket, as `tanggap ari` reaches it
+        desk = HttpDesk(url, token(ctx, "telephony"))
+        bridge = AriBridge(
+            AriClient(pbx.url, pbx.user, pbx.password, pbx.app),
+            desk,
+            AriOptions(acd_interval_s=0.05, backoff_initial_s=0.02),
+        )
+        await bridge.start()
+        try:
+            await pbx.wait_for(lambda: pbx.app_connected)
+            taker = make_taker("taker1")
+            channel = await pbx.incoming_call("081234567890")
+            assert channel is not None
+            await pbx.wait_for(lambda: status_of(ctx, channel) == "answered", timeout=10)
+            assert (await desk.triage("081234567890")).flagged is False
+            await pbx.caller_hangup(channel)
+            await pbx.wait_for(lambda: status_of(ctx, channel) == "ended", timeout=10)
+            call = call_on(ctx, channel)
+            assert call is not None and call.taker_id == taker and call.recording_ref
+        finally:
+            await bridge.stop()
 
 
 async def test_lifespan_starts_bridge_and_supervisor_plays_recording(
