@@ -335,4 +335,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(parse()))))
+    import uvloop  # the server's event loop too (uvicorn[standard]): the double and the consoles keep up with it
+
+    print(json.dumps(uvloop.run(main(parse()))))
