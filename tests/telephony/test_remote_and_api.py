@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -137,3 +138,57 @@ def test_a_burst_from_a_remote_bridge_is_recorded_whole(ctx: Ctx) -> None:
     assert len(set(ids[:200])) == 200 and ids[200] == ids[7]
     with ctx.sessions() as session:
         assert session.scalar(select(func.count(Call.id)).where(Call.channel_id.like("b-%"))) == 200
+
+
+def test_offers_in_one_request_come_back_in_order_and_bad_batches_write_nothing(ctx: Ctx) -> None:
+    bridge = {"Authorization": f"Bearer {token(ctx, 'telephony')}"}
+    taker = {"Authorization": f"Bearer {token(ctx, 'call_taker')}"}
+    calls = [{"channel_id": f"m-{n}", "caller": f"0812{n:08d}"} for n in range(3)]
+
+    async def post(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            path = "/api/v1/telephony/calls/batch"
+            return [
+                await http.post(path, json={"calls": [*calls, calls[1]]}, headers=bridge),
+                await http.post(path, json={"calls": calls}, headers=bridge),  # a retry of the same calls
+                await http.post(path, json={"calls": []}, headers=bridge),
+                await http.post(path, json={"calls": [{"channel_id": "x"}] * 501}, headers=bridge),
+                await http.post(path, json={"calls": [{"channel_id": "m-9", "extra": 1}]}, headers=bridge),
+                await http.post(path, json={"calls": [{"channel_id": "m-8"}]}, headers=taker),
+            ]
+
+    with serve(create_app(ctx=ctx)) as url:
+        first, retry, empty, too_many, extra, wrong_role = asyncio.run(post(url))
+    assert first.status_code == 200 and retry.status_code == 200
+    ids = [row["id"] for row in first.json()]
+    assert [row["channel_id"] for row in first.json()] == ["m-0", "m-1", "m-2", "m-1"]
+    assert len(set(ids)) == 3 and ids[3] == ids[1] and [row["id"] for row in retry.json()] == ids[:3]
+    assert {empty.status_code, too_many.status_code, extra.status_code} == {422} and wrong_role.status_code == 403
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count(Call.id)).where(Call.channel_id.like("m-%"))) == 3
+
+
+async def test_http_desk_sends_the_offers_of_one_turn_together(ctx: Ctx) -> None:
+    """Fifty callers at once from a bridge in its own process: one request, fifty calls, in order."""
+    with serve(create_app(ctx=ctx)) as url:
+        desk = HttpDesk(url, token(ctx, "telephony"))
+        requests: list[str] = []
+        call = desk._call
+
+        async def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            requests.append(f"{method} {path}")
+            return await call(method, path, *args, **kwargs)
+
+        desk._call = counted  # type: ignore[method-assign]
+        try:
+            offered = await asyncio.gather(
+                *(desk.offer(channel_id=f"h-{n}", caller=f"0813{n:08d}", dialled="112", at=None) for n in range(50)),
+                desk.offer(channel_id="h-7", caller="081300000007", dialled="112", at=None),
+            )
+        finally:
+            await desk.close()
+    assert requests == ["POST /calls/batch"]
+    assert [c.channel_id for c in offered[:50]] == [f"h-{n}" for n in range(50)]
+    assert len({c.id for c in offered[:50]}) == 50 and offered[50].id == offered[7].id
+    with ctx.sessions() as session:
+        assert session.scalar(select(func.count(Call.id)).where(Call.channel_id.like("h-%"))) == 50

@@ -51,6 +51,12 @@ class OfferIn(BaseModel):
     at: datetime | None = None
 
 
+class OffersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    calls: list[OfferIn] = Field(min_length=1, max_length=500)
+
+
 class TakerIn(BaseModel):
     taker_id: int
 
@@ -91,6 +97,28 @@ async def bridge_offer(body: OfferIn, request: Request, user: Bridge) -> dict[st
         actor=user.username,
     )
     return asdict(call)
+
+
+@router.post("/api/v1/telephony/calls/batch")
+async def bridge_offer_many(body: OffersIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
+    """New calls that the bridge saw together (HttpDesk sends those of one event-loop turn), answered in the
+    same order. The desk writes them together, as it does for the bridge inside the server; each is
+    idempotent by channel, so a retried batch records nothing twice."""
+    desk = desk_of(request.app)
+    offered = await asyncio.gather(
+        *(
+            desk.offer(
+                channel_id=c.channel_id,
+                caller=c.caller,
+                dialled=c.dialled,
+                at=c.at,
+                provider=c.provider,
+                actor=user.username,
+            )
+            for c in body.calls
+        )
+    )
+    return [asdict(call) for call in offered]
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/queued")
