@@ -149,7 +149,7 @@ class Console:
     def shot(self, name: str) -> None:
         """A screenshot once the map has stopped zooming: mid-animation Leaflet scales its canvas, and the
         picture shows pixelated giant markers that nobody sees on screen."""
-        self.page.wait_for_function("!document.querySelector('.leaflet-zoom-anim')", timeout=5000)
+        self.page.locator(".leaflet-zoom-anim").wait_for(state="detached", timeout=5000)
         self.page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
         self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
