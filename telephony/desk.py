@@ -70,13 +70,15 @@ class CallDesk(Protocol):
         """Return once every call offered so far is recorded (lets a burst be written before comfort steps)."""
         ...
 
-    async def queued(self, call_id: int) -> None: ...
+    async def queued(self, call_id: int) -> int | None:
+        """The call waits for a call-taker; returns its place in the queue."""
+        ...
 
-    async def answered(self, call_id: int, taker_id: int) -> None: ...
+    async def answered(self, call_id: int, taker_id: int) -> DeskCall: ...
 
-    async def finish(self, call_id: int, cause: str | None) -> None: ...
+    async def finish(self, call_id: int, cause: str | None) -> DeskCall: ...
 
-    async def set_recording(self, call_id: int, ref: str) -> None: ...
+    async def set_recording(self, call_id: int, ref: str) -> DeskCall: ...
 
     async def claim(self) -> list[Match]: ...
 
@@ -170,12 +172,15 @@ class InProcessDesk:
             session.commit()
         return offered
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DeskUnavailable("the call desk is closed (server shutting down)")
+
     async def run(self, fn: Callable[[Session], T], priority: int = 2) -> T:
         """Run `fn` on the writer thread with a session of its own (and commit if `fn` does); lower
         `priority` first. The HTTP telephony API uses this too, so a burst from a remote bridge is written
         one transaction after another instead of 200 threads fighting for SQLite's lock."""
-        if self._closed:
-            raise DeskUnavailable("the call desk is closed (server shutting down)")
+        self._check_open()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
 
@@ -203,8 +208,7 @@ class InProcessDesk:
     ) -> DeskCall:
         """A new call goes before any other work, in a batch with the others that arrived meanwhile.
         `provider` and `actor` default to the desk's own (the HTTP API passes the bridge's)."""
-        if self._closed:
-            raise DeskUnavailable("the call desk is closed (server shutting down)")
+        self._check_open()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[DeskCall] = loop.create_future()
         self._offers_issued += 1
@@ -232,22 +236,38 @@ class InProcessDesk:
             self._offers_done.clear()
             await self._offers_done.wait()
 
-    async def queued(self, call_id: int) -> None:
-        await self.run(lambda s: intake.queued(session=s, call_id=call_id, actor=self.actor))
+    # Each step below is the one definition of its job and priority, for the bridge in this process and, with the
+    # bridge's `actor`, for the HTTP telephony API (a bridge in its own process).
 
-    async def answered(self, call_id: int, taker_id: int) -> None:
-        await self.run(lambda s: intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=self.actor))
+    async def queued(self, call_id: int, *, actor: str | None = None) -> int | None:
+        return await self.run(lambda s: intake.queued(session=s, call_id=call_id, actor=actor or self.actor))
 
-    async def finish(self, call_id: int, cause: str | None) -> None:
-        await self.run(lambda s: intake.finish(session=s, call_id=call_id, actor=self.actor, cause=cause), 1)
+    async def answered(self, call_id: int, taker_id: int, *, actor: str | None = None) -> DeskCall:
+        return await self.run(
+            lambda s: DeskCall.of(
+                intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=actor or self.actor)
+            )
+        )
 
-    async def set_recording(self, call_id: int, ref: str) -> None:
-        await self.run(lambda s: calls.set_recording(session=s, call_id=call_id, ref=ref, actor=self.actor))
+    async def finish(self, call_id: int, cause: str | None, *, actor: str | None = None) -> DeskCall:
+        return await self.run(
+            lambda s: DeskCall.of(intake.finish(session=s, call_id=call_id, actor=actor or self.actor, cause=cause)),
+            1,
+        )
 
-    async def claim(self) -> list[Match]:
-        return await self.run(lambda s: queue.claim(session=s, provider=self.provider, actor=self.actor))
+    async def set_recording(self, call_id: int, ref: str, *, actor: str | None = None) -> DeskCall:
+        return await self.run(
+            lambda s: DeskCall.of(calls.set_recording(session=s, call_id=call_id, ref=ref, actor=actor or self.actor))
+        )
 
-    async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None:
+    async def claim(self, *, provider: str | None = None, actor: str | None = None) -> list[Match]:
+        return await self.run(
+            lambda s: queue.claim(session=s, provider=provider or self.provider, actor=actor or self.actor)
+        )
+
+    async def requeue(
+        self, call_id: int, taker_id: int, reason: str, taker_available: bool, *, actor: str | None = None
+    ) -> None:
         await self.run(
             lambda s: queue.requeue(
                 session=s,
@@ -255,7 +275,7 @@ class InProcessDesk:
                 taker_id=taker_id,
                 reason=reason,
                 taker_available=taker_available,
-                actor=self.actor,
+                actor=actor or self.actor,
             )
         )
 
@@ -372,17 +392,19 @@ class HttpDesk:
     async def settled(self) -> None:
         return None  # an offer returns once the server has written it
 
-    async def queued(self, call_id: int) -> None:
-        await self._call("POST", f"/calls/{call_id}/queued")
+    async def queued(self, call_id: int) -> int | None:
+        body = await self._call("POST", f"/calls/{call_id}/queued")
+        position: int | None = body["position"]
+        return position
 
-    async def answered(self, call_id: int, taker_id: int) -> None:
-        await self._call("POST", f"/calls/{call_id}/answered", {"taker_id": taker_id})
+    async def answered(self, call_id: int, taker_id: int) -> DeskCall:
+        return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/answered", {"taker_id": taker_id}))
 
-    async def finish(self, call_id: int, cause: str | None) -> None:
-        await self._call("POST", f"/calls/{call_id}/finish", {"cause": cause})
+    async def finish(self, call_id: int, cause: str | None) -> DeskCall:
+        return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/finish", {"cause": cause}))
 
-    async def set_recording(self, call_id: int, ref: str) -> None:
-        await self._call("POST", f"/calls/{call_id}/recording", {"ref": ref})
+    async def set_recording(self, call_id: int, ref: str) -> DeskCall:
+        return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/recording", {"ref": ref}))
 
     async def claim(self) -> list[Match]:
         rows = await self._call("POST", "/acd/claim", {"provider": self.provider})

@@ -86,24 +86,8 @@ class RequeueIn(BaseModel):
 # answered some of them 500 (measured with scripts/bench_calls.py --remote).
 
 
-@router.post("/api/v1/telephony/calls")
-async def bridge_offer(body: OfferIn, request: Request, user: Bridge) -> dict[str, Any]:
-    call = await desk_of(request.app).offer(
-        channel_id=body.channel_id,
-        caller=body.caller,
-        dialled=body.dialled,
-        at=body.at,
-        provider=body.provider,
-        actor=user.username,
-    )
-    return asdict(call)
-
-
-@router.post("/api/v1/telephony/calls/batch")
-async def bridge_offer_many(body: OffersIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
-    """New calls that the bridge saw together (HttpDesk sends those of one event-loop turn), answered in the
-    same order. The desk writes them together, as it does for the bridge inside the server; each is
-    idempotent by channel, so a retried batch records nothing twice."""
+async def _offer(request: Request, user: User, offers: list[OfferIn]) -> list[dict[str, Any]]:
+    """New calls through the server's desk, written together; answered in the same order."""
     desk = desk_of(request.app)
     offered = await asyncio.gather(
         *(
@@ -115,37 +99,42 @@ async def bridge_offer_many(body: OffersIn, request: Request, user: Bridge) -> l
                 provider=c.provider,
                 actor=user.username,
             )
-            for c in body.calls
+            for c in offers
         )
     )
     return [asdict(call) for call in offered]
 
 
+@router.post("/api/v1/telephony/calls")
+async def bridge_offer(body: OfferIn, request: Request, user: Bridge) -> dict[str, Any]:
+    return (await _offer(request, user, [body]))[0]
+
+
+@router.post("/api/v1/telephony/calls/batch")
+async def bridge_offer_many(body: OffersIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
+    """New calls that the bridge saw together (HttpDesk sends those of one event-loop turn). Each is
+    idempotent by channel, so a retried batch records nothing twice."""
+    return await _offer(request, user, body.calls)
+
+
 @router.post("/api/v1/telephony/calls/{call_id}/queued")
 async def bridge_queued(call_id: int, request: Request, user: Bridge) -> dict[str, Any]:
-    position = await desk_of(request.app).run(lambda s: intake.queued(session=s, call_id=call_id, actor=user.username))
-    return {"position": position}
+    return {"position": await desk_of(request.app).queued(call_id, actor=user.username)}
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/answered")
 async def bridge_answered(call_id: int, body: TakerIn, request: Request, user: Bridge) -> dict[str, Any]:
-    return await desk_of(request.app).run(
-        lambda s: _desk_call(intake.answered(session=s, call_id=call_id, taker_id=body.taker_id, actor=user.username))
-    )
+    return asdict(await desk_of(request.app).answered(call_id, body.taker_id, actor=user.username))
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/finish")
 async def bridge_finish(call_id: int, body: CauseIn, request: Request, user: Bridge) -> dict[str, Any]:
-    return await desk_of(request.app).run(
-        lambda s: _desk_call(intake.finish(session=s, call_id=call_id, actor=user.username, cause=body.cause)), 1
-    )
+    return asdict(await desk_of(request.app).finish(call_id, body.cause, actor=user.username))
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/recording")
 async def bridge_recording(call_id: int, body: RefIn, request: Request, user: Bridge) -> dict[str, Any]:
-    return await desk_of(request.app).run(
-        lambda s: _desk_call(calls.set_recording(session=s, call_id=call_id, ref=body.ref, actor=user.username))
-    )
+    return asdict(await desk_of(request.app).set_recording(call_id, body.ref, actor=user.username))
 
 
 @router.get("/api/v1/telephony/calls/live")
@@ -155,23 +144,14 @@ def bridge_live(db: DB, _user: Bridge, provider: str = "asterisk") -> list[dict[
 
 @router.post("/api/v1/telephony/acd/claim")
 async def bridge_claim(body: ProviderIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
-    matches = await desk_of(request.app).run(
-        lambda s: queue.claim(session=s, provider=body.provider, actor=user.username)
-    )
+    matches = await desk_of(request.app).claim(provider=body.provider, actor=user.username)
     return [m.__dict__ for m in matches]
 
 
 @router.post("/api/v1/telephony/acd/requeue")
 async def bridge_requeue(body: RequeueIn, request: Request, user: Bridge) -> dict[str, bool]:
-    await desk_of(request.app).run(
-        lambda s: queue.requeue(
-            session=s,
-            call_id=body.call_id,
-            taker_id=body.taker_id,
-            reason=body.reason,
-            taker_available=body.taker_available,
-            actor=user.username,
-        )
+    await desk_of(request.app).requeue(
+        body.call_id, body.taker_id, body.reason, body.taker_available, actor=user.username
     )
     return {"ok": True}
 
