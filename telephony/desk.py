@@ -29,6 +29,7 @@ from dispatch.calls.queue import Match
 from dispatch.calls.service import Ringing
 from dispatch.context import Policy
 from dispatch.events.bus import EventBus, Published
+from telephony.http import LazySession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -314,20 +315,9 @@ class HttpDesk:
     ) -> None:
         self.provider, self.attempts, self.timeout = provider, attempts, timeout
         self.base = api_url.rstrip("/") + "/api/v1/telephony"
-        self._headers = {"Authorization": f"Bearer {token}"}
-        self._session: aiohttp.ClientSession | None = None
+        self._http = LazySession({"Authorization": f"Bearer {token}"}, connections=64, timeout=timeout)
         self._offers: list[tuple[dict[str, Any], asyncio.Future[DeskCall]]] = []  # not sent yet
         self._sending: set[asyncio.Task[None]] = set()
-
-    def _http(self) -> aiohttp.ClientSession:
-        """Made on first use, on the event loop it will run on (aiohttp binds a session to its loop)."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers,
-                connector=aiohttp.TCPConnector(limit=64),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
-            )
-        return self._session
 
     async def _call(
         self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None
@@ -432,6 +422,4 @@ class HttpDesk:
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()

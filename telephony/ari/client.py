@@ -15,6 +15,8 @@ import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from yarl import URL
 
+from telephony.http import LazySession
+
 log = logging.getLogger(__name__)
 _POOL = 16  # REST connections to Asterisk (each is a thread in Asterisk's HTTP server)
 
@@ -52,26 +54,13 @@ class AriClient:
         self.base, self.app, self.timeout = ari_base(url), app, timeout
         self._user, self._password = user, password
         token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        self._headers = {"Authorization": f"Basic {token}"}
-        self._session: aiohttp.ClientSession | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        """Made on first use, on the event loop it will run on (aiohttp binds a session to its loop)."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers,
-                connector=aiohttp.TCPConnector(limit=_POOL),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
-            )
-        return self._session
+        self._http = LazySession({"Authorization": f"Basic {token}"}, connections=_POOL, timeout=timeout)
 
     def _url(self, path: str) -> URL:
         return URL(self.base + path, encoded=True)  # path parts are quoted by the callers
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     # -- REST -------------------------------------------------------------------------------------------
 
