@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from datetime import datetime
 from typing import Any
@@ -64,16 +65,10 @@ class WalCheckpointer:
     """
 
     def __init__(self, engine: Engine, interval: float = 1.0) -> None:
-        self._engine, self.interval = weakref.ref(engine), interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._engine, self.interval = weakref.ref(engine), interval  # the thread ends when the engine goes
 
-    def start(self) -> WalCheckpointer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True).start()
 
     def checkpoint(self) -> tuple[int, int, int] | None:
         """One PASSIVE checkpoint: (busy, pages in the log, pages copied), as SQLite reports it."""
@@ -85,7 +80,8 @@ class WalCheckpointer:
         return int(row[0]), int(row[1]), int(row[2])
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            time.sleep(self.interval)
             try:
                 if self.checkpoint() is None:
                     return  # the engine is gone
