@@ -174,9 +174,11 @@ class Viewer:
                 mine = assignments.for_unit(session=session, unit_id=self.unit_id)
                 self.incidents = {a.incident_id for a in mine}
 
-    @property
-    def sees_all(self) -> bool:
-        return self.role != "responder"
+    def shared(self, batch: Batch) -> str | None:
+        """The batch's text joined once for every console (None for a responder, who sees a selection)."""
+        if self.role == "responder":
+            return None
+        return batch.masked if self.mask else batch.plain
 
     def sees(self, event: Published) -> bool:
         if self.role != "responder":
@@ -286,8 +288,9 @@ async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, client: Client, last:
                 await ws.close(code=4409, reason="resync")
                 return
             assert isinstance(item, Batch)
-            if viewer.sees_all and item.follows(last):
-                parts.append((item.masked if viewer.mask else item.plain, len(item.frames)))
+            shared = viewer.shared(item) if item.follows(last) else None
+            if shared is not None:
+                parts.append((shared, len(item.frames)))
                 last = item.frames[-1].event.seq
                 continue
             for frame in item.frames:
