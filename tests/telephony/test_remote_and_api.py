@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
 from telephony.desk import HttpDesk
 from tests.doubles.ari_server import AriDouble
-from tests.servers import serve
+from tests.servers import free_port, serve
 from tests.telephony.test_ari_bridge import call_on, status_of
 from ui.app import create_app
 from ui.context import Ctx
@@ -37,12 +36,6 @@ def token(ctx: Ctx, role: str) -> str:
     with ctx.sessions() as session:
         user = users.create(session=session, username=f"{role}-x", password="rahasia-112", role=role)
         return users.issue_token(session=session, user=user, kind="api", lifetime=timedelta(hours=1))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_remote_bridge_through_the_http_api(ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]) -> None:
