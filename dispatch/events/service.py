@@ -50,16 +50,15 @@ def record(
 
 
 _TABLE = cast(Table, Event.__table__)
-# In the order of Published's fields.
-_RETURNED = [_TABLE.c[name] for name in ("seq", "type", "at", "actor", "data", "incident_id", "call_id", "unit_id")]
 
 
 def record_many(session: Session, events: Sequence[NewEvent]) -> list[Published]:
     """Append events to the log within the caller's transaction; returns them in sequence order.
 
     One multi-row INSERT ... RETURNING, so a burst of 200 new calls costs one statement, not 200 (the ORM's
-    unit of work would send one INSERT per row on SQLite, which cannot promise RETURNING in parameter order;
-    we sort by sequence instead)."""
+    unit of work would send one INSERT per row on SQLite). Only the sequence numbers and what tells the rows
+    apart come back: reading back the JSON and times we have just written cost the writer more than writing
+    them."""
     if not events:
         return []
     if session.bind is not None and session.get_bind().dialect.name == "postgresql":
@@ -79,10 +78,33 @@ def record_many(session: Session, events: Sequence[NewEvent]) -> list[Published]
         }
         for e in events
     ]
-    rows = session.execute(insert(_TABLE).returning(*_RETURNED), values)
-    published = sorted((Published(*row) for row in rows), key=lambda p: p.seq)
+    seqs = _insert(session, values, [(e.type, e.incident_id, e.call_id, e.unit_id) for e in events])
+    published = sorted(
+        (
+            Published(seq, e.type, now, e.actor, e.data, e.incident_id, e.call_id, e.unit_id)
+            for seq, e in zip(seqs, events, strict=True)
+        ),
+        key=lambda p: p.seq,
+    )
     session.info.setdefault(_PENDING, []).extend(published)
     return published
+
+
+_KEY = [_TABLE.c[name] for name in ("type", "incident_id", "call_id", "unit_id")]
+
+
+def _insert(session: Session, values: list[dict[str, Any]], keys: list[tuple[Any, ...]]) -> list[int]:
+    """Insert the rows; their sequence numbers in the order of `values`.
+
+    RETURNING rows come in no promised order on SQLite. When each row's (type, incident, call, unit) is its
+    own, as in a burst of new calls, the rows are matched by it, in one statement. Otherwise SQLAlchemy
+    matches them (`sort_by_parameter_order`), which on SQLite means one INSERT per row.
+    """
+    if len(set(keys)) == len(keys):
+        rows = session.execute(insert(_TABLE).returning(_TABLE.c.seq, *_KEY), values)
+        seq_of = {tuple(row[1:]): row[0] for row in rows}
+        return [seq_of[key] for key in keys]
+    return list(session.scalars(insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True), values))
 
 
 def since(session: Session, seq: int, *, limit: int = 500) -> Sequence[Event]:
