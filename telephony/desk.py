@@ -8,6 +8,7 @@ its own process (`tanggap ari`). Both answer with the small frozen records below
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -26,7 +27,7 @@ from dispatch.calls import service as calls
 from dispatch.calls.intake import Triage
 from dispatch.calls.models import Call
 from dispatch.calls.queue import Match
-from dispatch.calls.service import Ringing
+from dispatch.calls.service import Offered, Ringing
 from dispatch.context import Policy
 from dispatch.events.bus import EventBus, Published
 from telephony.http import LazySession
@@ -34,6 +35,7 @@ from telephony.http import LazySession
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _OFFERS_PER_REQUEST = 500  # the most /api/v1/telephony/calls/batch takes
+_SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other callers to be recorded
 Kick = Callable[[], None]
 
 
@@ -46,7 +48,7 @@ class DeskCall:
     taker_id: int | None
 
     @classmethod
-    def of(cls, call: Call) -> DeskCall:
+    def of(cls, call: Call | Offered) -> DeskCall:
         return cls(call.id, call.channel_id, call.status, call.flagged, call.taker_id)
 
     @classmethod
@@ -229,13 +231,16 @@ class InProcessDesk:
         return await future
 
     async def settled(self) -> None:
-        """Wait until the new calls handed to `offer` before now are written (later ones do not count, so a
-        steady stream of calls cannot hold anyone back)."""
-        target = self._offers_issued
-        while self._offers_written < target:
-            self._offers_done = self._offers_done or asyncio.Event()
-            self._offers_done.clear()
-            await self._offers_done.wait()
+        """Wait until no new call is waiting to be written, for `_SETTLE_MAX_S` at most.
+
+        In a burst, the first callers' answer and music would otherwise take the event loop's CPU while the
+        writer still records the callers behind them; the cap keeps a flood from leaving anyone unanswered."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SETTLE_MAX_S):
+                while self._offers_written < self._offers_issued:
+                    self._offers_done = self._offers_done or asyncio.Event()
+                    self._offers_done.clear()
+                    await self._offers_done.wait()
 
     # Each step below is the one definition of its job and priority, for the bridge in this process and, with the
     # bridge's `actor`, for the HTTP telephony API (a bridge in its own process).
