@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from dispatch.calls import abuse
@@ -88,6 +88,9 @@ def offer(
 
 _CALLS = cast(Table, Call.__table__)
 _OFFERED = [_CALLS.c[name] for name in ("id", "channel_id", "status", "flagged", "taker_id")]  # Offered's fields
+# Built once: for a call or two, building these cost the writer more than running them.
+_KNOWN = select(_CALLS.c.provider, *_OFFERED).where(_CALLS.c.channel_id.in_(bindparam("channels", expanding=True)))
+_INSERT = insert(_CALLS).returning(_CALLS.c.provider, *_OFFERED)
 
 
 def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> list[Offered]:
@@ -100,10 +103,9 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
     and validating 200 `Call` objects doubled it.
     """
     keys = [(r.provider, r.channel_id or f"{r.provider}-{uuid.uuid4()}") for r in ringing]
-    channels = {channel for _, channel in keys}
+    channels = list({channel for _, channel in keys})
     known: dict[tuple[str, str], Offered] = {
-        (row.provider, row.channel_id): Offered(*row[1:])
-        for row in session.execute(select(_CALLS.c.provider, *_OFFERED).where(_CALLS.c.channel_id.in_(channels)))
+        (row.provider, row.channel_id): Offered(*row[1:]) for row in session.execute(_KNOWN, {"channels": channels})
     }
     numbers = [normalise(r.caller) for r in ringing]
     flagged = abuse.flagged_among(session=session, callers=numbers)
@@ -125,7 +127,7 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
     if values:
         # One multi-row INSERT ... RETURNING; rows come back in no promised order, so they are matched by
         # channel (unique per provider, and known channels were left out above).
-        rows = session.execute(insert(_CALLS).returning(_CALLS.c.provider, *_OFFERED), list(values.values()))
+        rows = session.execute(_INSERT, list(values.values()))
         new = sorted((((row.provider, row.channel_id), Offered(*row[1:])) for row in rows), key=lambda kv: kv[1].id)
         known.update(new)
         record_many(

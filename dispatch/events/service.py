@@ -91,6 +91,8 @@ def record_many(session: Session, events: Sequence[NewEvent]) -> list[Published]
 
 
 _KEY = [_TABLE.c[name] for name in ("type", "incident_id", "call_id", "unit_id")]
+_INSERT_KEYED = insert(_TABLE).returning(_TABLE.c.seq, *_KEY)  # built once: every event goes through here
+_INSERT_SORTED = insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True)
 
 
 def _insert(session: Session, values: list[dict[str, Any]], keys: list[tuple[Any, ...]]) -> list[int]:
@@ -101,10 +103,10 @@ def _insert(session: Session, values: list[dict[str, Any]], keys: list[tuple[Any
     matches them (`sort_by_parameter_order`), which on SQLite means one INSERT per row.
     """
     if len(set(keys)) == len(keys):
-        rows = session.execute(insert(_TABLE).returning(_TABLE.c.seq, *_KEY), values)
+        rows = session.execute(_INSERT_KEYED, values)
         seq_of = {tuple(row[1:]): row[0] for row in rows}
         return [seq_of[key] for key in keys]
-    return list(session.scalars(insert(_TABLE).returning(_TABLE.c.seq, sort_by_parameter_order=True), values))
+    return list(session.scalars(_INSERT_SORTED, values))
 
 
 def since(session: Session, seq: int, *, limit: int = 500) -> Sequence[Event]:
