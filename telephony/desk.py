@@ -98,7 +98,7 @@ class CallDesk(Protocol):
     async def close(self) -> None: ...
 
 
-Settle = Callable[[Any, BaseException | None], object]  # hands the outcome back to the event loop
+Outcome = tuple["asyncio.Future[DeskCall]", "DeskCall | None", "BaseException | None"]  # an offer's answer
 
 
 def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
@@ -135,8 +135,9 @@ class InProcessDesk:
         # New calls handed to the writer and written so far (touched on the event loop only).
         self._offers_issued = self._offers_written = 0
         self._offers_done: asyncio.Event | None = None
-        # New calls waiting for the writer: (the call, who offers it, settle it from the writer thread).
-        self._offer_batch: list[tuple[Ringing, str, Settle]] = []
+        # New calls waiting for the writer: (the call, who offers it, its answer). One writer job per batch,
+        # not per call: in a burst, 200 wake-ups of the writer each took the GIL from the event loop.
+        self._offer_batch: list[tuple[Ringing, str, asyncio.Future[DeskCall]]] = []
         self._batch_lock = threading.Lock()
 
     def _work(self) -> None:
@@ -146,25 +147,35 @@ class InProcessDesk:
     def _write_offers(self) -> None:
         """Write every new call handed over so far in one transaction of a few statements: a burst of 200
         callers costs one commit, not 200. If the batch fails, each call is written on its own, so one bad
-        call cannot hold back the others."""
+        call cannot hold back the others. The answers go back to the event loop in one hop."""
         with self._batch_lock:
             batch, self._offer_batch = self._offer_batch, []
-        if not batch:
-            return  # an earlier job of this kind already wrote them
+        outcomes: list[Outcome] = []
         try:
             results = self._offer_now([(ringing, actor) for ringing, actor, _ in batch])
+            outcomes = [(future, result, None) for (_, _, future), result in zip(batch, results, strict=True)]
         except Exception:
             log.warning("a batch of %d new calls failed; writing them one by one", len(batch))
-            for ringing, actor, settle in batch:
+            for ringing, actor, future in batch:
                 try:
                     (result,) = self._offer_now([(ringing, actor)])
                 except BaseException as exc:
-                    settle(None, exc)
+                    outcomes.append((future, None, exc))
                 else:
-                    settle(result, None)
-            return
-        for (_, _, settle), result in zip(batch, results, strict=True):
-            settle(result, None)
+                    outcomes.append((future, result, None))
+        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+        for loop, answers in by_loop.items():
+            loop.call_soon_threadsafe(self._offers_written_now, answers)
+
+    def _offers_written_now(self, outcomes: list[Outcome]) -> None:
+        """On the event loop: answer each offer, and wake whoever waits for the desk to settle."""
+        for future, result, error in outcomes:
+            _settle(future, result, error)
+        self._offers_written += len(outcomes)
+        if self._offers_done is not None:
+            self._offers_done.set()
 
     def _offer_now(self, batch: list[tuple[Ringing, str]]) -> list[DeskCall]:
         offered: list[DeskCall] = []
@@ -212,22 +223,14 @@ class InProcessDesk:
         """A new call goes before any other work, in a batch with the others that arrived meanwhile.
         `provider` and `actor` default to the desk's own (the HTTP API passes the bridge's)."""
         self._check_open()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[DeskCall] = loop.create_future()
+        future: asyncio.Future[DeskCall] = asyncio.get_running_loop().create_future()
         self._offers_issued += 1
-
-        def settle(result: DeskCall | None, error: BaseException | None) -> None:
-            self._offers_written += 1
-            if self._offers_done is not None:
-                self._offers_done.set()
-            _settle(future, result, error)
-
         ringing = Ringing(caller, provider or self.provider, channel_id, dialled, at)
         with self._batch_lock:
-            self._offer_batch.append(
-                (ringing, actor or self.actor, lambda r, e: loop.call_soon_threadsafe(settle, r, e))
-            )
-        self._jobs.put((0, next(self._order), self._write_offers))
+            self._offer_batch.append((ringing, actor or self.actor, future))
+            first = len(self._offer_batch) == 1
+        if first:  # the calls after it join its batch until the writer takes it
+            self._jobs.put((0, next(self._order), self._write_offers))
         return await future
 
     async def settled(self) -> None:
