@@ -10,7 +10,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
-from websockets.exceptions import InvalidStatus, WebSocketException
+import aiohttp
 
 from config.settings import Settings
 from telephony.ari.app import StasisApp
@@ -103,12 +103,12 @@ class AriBridge:
                         self._stream_drop = None
                         reconcile.cancel()
                 log.warning("ARI events connection closed by Asterisk")
-            except InvalidStatus as exc:
+            except aiohttp.WSServerHandshakeError as exc:
                 log.error(
                     "ARI refused the events connection (HTTP %s): check TANGGAP_ARI_USER/PASSWORD and ari.conf",
-                    exc.response.status_code,
+                    exc.status,
                 )
-            except (OSError, TimeoutError, WebSocketException) as exc:
+            except (OSError, TimeoutError, aiohttp.ClientError) as exc:
                 log.warning("ARI events connection lost: %s", type(exc).__name__)
             delay = backoff.next()
             log.info("reconnecting to ARI in %.1f s", delay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -259,3 +260,24 @@ async def test_holding_bridge_is_made_again_after_a_pbx_restart(ctx: Ctx, pbx: A
     second = await pbx.incoming_call("081299998888")
     await pbx.wait_for(lambda: held(pbx, second))
     assert status_of(ctx, second) == "offered"
+
+
+async def test_a_refused_events_connection_is_logged_and_retried(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Wrong credentials: the operator reads why in the log, and the bridge keeps trying (ari.conf may be
+    fixed and Asterisk reloaded without restarting us)."""
+    client = AriClient(pbx.url, pbx.user, "not-the-password", pbx.app)
+    options = AriOptions(reconcile_interval_s=600, backoff_initial_s=0.02, backoff_max_s=0.05)
+    bridge = AriBridge(client, InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)
+
+    def refusals() -> int:
+        return sum("ARI refused the events connection (HTTP 403)" in r.getMessage() for r in caplog.records)
+
+    with caplog.at_level(logging.ERROR, logger="telephony.ari.run"):
+        await bridge.start()
+        try:
+            await pbx.wait_for(lambda: refusals() >= 2)
+        finally:
+            await bridge.stop()
+    assert not pbx.app_connected and not bridge.connected.is_set()
