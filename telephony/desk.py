@@ -14,10 +14,10 @@ import json
 import logging
 import queue as jobqueue
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +34,7 @@ from telephony.http import LazySession
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_OFFERS_PER_REQUEST = 500  # the most /api/v1/telephony/calls/batch takes
+_PER_REQUEST = 500  # the most the batch endpoints of /api/v1/telephony take
 _SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other callers to be recorded
 Kick = Callable[[], None]
 
@@ -324,8 +324,15 @@ class HttpDesk:
         self.provider, self.attempts, self.timeout = provider, attempts, timeout
         self.base = api_url.rstrip("/") + "/api/v1/telephony"
         self._http = LazySession({"Authorization": f"Bearer {token}"}, connections=64, timeout=timeout)
-        self._offers: list[tuple[dict[str, Any], asyncio.Future[DeskCall]]] = []  # not sent yet
-        self._sending: set[asyncio.Task[None]] = set()
+        # Steps that come in floods after a burst go out together: what one event-loop turn asked for, in one
+        # request. One HTTP request per caller and step was a backlog of hundreds on both sides, and new
+        # calls waited behind it (sustained p99 ~0.5 s, scripts/bench_calls.py --remote).
+        self._offers = _Together(self._poster("/calls/batch"), DeskCall.from_json)
+        self._queued = _Together(self._poster("/calls/queued/batch"), lambda row: row["position"])
+        self._finished = _Together(self._poster("/calls/finish/batch"), DeskCall.from_json)
+
+    def _poster(self, path: str) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+        return lambda body: self._call("POST", path, body)
 
     async def _call(
         self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None
@@ -351,8 +358,6 @@ class HttpDesk:
         raise DeskUnavailable(f"{method} {path}: dispatch API unreachable")
 
     async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None) -> DeskCall:
-        """New calls offered in the same event-loop turn go in one request (`/calls/batch`): a burst of 200
-        callers costs a few requests instead of 200 (each of which the server also had to handle)."""
         body = {
             "provider": self.provider,
             "channel_id": channel_id,
@@ -360,46 +365,20 @@ class HttpDesk:
             "dialled": dialled,
             "at": at.isoformat() if at else None,
         }
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[DeskCall] = loop.create_future()
-        self._offers.append((body, future))
-        if len(self._offers) == 1:
-            loop.call_soon(self._send_offers_soon)
-        return await future
-
-    def _send_offers_soon(self) -> None:
-        offers, self._offers = self._offers, []
-        for start in range(0, len(offers), _OFFERS_PER_REQUEST):
-            task = asyncio.ensure_future(self._send_offers(offers[start : start + _OFFERS_PER_REQUEST]))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-
-    async def _send_offers(self, offers: list[tuple[dict[str, Any], asyncio.Future[DeskCall]]]) -> None:
-        try:
-            rows = await self._call("POST", "/calls/batch", {"calls": [body for body, _ in offers]})
-            calls = [DeskCall.from_json(row) for row in rows]
-        except Exception as exc:  # every caller in the batch hears why (DeskUnavailable, mostly)
-            for _, future in offers:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), call in zip(offers, calls, strict=True):
-            if not future.done():
-                future.set_result(call)
+        return await self._offers(body)
 
     async def settled(self) -> None:
         return None  # an offer returns once the server has written it
 
     async def queued(self, call_id: int) -> int | None:
-        body = await self._call("POST", f"/calls/{call_id}/queued")
-        position: int | None = body["position"]
+        position: int | None = await self._queued({"call_id": call_id})
         return position
 
     async def answered(self, call_id: int, taker_id: int) -> DeskCall:
         return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/answered", {"taker_id": taker_id}))
 
     async def finish(self, call_id: int, cause: str | None) -> DeskCall:
-        return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/finish", {"cause": cause}))
+        return await self._finished({"call_id": call_id, "cause": cause})
 
     async def set_recording(self, call_id: int, ref: str) -> DeskCall:
         return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/recording", {"ref": ref}))
@@ -427,7 +406,54 @@ class HttpDesk:
         return lambda: None  # the bridge polls the queue; the API process owns the event bus
 
     async def close(self) -> None:
+        for together in (self._offers, self._queued, self._finished):
+            await together.close()
+        await self._http.close()
+
+
+R = TypeVar("R")
+
+
+class _Together(Generic[R]):
+    """One step for several calls in one request: the calls asked for in the same event-loop turn (500 at
+    most a request) go to a batch endpoint, which answers each in order, with its result or its own error."""
+
+    def __init__(self, post: Callable[[dict[str, Any]], Awaitable[Any]], parse: Callable[[Any], R]) -> None:
+        self._post, self._parse = post, parse
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[R]]] = []  # not sent yet
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, body: dict[str, Any]) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._waiting.append((body, future))
+        if len(self._waiting) == 1:
+            loop.call_soon(self._send_soon)
+        return await future
+
+    def _send_soon(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for start in range(0, len(waiting), _PER_REQUEST):
+            task = asyncio.ensure_future(self._send(waiting[start : start + _PER_REQUEST]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _send(self, items: list[tuple[dict[str, Any], asyncio.Future[R]]]) -> None:
+        try:
+            rows = await self._post({"calls": [body for body, _ in items]})
+        except Exception as exc:  # every caller in the batch hears why (DeskUnavailable, mostly)
+            rows = [exc] * len(items)
+        for (_, future), row in zip(items, rows, strict=True):
+            if future.done():
+                continue
+            if isinstance(row, Exception):
+                future.set_exception(row)
+            elif isinstance(row, dict) and "error" in row:
+                future.set_exception(DeskUnavailable(f"{row['error'].get('status')} {row['error'].get('detail')}"))
+            else:
+                future.set_result(self._parse(row))
+
+    async def close(self) -> None:
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)
-        await self._http.close()

@@ -17,7 +17,7 @@ from dispatch.users import service as users
 from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
-from telephony.desk import HttpDesk
+from telephony.desk import DeskCall, DeskUnavailable, HttpDesk
 from tests.doubles.ari_server import AriDouble
 from tests.servers import free_port, serve
 from tests.telephony.test_ari_bridge import call_on, status_of
@@ -185,3 +185,66 @@ async def test_http_desk_sends_the_offers_of_one_turn_together(ctx: Ctx) -> None
     assert len({c.id for c in offered[:50]}) == 50 and offered[50].id == offered[7].id
     with ctx.sessions() as session:
         assert session.scalar(select(func.count(Call.id)).where(Call.channel_id.like("h-%"))) == 50
+
+
+async def test_http_desk_sends_each_step_of_one_turn_together_and_a_missing_call_fails_alone(ctx: Ctx) -> None:
+    """After a burst, the bridge puts callers on hold and they hang up in floods: `queued` and `finish` of
+    one event-loop turn go as one request each, in order, and a call the server does not know fails on its
+    own without failing the others."""
+    with serve(create_app(ctx=ctx)) as url:
+        desk = HttpDesk(url, token(ctx, "telephony"))
+        requests: list[str] = []
+        call = desk._call
+
+        async def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+            requests.append(f"{method} {path}")
+            return await call(method, path, *args, **kwargs)
+
+        desk._call = counted  # type: ignore[method-assign]
+        try:
+            offered = await asyncio.gather(
+                *(desk.offer(channel_id=f"q-{n}", caller=f"0814{n:08d}", dialled="112", at=None) for n in range(20))
+            )
+            positions = await asyncio.gather(*(desk.queued(c.id) for c in offered))
+            missing = 10**9
+            ended = await asyncio.gather(
+                *(desk.finish(c.id, "caller hung up") for c in offered),
+                desk.finish(missing, None),
+                return_exceptions=True,
+            )
+        finally:
+            await desk.close()
+    assert requests == ["POST /calls/batch", "POST /calls/queued/batch", "POST /calls/finish/batch"]
+    assert positions == sorted(positions) and len(set(positions)) == 20
+    assert [c.status for c in ended[:20] if isinstance(c, DeskCall)] == ["ended"] * 20
+    assert isinstance(ended[20], DeskUnavailable) and "404" in str(ended[20])
+    with ctx.sessions() as session:
+        statuses = session.scalars(select(Call.classification).where(Call.channel_id.like("q-%")))
+        assert list(statuses) == ["abandoned"] * 20
+
+
+def test_step_batches_are_validated_and_for_the_bridge_only(ctx: Ctx) -> None:
+    bridge = {"Authorization": f"Bearer {token(ctx, 'telephony')}"}
+    taker = {"Authorization": f"Bearer {token(ctx, 'call_taker')}"}
+
+    async def post(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            out = []
+            for path in ("/api/v1/telephony/calls/queued/batch", "/api/v1/telephony/calls/finish/batch"):
+                out += [
+                    await http.post(path, json={"calls": []}, headers=bridge),
+                    await http.post(path, json={"calls": [{"call_id": 1}] * 501}, headers=bridge),
+                    await http.post(path, json={"calls": [{"call_id": "one"}]}, headers=bridge),
+                    await http.post(path, json={"calls": [{"call_id": 1, "extra": 1}]}, headers=bridge),
+                    await http.post(path, json={"calls": [{"call_id": 1}]}, headers=taker),
+                    await http.post(path, json={"calls": [{"call_id": 10**9}]}, headers=bridge),
+                ]
+            return out
+
+    with serve(create_app(ctx=ctx)) as url:
+        answers = asyncio.run(post(url))
+    for n in (0, 6):
+        empty, too_many, not_int, extra, wrong_role, missing = answers[n : n + 6]
+        assert {empty.status_code, too_many.status_code, not_int.status_code, extra.status_code} == {422}
+        assert wrong_role.status_code == 403
+        assert missing.status_code == 200 and missing.json()[0]["error"]["status"] == 404

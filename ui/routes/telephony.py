@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,12 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch.calls import intake, locations, queue
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
+from dispatch.errors import DomainError
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
 from telephony.ari.client import AriClient, AriError, AriNotFound
 from telephony.desk import DeskCall
 from ui.deps import DB, CtxDep, Supervisor, require_detached, shown
 from ui.desk import desk_of
+from ui.errors import STATUS
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
@@ -55,6 +57,19 @@ class OffersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     calls: list[OfferIn] = Field(min_length=1, max_length=500)
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: int
+    cause: str | None = Field(None, max_length=200)  # for finish
+
+
+class StepsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    calls: list[StepIn] = Field(min_length=1, max_length=500)
 
 
 class TakerIn(BaseModel):
@@ -120,6 +135,36 @@ async def bridge_offer_many(body: OffersIn, request: Request, user: Bridge) -> l
 @router.post("/api/v1/telephony/calls/{call_id}/queued")
 async def bridge_queued(call_id: int, request: Request, user: Bridge) -> dict[str, Any]:
     return {"position": await desk_of(request.app).queued(call_id, actor=user.username)}
+
+
+async def _each(steps: list[Awaitable[Any]], answer: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps of several calls at once, answered in order: each with its result, or with the error it alone
+    met (`{"error": {"status", "detail"}}`), so one call gone missing does not fail the others."""
+    out: list[dict[str, Any]] = []
+    for result in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(result, DomainError):
+            out.append({"error": {"status": STATUS.get(type(result), 400), "detail": result.message}})
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            out.append(answer(result))
+    return out
+
+
+@router.post("/api/v1/telephony/calls/queued/batch")
+async def bridge_queued_many(body: StepsIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
+    """`queued` for the callers the bridge put on hold together (after a burst, HttpDesk sends them as one)."""
+    desk = desk_of(request.app)
+    return await _each(
+        [desk.queued(c.call_id, actor=user.username) for c in body.calls], lambda position: {"position": position}
+    )
+
+
+@router.post("/api/v1/telephony/calls/finish/batch")
+async def bridge_finish_many(body: StepsIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
+    """`finish` for the calls that ended together (a burst's callers hang up within seconds of each other)."""
+    desk = desk_of(request.app)
+    return await _each([desk.finish(c.call_id, c.cause, actor=user.username) for c in body.calls], asdict)
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/answered")
