@@ -35,6 +35,7 @@ from telephony.http import LazySession
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _PER_REQUEST = 500  # the most the batch endpoints of /api/v1/telephony take
+_IN_FLIGHT = 2  # requests of one step out at once; the server writes one batch while the next comes in
 _SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other callers to be recorded
 Kick = Callable[[], None]
 
@@ -415,8 +416,10 @@ R = TypeVar("R")
 
 
 class _Together(Generic[R]):
-    """One step for several calls in one request: the calls asked for in the same event-loop turn (500 at
-    most a request) go to a batch endpoint, which answers each in order, with its result or its own error."""
+    """One step for several calls in one request, to a batch endpoint that answers each call in order with
+    its result or its own error. A call asked for while `_IN_FLIGHT` requests of the step are out waits for
+    one of them to come back and goes with everything else that waited (500 a request at most): a burst
+    arrives over many event-loop turns, and a request per turn was dozens of small requests."""
 
     def __init__(self, post: Callable[[dict[str, Any]], Awaitable[Any]], parse: Callable[[Any], R]) -> None:
         self._post, self._parse = post, parse
@@ -428,15 +431,19 @@ class _Together(Generic[R]):
         future: asyncio.Future[R] = loop.create_future()
         self._waiting.append((body, future))
         if len(self._waiting) == 1:
-            loop.call_soon(self._send_soon)
+            loop.call_soon(self._flush)  # after the rest of this turn's calls
         return await future
 
-    def _send_soon(self) -> None:
-        waiting, self._waiting = self._waiting, []
-        for start in range(0, len(waiting), _PER_REQUEST):
-            task = asyncio.ensure_future(self._send(waiting[start : start + _PER_REQUEST]))
+    def _flush(self) -> None:
+        while self._waiting and len(self._sending) < _IN_FLIGHT:
+            items, self._waiting = self._waiting[:_PER_REQUEST], self._waiting[_PER_REQUEST:]
+            task = asyncio.ensure_future(self._send(items))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        self._flush()
 
     async def _send(self, items: list[tuple[dict[str, Any], asyncio.Future[R]]]) -> None:
         try:
@@ -454,6 +461,10 @@ class _Together(Generic[R]):
                 future.set_result(self._parse(row))
 
     async def close(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(DeskUnavailable("the bridge is shutting down"))
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)

@@ -215,7 +215,8 @@ async def test_http_desk_sends_each_step_of_one_turn_together_and_a_missing_call
         finally:
             await desk.close()
     assert requests == ["POST /calls/batch", "POST /calls/queued/batch", "POST /calls/finish/batch"]
-    assert positions == sorted(positions) and len(set(positions)) == 20
+    assert None not in positions and len(set(positions)) == 20
+    assert positions == sorted(p for p in positions if p is not None)
     assert [c.status for c in ended[:20] if isinstance(c, DeskCall)] == ["ended"] * 20
     assert isinstance(ended[20], DeskUnavailable) and "404" in str(ended[20])
     with ctx.sessions() as session:
@@ -248,3 +249,40 @@ def test_step_batches_are_validated_and_for_the_bridge_only(ctx: Ctx) -> None:
         assert {empty.status_code, too_many.status_code, not_int.status_code, extra.status_code} == {422}
         assert wrong_role.status_code == 403
         assert missing.status_code == 200 and missing.json()[0]["error"]["status"] == 404
+
+
+async def test_http_desk_keeps_two_requests_of_a_step_out_and_the_rest_waits_for_one_of_them() -> None:
+    """A burst reaches the bridge over many event-loop turns: with two offer requests out, the calls after
+    them wait and go together in the next request, instead of one small request per turn."""
+    desk = HttpDesk("http://127.0.0.1:9", "unused")
+    sizes: list[int] = []
+    gate = asyncio.Event()
+
+    async def fake(method: str, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        sizes.append(len(body["calls"]))
+        await gate.wait()
+        return [
+            {"id": n, "channel_id": c["channel_id"], "status": "offered", "flagged": False}
+            for n, c in enumerate(body["calls"])
+        ]
+
+    desk._call = fake  # type: ignore[method-assign,assignment]
+
+    def offer(channel: str) -> asyncio.Task[DeskCall]:
+        return asyncio.ensure_future(desk.offer(channel_id=channel, caller=None, dialled="112", at=None))
+
+    calls = [offer("first")]
+    await asyncio.sleep(0)
+    calls += [offer("second-a"), offer("second-b")]
+    for turn in range(5):  # five more turns while both requests are out
+        await asyncio.sleep(0)
+        calls += [offer(f"later-{turn}-{n}") for n in range(6)]
+    await asyncio.sleep(0.01)
+    assert sizes == [1, 2]
+    gate.set()
+    offered = await asyncio.gather(*calls)
+    await desk.close()
+    assert sizes == [1, 2, 30]
+    assert [c.channel_id for c in offered] == ["first", "second-a", "second-b"] + [
+        f"later-{t}-{n}" for t in range(5) for n in range(6)
+    ]
