@@ -16,7 +16,6 @@ import queue as jobqueue
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -26,9 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch.calls import intake, queue
 from dispatch.calls import service as calls
 from dispatch.calls.intake import Triage
-from dispatch.calls.models import Call
 from dispatch.calls.queue import Match
-from dispatch.calls.service import Offered, Ringing
+from dispatch.calls.service import CallBrief, Ringing
 from dispatch.context import Policy
 from dispatch.events.bus import EventBus, Published
 from telephony.http import LazySession
@@ -42,23 +40,11 @@ _SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other ca
 Kick = Callable[[], None]
 
 
-@dataclass(frozen=True)
-class DeskCall:
-    id: int
-    channel_id: str
-    status: str
-    flagged: bool
-    taker_id: int | None
-
-    @classmethod
-    def of(cls, call: Call | Offered) -> DeskCall:
-        return cls(call.id, call.channel_id, call.status, call.flagged, call.taker_id)
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> DeskCall:
-        return cls(
-            int(body["id"]), str(body["channel_id"]), str(body["status"]), bool(body["flagged"]), body.get("taker_id")
-        )
+def _brief(body: dict[str, Any]) -> CallBrief:
+    """A call as the telephony API answers it (`CallBrief` as JSON)."""
+    return CallBrief(
+        int(body["id"]), str(body["channel_id"]), str(body["status"]), bool(body["flagged"]), body.get("taker_id")
+    )
 
 
 class DeskUnavailable(Exception):
@@ -70,7 +56,7 @@ class CallDesk(Protocol):
 
     async def offer(
         self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None
-    ) -> DeskCall: ...
+    ) -> CallBrief: ...
 
     async def settled(self) -> None:
         """Return once every call offered so far is recorded (lets a burst be written before comfort steps)."""
@@ -80,17 +66,17 @@ class CallDesk(Protocol):
         """The call waits for a call-taker; returns its place in the queue."""
         ...
 
-    async def answered(self, call_id: int, taker_id: int) -> DeskCall: ...
+    async def answered(self, call_id: int, taker_id: int) -> CallBrief: ...
 
-    async def finish(self, call_id: int, cause: str | None) -> DeskCall: ...
+    async def finish(self, call_id: int, cause: str | None) -> CallBrief: ...
 
-    async def set_recording(self, call_id: int, ref: str) -> DeskCall: ...
+    async def set_recording(self, call_id: int, ref: str) -> CallBrief: ...
 
     async def claim(self) -> list[Match]: ...
 
     async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None: ...
 
-    async def live(self) -> list[DeskCall]: ...
+    async def live(self) -> list[CallBrief]: ...
 
     async def triage(self, caller: str | None) -> Triage: ...
 
@@ -101,7 +87,7 @@ class CallDesk(Protocol):
     async def close(self) -> None: ...
 
 
-Outcome = tuple["asyncio.Future[DeskCall]", "DeskCall | None", "BaseException | None"]  # an offer's answer
+Outcome = tuple["asyncio.Future[CallBrief]", "CallBrief | None", "BaseException | None"]  # an offer's answer
 
 
 def _settle(future: asyncio.Future[T], result: T | None, error: BaseException | None) -> None:
@@ -140,7 +126,7 @@ class InProcessDesk:
         self._offers_done: asyncio.Event | None = None
         # New calls waiting for the writer: (the call, who offers it, its answer). One writer job per batch,
         # not per call: in a burst, 200 wake-ups of the writer each took the GIL from the event loop.
-        self._offer_batch: list[tuple[Ringing, str, asyncio.Future[DeskCall]]] = []
+        self._offer_batch: list[tuple[Ringing, str, asyncio.Future[CallBrief]]] = []
         self._batch_lock = threading.Lock()
 
     def _work(self) -> None:
@@ -196,12 +182,12 @@ class InProcessDesk:
         if self._offers_done is not None:
             self._offers_done.set()
 
-    def _offer_now(self, batch: list[tuple[Ringing, str]]) -> list[DeskCall]:
-        offered: list[DeskCall] = []
+    def _offer_now(self, batch: list[tuple[Ringing, str]]) -> list[CallBrief]:
+        offered: list[CallBrief] = []
         with self.sessions() as session:
             for actor, group in itertools.groupby(batch, key=lambda item: item[1]):
                 ringing = [r for r, _ in group]
-                offered.extend(DeskCall.of(c) for c in calls.offer_many(session=session, ringing=ringing, actor=actor))
+                offered.extend(calls.offer_many(session=session, ringing=ringing, actor=actor))
             session.commit()
         return offered
 
@@ -238,11 +224,11 @@ class InProcessDesk:
         at: datetime | None,
         provider: str | None = None,
         actor: str | None = None,
-    ) -> DeskCall:
+    ) -> CallBrief:
         """A new call goes before any other work, in a batch with the others that arrived meanwhile.
         `provider` and `actor` default to the desk's own (the HTTP API passes the bridge's)."""
         self._check_open()
-        future: asyncio.Future[DeskCall] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[CallBrief] = asyncio.get_running_loop().create_future()
         self._offers_issued += 1
         ringing = Ringing(caller, provider or self.provider, channel_id, dialled, at)
         with self._batch_lock:
@@ -270,22 +256,22 @@ class InProcessDesk:
     async def queued(self, call_id: int, *, actor: str | None = None) -> int | None:
         return await self.run(lambda s: intake.queued(session=s, call_id=call_id, actor=actor or self.actor))
 
-    async def answered(self, call_id: int, taker_id: int, *, actor: str | None = None) -> DeskCall:
+    async def answered(self, call_id: int, taker_id: int, *, actor: str | None = None) -> CallBrief:
         return await self.run(
-            lambda s: DeskCall.of(
+            lambda s: CallBrief.of(
                 intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=actor or self.actor)
             )
         )
 
-    async def finish(self, call_id: int, cause: str | None, *, actor: str | None = None) -> DeskCall:
+    async def finish(self, call_id: int, cause: str | None, *, actor: str | None = None) -> CallBrief:
         return await self.run(
-            lambda s: DeskCall.of(intake.finish(session=s, call_id=call_id, actor=actor or self.actor, cause=cause)),
+            lambda s: CallBrief.of(intake.finish(session=s, call_id=call_id, actor=actor or self.actor, cause=cause)),
             1,
         )
 
-    async def set_recording(self, call_id: int, ref: str, *, actor: str | None = None) -> DeskCall:
+    async def set_recording(self, call_id: int, ref: str, *, actor: str | None = None) -> CallBrief:
         return await self.run(
-            lambda s: DeskCall.of(calls.set_recording(session=s, call_id=call_id, ref=ref, actor=actor or self.actor))
+            lambda s: CallBrief.of(calls.set_recording(session=s, call_id=call_id, ref=ref, actor=actor or self.actor))
         )
 
     async def claim(self, *, provider: str | None = None, actor: str | None = None) -> list[Match]:
@@ -307,8 +293,8 @@ class InProcessDesk:
             )
         )
 
-    async def live(self) -> list[DeskCall]:
-        return await self.run(lambda s: [DeskCall.of(c) for c in intake.live(session=s, provider=self.provider)])
+    async def live(self) -> list[CallBrief]:
+        return await self.run(lambda s: [CallBrief.of(c) for c in intake.live(session=s, provider=self.provider)])
 
     async def triage(self, caller: str | None) -> Triage:
         return await self.run(lambda s: intake.triage(session=s, caller=caller, policy=self.policy))
@@ -346,9 +332,9 @@ class HttpDesk:
         # Steps that come in floods after a burst go out together: what one event-loop turn asked for, in one
         # request. One HTTP request per caller and step was a backlog of hundreds on both sides, and new
         # calls waited behind it (sustained p99 ~0.5 s, scripts/bench_calls.py --remote).
-        self._offers = _Together(self._poster("/calls/batch"), DeskCall.from_json)
+        self._offers = _Together(self._poster("/calls/batch"), _brief)
         self._queued = _Together(self._poster("/calls/queued/batch"), lambda row: row["position"])
-        self._finished = _Together(self._poster("/calls/finish/batch"), DeskCall.from_json)
+        self._finished = _Together(self._poster("/calls/finish/batch"), _brief)
 
     def _poster(self, path: str) -> Callable[[dict[str, Any]], Awaitable[Any]]:
         return lambda body: self._call("POST", path, body)
@@ -376,7 +362,9 @@ class HttpDesk:
                 delay *= 2
         raise DeskUnavailable(f"{method} {path}: dispatch API unreachable")
 
-    async def offer(self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None) -> DeskCall:
+    async def offer(
+        self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None
+    ) -> CallBrief:
         body = {
             "provider": self.provider,
             "channel_id": channel_id,
@@ -397,14 +385,14 @@ class HttpDesk:
         position: int | None = await self._queued({"call_id": call_id})
         return position
 
-    async def answered(self, call_id: int, taker_id: int) -> DeskCall:
-        return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/answered", {"taker_id": taker_id}))
+    async def answered(self, call_id: int, taker_id: int) -> CallBrief:
+        return _brief(await self._call("POST", f"/calls/{call_id}/answered", {"taker_id": taker_id}))
 
-    async def finish(self, call_id: int, cause: str | None) -> DeskCall:
+    async def finish(self, call_id: int, cause: str | None) -> CallBrief:
         return await self._finished({"call_id": call_id, "cause": cause})
 
-    async def set_recording(self, call_id: int, ref: str) -> DeskCall:
-        return DeskCall.from_json(await self._call("POST", f"/calls/{call_id}/recording", {"ref": ref}))
+    async def set_recording(self, call_id: int, ref: str) -> CallBrief:
+        return _brief(await self._call("POST", f"/calls/{call_id}/recording", {"ref": ref}))
 
     async def claim(self) -> list[Match]:
         rows = await self._call("POST", "/acd/claim", {"provider": self.provider})
@@ -417,9 +405,9 @@ class HttpDesk:
             {"call_id": call_id, "taker_id": taker_id, "reason": reason, "taker_available": taker_available},
         )
 
-    async def live(self) -> list[DeskCall]:
+    async def live(self) -> list[CallBrief]:
         rows = await self._call("GET", "/calls/live", params={"provider": self.provider})
-        return [DeskCall.from_json(row) for row in rows]
+        return [_brief(row) for row in rows]
 
     async def triage(self, caller: str | None) -> Triage:
         body = await self._call("GET", "/triage", params={"caller": caller or ""})

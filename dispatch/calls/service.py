@@ -50,14 +50,19 @@ class Ringing:
 
 
 @dataclass(frozen=True)
-class Offered:
-    """What `offer_many` says of each call: enough for a PBX bridge to go on, without loading ORM objects."""
+class CallBrief:
+    """What a PBX bridge needs to know of a call, without an ORM object: what `offer_many` answers, and what
+    the call desk (`telephony.desk`) answers for every step."""
 
     id: int
     channel_id: str
     status: str
     flagged: bool
     taker_id: int | None
+
+    @classmethod
+    def of(cls, call: Call) -> CallBrief:
+        return cls(call.id, call.channel_id, call.status, call.flagged, call.taker_id)
 
 
 def offer(
@@ -87,14 +92,14 @@ def offer(
 
 
 _CALLS = cast(Table, Call.__table__)
-_OFFERED = [_CALLS.c[name] for name in ("id", "channel_id", "status", "flagged", "taker_id")]  # Offered's fields
+_OFFERED = [_CALLS.c[name] for name in ("id", "channel_id", "status", "flagged", "taker_id")]  # CallBrief's fields
 # Built once: for a call or two, building these cost the writer more than running them.
 _KNOWN = select(_CALLS.c.provider, *_OFFERED).where(_CALLS.c.channel_id.in_(bindparam("channels", expanding=True)))
 _INSERT = insert(_CALLS).returning(_CALLS.c.provider, *_OFFERED)
 
 
-def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> list[Offered]:
-    """Several calls ringing at once, one `Offered` each in the same order; does not commit.
+def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> list[CallBrief]:
+    """Several calls ringing at once, one `CallBrief` each in the same order; does not commit.
 
     The same rules as `offer`, in a fixed handful of statements whatever the number of calls (a lookup of
     known channels, one of flags, one insert of calls, one of events): a burst of 200 callers reaches the
@@ -104,8 +109,8 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
     """
     keys = [(r.provider, r.channel_id or f"{r.provider}-{uuid.uuid4()}") for r in ringing]
     channels = list({channel for _, channel in keys})
-    known: dict[tuple[str, str], Offered] = {
-        (row.provider, row.channel_id): Offered(*row[1:]) for row in session.execute(_KNOWN, {"channels": channels})
+    known: dict[tuple[str, str], CallBrief] = {
+        (row.provider, row.channel_id): CallBrief(*row[1:]) for row in session.execute(_KNOWN, {"channels": channels})
     }
     numbers = [normalise(r.caller) for r in ringing]
     flagged = abuse.flagged_among(session=session, callers=numbers)
@@ -128,7 +133,7 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
         # One multi-row INSERT ... RETURNING; rows come back in no promised order, so they are matched by
         # channel (unique per provider, and known channels were left out above).
         rows = session.execute(_INSERT, list(values.values()))
-        new = sorted((((row.provider, row.channel_id), Offered(*row[1:])) for row in rows), key=lambda kv: kv[1].id)
+        new = sorted((((row.provider, row.channel_id), CallBrief(*row[1:])) for row in rows), key=lambda kv: kv[1].id)
         known.update(new)
         record_many(
             session, [NewEvent("call.offered", actor, _offered_data(values[k], c.id), call_id=c.id) for k, c in new]

@@ -20,11 +20,12 @@ from functools import partial
 from typing import Any
 
 from dispatch.calls.queue import Match
+from dispatch.calls.service import CallBrief
 from telephony.ari import channels
 from telephony.ari.channels import TAKER_PREFIX, Leg
 from telephony.ari.client import AriClient, AriError, AriNotFound
 from telephony.ari.settings import AriOptions
-from telephony.desk import CallDesk, DeskCall, DeskUnavailable
+from telephony.desk import CallDesk, DeskUnavailable
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -65,7 +66,7 @@ class StasisApp:
         self._route_lock = asyncio.Lock()
         self._hold_lock = asyncio.Lock()
         self._hold_ready = False
-        self.on_offered: Callable[[str, DeskCall], None] | None = None  # for the benchmark and tests
+        self.on_offered: Callable[[str, CallBrief], None] | None = None  # for the benchmark and tests
 
     # -- dispatching ------------------------------------------------------------------------------------
 

@@ -13,11 +13,12 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from dispatch.calls.models import Call
+from dispatch.calls.service import CallBrief
 from dispatch.users import service as users
 from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
-from telephony.desk import DeskCall, DeskUnavailable, HttpDesk
+from telephony.desk import DeskUnavailable, HttpDesk
 from tests.doubles.ari_server import AriDouble
 from tests.servers import free_port, serve
 from tests.telephony.test_ari_bridge import call_on, status_of
@@ -217,7 +218,7 @@ async def test_http_desk_sends_each_step_of_one_turn_together_and_a_missing_call
     assert requests == ["POST /calls/batch", "POST /calls/queued/batch", "POST /calls/finish/batch"]
     assert None not in positions and len(set(positions)) == 20
     assert positions == sorted(p for p in positions if p is not None)
-    assert [c.status for c in ended[:20] if isinstance(c, DeskCall)] == ["ended"] * 20
+    assert [c.status for c in ended[:20] if isinstance(c, CallBrief)] == ["ended"] * 20
     assert isinstance(ended[20], DeskUnavailable) and "404" in str(ended[20])
     with ctx.sessions() as session:
         statuses = session.scalars(select(Call.classification).where(Call.channel_id.like("q-%")))
@@ -268,7 +269,7 @@ async def test_http_desk_keeps_two_requests_of_a_step_out_and_the_rest_waits_for
 
     desk._call = fake  # type: ignore[method-assign,assignment]
 
-    def offer(channel: str) -> asyncio.Task[DeskCall]:
+    def offer(channel: str) -> asyncio.Task[CallBrief]:
         return asyncio.ensure_future(desk.offer(channel_id=channel, caller=None, dialled="112", at=None))
 
     calls = [offer("first")]

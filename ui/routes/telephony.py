@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch.calls import intake, locations, queue
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
+from dispatch.calls.service import CallBrief
 from dispatch.errors import DomainError
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
 from telephony.ari.client import AriClient, AriError, AriNotFound
-from telephony.desk import DeskCall
 from ui.deps import DB, CtxDep, Supervisor, require_detached, shown
 from ui.desk import desk_of
 from ui.errors import STATUS
@@ -37,7 +37,7 @@ TWIML = "application/xml"
 
 
 def _desk_call(call: Call) -> dict[str, Any]:
-    return asdict(DeskCall.of(call))  # what HttpDesk reads back (DeskCall.from_json)
+    return asdict(CallBrief.of(call))  # what HttpDesk reads back (telephony.desk._brief)
 
 
 # -- the bridge's API (HttpDesk) ----------------------------------------------------------------------------
