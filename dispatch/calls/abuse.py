@@ -6,8 +6,9 @@ A flag is information for the call-taker (and lets telephony play a warning); it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.calls.models import Call, CallerFlag
@@ -20,15 +21,19 @@ from dispatch.lifecycle import CallClass
 _ABUSIVE = (CallClass.prank, CallClass.ghost)
 
 
-def _in_force() -> tuple[ColumnElement[bool], ...]:
-    return CallerFlag.until > utcnow(), CallerFlag.cleared_by.is_(None)
+def _in_force(now: datetime | BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    """A flag counts until it runs out or a supervisor clears it."""
+    return CallerFlag.until > now, CallerFlag.cleared_by.is_(None)
 
 
 def active_flag(*, session: Session, caller: str | None) -> CallerFlag | None:
     if not caller:
         return None
     return session.scalar(
-        select(CallerFlag).where(CallerFlag.caller == caller, *_in_force()).order_by(CallerFlag.until.desc()).limit(1)
+        select(CallerFlag)
+        .where(CallerFlag.caller == caller, *_in_force(utcnow()))
+        .order_by(CallerFlag.until.desc())
+        .limit(1)
     )
 
 
@@ -38,9 +43,7 @@ def is_flagged(*, session: Session, caller: str | None) -> bool:
 
 # Built once: on the writer's path of every new call, building the statement cost more than running it.
 _FLAGGED_AMONG = select(CallerFlag.caller).where(
-    CallerFlag.caller.in_(bindparam("numbers", expanding=True)),
-    CallerFlag.until > bindparam("now"),
-    CallerFlag.cleared_by.is_(None),
+    CallerFlag.caller.in_(bindparam("numbers", expanding=True)), *_in_force(bindparam("now"))
 )
 
 
