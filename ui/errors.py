@@ -29,9 +29,14 @@ def _body(status: int, message: str, **extra: object) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
+def status_of(exc: DomainError) -> int:
+    """The HTTP status a rule of the dispatch core answers with (a batch answers it per item)."""
+    return STATUS.get(type(exc), 400)
+
+
 async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return _body(STATUS.get(type(exc), 400), exc.message, kind=type(exc).__name__)
+    return _body(status_of(exc), exc.message, kind=type(exc).__name__)
 
 
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -27,7 +27,7 @@ from telephony import aml, twilio_voice
 from telephony.ari.client import AriClient, AriError, AriNotFound
 from ui.deps import DB, CtxDep, Supervisor, require_detached, shown
 from ui.desk import desk_of
-from ui.errors import STATUS
+from ui.errors import status_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
@@ -143,7 +143,7 @@ async def _each(steps: list[Awaitable[Any]], answer: Callable[[Any], dict[str, A
     out: list[dict[str, Any]] = []
     for result in await asyncio.gather(*steps, return_exceptions=True):
         if isinstance(result, DomainError):
-            out.append({"error": {"status": STATUS.get(type(result), 400), "detail": result.message}})
+            out.append({"error": {"status": status_of(result), "detail": result.message}})
         elif isinstance(result, BaseException):
             raise result
         else:
