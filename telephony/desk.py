@@ -8,7 +8,6 @@ its own process (`tanggap ari`). Both answer with the small frozen records below
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -36,7 +35,6 @@ T = TypeVar("T")
 _PER_REQUEST = 500  # the most the batch endpoints of /api/v1/telephony take
 _IN_FLIGHT = 2  # requests of one step out at once; the server writes one batch while the next comes in
 _GATHER_STEP_S, _GATHER_MAX_S = 0.0005, 0.015  # the writer waits for a burst to arrive (see _gather)
-_SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other callers to be recorded
 Kick = Callable[[], None]
 
 
@@ -59,7 +57,8 @@ class CallDesk(Protocol):
     ) -> CallBrief: ...
 
     async def settled(self) -> None:
-        """Return once every call offered so far is recorded (lets a burst be written before comfort steps)."""
+        """Return once no new call is waiting to be recorded (lets a burst be written before comfort steps;
+        in a flood that can take long, so the caller bounds the wait)."""
         ...
 
     async def queued(self, call_id: int) -> int | None:
@@ -239,16 +238,12 @@ class InProcessDesk:
         return await future
 
     async def settled(self) -> None:
-        """Wait until no new call is waiting to be written, for `_SETTLE_MAX_S` at most.
-
-        In a burst, the first callers' answer and music would otherwise take the event loop's CPU while the
-        writer still records the callers behind them; the cap keeps a flood from leaving anyone unanswered."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_SETTLE_MAX_S):
-                while self._offers_written < self._offers_issued:
-                    self._offers_done = self._offers_done or asyncio.Event()
-                    self._offers_done.clear()
-                    await self._offers_done.wait()
+        """Wait until no new call is waiting to be written. In a burst, the first callers' answer and music
+        would otherwise take the event loop's CPU while the writer still records the callers behind them."""
+        while self._offers_written < self._offers_issued:
+            self._offers_done = self._offers_done or asyncio.Event()
+            self._offers_done.clear()
+            await self._offers_done.wait()
 
     # Each step below is the one definition of its job and priority, for the bridge in this process and, with the
     # bridge's `actor`, for the HTTP telephony API (a bridge in its own process).
@@ -375,11 +370,8 @@ class HttpDesk:
         return await self._offers(body)
 
     async def settled(self) -> None:
-        """As in the server: the answer and music of a burst's first callers wait until the calls behind
-        them have reached the server (`_SETTLE_MAX_S` at most); the three processes share the CPU."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_SETTLE_MAX_S):
-                await self._offers.idle()
+        """As in the server: a burst's offers have all reached the server (the processes share the CPU)."""
+        await self._offers.idle()
 
     async def queued(self, call_id: int) -> int | None:
         position: int | None = await self._queued({"call_id": call_id})
