@@ -162,18 +162,24 @@ def test_offers_in_one_request_come_back_in_order_and_bad_batches_write_nothing(
         assert session.scalar(select(func.count(Call.id)).where(Call.channel_id.like("m-%"))) == 3
 
 
+def count_requests(desk: HttpDesk) -> list[str]:
+    """The requests `desk` sends from now on, as "METHOD /path"."""
+    requests: list[str] = []
+    call = desk._call
+
+    async def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        requests.append(f"{method} {path}")
+        return await call(method, path, *args, **kwargs)
+
+    desk._call = counted  # type: ignore[method-assign]
+    return requests
+
+
 async def test_http_desk_sends_the_offers_of_one_turn_together(ctx: Ctx) -> None:
     """Fifty callers at once from a bridge in its own process: one request, fifty calls, in order."""
     with serve(create_app(ctx=ctx)) as url:
         desk = HttpDesk(url, token(ctx, "telephony"))
-        requests: list[str] = []
-        call = desk._call
-
-        async def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-            requests.append(f"{method} {path}")
-            return await call(method, path, *args, **kwargs)
-
-        desk._call = counted  # type: ignore[method-assign]
+        requests = count_requests(desk)
         try:
             offered = await asyncio.gather(
                 *(desk.offer(channel_id=f"h-{n}", caller=f"0813{n:08d}", dialled="112", at=None) for n in range(50)),
@@ -194,14 +200,7 @@ async def test_http_desk_sends_each_step_of_one_turn_together_and_a_missing_call
     own without failing the others."""
     with serve(create_app(ctx=ctx)) as url:
         desk = HttpDesk(url, token(ctx, "telephony"))
-        requests: list[str] = []
-        call = desk._call
-
-        async def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
-            requests.append(f"{method} {path}")
-            return await call(method, path, *args, **kwargs)
-
-        desk._call = counted  # type: ignore[method-assign]
+        requests = count_requests(desk)
         try:
             offered = await asyncio.gather(
                 *(desk.offer(channel_id=f"q-{n}", caller=f"0814{n:08d}", dialled="112", at=None) for n in range(20))
