@@ -118,8 +118,8 @@ def measure(reader: Reader, consoles: int, rounds: int) -> dict[str, float]:
         return time.process_time() - cpu
 
     cpu = uvloop.run(clients())
+    starts = [sent.get() for _ in range(rounds)]  # before join: a child joins only once its queue is drained
     server.join()
-    starts = [sent.get() for _ in range(rounds)]
     spans = []
     for start in starts:
         got = [t for t in arrived if start <= t < start + 0.25]
