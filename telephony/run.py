@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -54,10 +53,6 @@ async def start_in_process(ctx: ServerContext, desk: Callable[[], InProcessDesk]
         notifier.start(ctx.bus)
         stops.append(notifier.stop)
     if settings.ari_url:
-        # The desk writes from its own thread while the event loop is busy with ARI and websockets; with
-        # Python's default 5 ms switch interval every SQLite call of a new call can wait that long for the
-        # GIL, which measured p99 ~95 ms to record a call in a burst instead of ~20 ms at 1 ms.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         stops.extend(await _start_pbx(settings, desk() if desk else server_desk(ctx)))
     else:
         log.info("Asterisk bridge disabled (TANGGAP_ARI_URL not set)")

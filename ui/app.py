@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -19,6 +20,12 @@ from ui.middleware import BodyLimit, SecurityHeaders
 from ui.routes import auth, calls, geo, incidents, reports, system, telephony, units
 
 log = logging.getLogger(__name__)
+# How long a thread may hold the GIL while another waits for it. Database work runs in threads (the call desk's
+# writer, the API's sync routes) while the event loop feeds the consoles and the PBX; at Python's default of
+# 5 ms each statement of a new call could wait that long, which measured p99 ~95 ms to record a call in a
+# burst instead of ~20 ms at 1 ms (scripts/bench_calls.py). The call desk's writer also serves a bridge in its
+# own process, so this holds for every server, not only one with the bridge inside.
+_SWITCH_S = 0.001
 
 
 def settle_heap() -> None:
@@ -42,10 +49,13 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
         # The ARI bridge, FastAGI and SMS alerts, when configured; the bridge shares the API's call desk.
         stop = await start_in_process(ctx, lambda: desk_of(app))
         settle_heap()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, _SWITCH_S))
         try:
             yield
         finally:
             gc.unfreeze()
+            sys.setswitchinterval(switch)
             stream.close(app)
             if stop is not None:
                 await stop()
