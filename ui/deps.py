@@ -13,11 +13,14 @@ from dispatch.users import service as users
 from dispatch.users.models import User
 from ui.context import Ctx
 from ui.present import masked, sees_caller
+from ui.recent_tokens import recent_tokens
 
 COOKIE = "tanggap_session"
 
 
-def get_ctx(conn: HTTPConnection) -> Ctx:
+async def get_ctx(conn: HTTPConnection) -> Ctx:
+    """Async because it does no I/O: FastAPI runs a plain `def` dependency in a worker thread, and that round
+    trip (out to the thread pool and back onto the loop) came on every request."""
     ctx: Ctx = conn.app.state.ctx
     return ctx
 
@@ -73,10 +76,13 @@ def require(*roles: str) -> Callable[..., User]:
 
 def require_detached(*roles: str) -> Callable[..., User]:
     """Like `require`, without holding a pooled connection for the rest of the request: for async endpoints
-    that then wait a long time without the database (200 of them at once would hold the whole pool)."""
+    that then wait a long time without the database (200 of them at once would hold the whole pool). For the
+    telephony bridge's many requests, a token checked in the last few seconds is not looked up again
+    (`ui.recent_tokens`); the role is checked every time."""
 
-    def check(request: Request, ctx: Annotated[Ctx, Depends(get_ctx)]) -> User:
-        user = detached_user(ctx, request)
+    async def check(request: Request, ctx: Annotated[Ctx, Depends(get_ctx)]) -> User:
+        token = token_from(request)
+        user = await recent_tokens(request.app).user(token, lambda: detached_user(ctx, request)) if token else None
         if user is None:
             raise HTTPException(401, "login required")
         return _allowed(user, roles)
