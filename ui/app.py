@@ -17,6 +17,7 @@ from ui import errors, pages, stream
 from ui.context import Ctx, build
 from ui.desk import close_desk, desk_of
 from ui.middleware import BodyLimit, SecurityHeaders
+from ui.recent_tokens import RecentTokens
 from ui.routes import auth, calls, geo, incidents, reports, system, telephony, units
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
 
     app = FastAPI(title="Tanggap 112", version="0.1.0", lifespan=lifespan)
     app.state.ctx = ctx
+    app.state.recent_tokens = RecentTokens()
     errors.install(app)
     for module in (system, auth, calls, incidents, units, geo, reports, telephony, pages):
         app.include_router(module.router)

@@ -13,7 +13,6 @@ from dispatch.users import service as users
 from dispatch.users.models import User
 from ui.context import Ctx
 from ui.present import masked, sees_caller
-from ui.recent_tokens import recent_tokens
 
 COOKIE = "tanggap_session"
 
@@ -82,7 +81,8 @@ def require_detached(*roles: str) -> Callable[..., User]:
 
     async def check(request: Request, ctx: Annotated[Ctx, Depends(get_ctx)]) -> User:
         token = token_from(request)
-        user = await recent_tokens(request.app).user(token, lambda: detached_user(ctx, request)) if token else None
+        memory = request.app.state.recent_tokens
+        user = await memory.user(token, lambda: detached_user(ctx, request)) if token else None
         if user is None:
             raise HTTPException(401, "login required")
         return _allowed(user, roles)

@@ -20,7 +20,6 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from dispatch.users.models import User
@@ -35,6 +34,8 @@ def _key(token: str) -> str:
 
 
 class RecentTokens:
+    """One per app (`app.state.recent_tokens`, made in `ui.app.create_app`)."""
+
     def __init__(self) -> None:
         self._seen: dict[str, tuple[User, float]] = {}  # touched on the event loop, and by `forget`
 
@@ -58,17 +59,3 @@ class RecentTokens:
     def forget(self, token: str) -> None:
         """The token was revoked: look it up again next time."""
         self._seen.pop(_key(token), None)
-
-
-def recent_tokens(app: FastAPI) -> RecentTokens:
-    found: RecentTokens | None = getattr(app.state, "recent_tokens", None)
-    if found is None:  # made on the event loop (an async dependency), so only once
-        found = app.state.recent_tokens = RecentTokens()
-    return found
-
-
-def forget(app: FastAPI, token: str) -> None:
-    """After a logout (from any thread): this app no longer trusts the token from memory."""
-    found: RecentTokens | None = getattr(app.state, "recent_tokens", None)
-    if found is not None:
-        found.forget(token)

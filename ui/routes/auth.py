@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch.users import service as users
 from dispatch.users.models import User
-from ui import recent_tokens
 from ui.deps import COOKIE, DB, AnyUser, CtxDep, token_from
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -74,7 +73,7 @@ def logout(request: Request, response: Response, db: DB) -> dict[str, bool]:
     token = token_from(request)
     if token:
         users.revoke_token(session=db, token=token)
-        recent_tokens.forget(request.app, token)
+        request.app.state.recent_tokens.forget(token)
     response.delete_cookie(COOKIE, path="/")
     return {"ok": True}
 
