@@ -26,30 +26,27 @@ import uvloop
 from aiohttp import web
 from websockets.asyncio.client import connect
 
+from dispatch.calls.schemas import CallOut
+
 Reader = Callable[[str, list[float]], Awaitable[None]]
 
 
 def burst_text(calls: int = 200) -> str:
-    call = {
-        "id": 1,
-        "caller": "+628120015000",
-        "provider": "asterisk",
-        "channel_id": "1795928494.35",
-        "dialled": "112",
-        "status": "offered",
-        "classification": None,
-        "offered_at": "2026-11-29T05:03:25.511856Z",
-        "answered_at": None,
-        "ended_at": None,
-        "taker_id": None,
-        "incident_id": None,
-        "recording_ref": None,
-        "flagged": False,
-        "is_text": False,
-        "text": None,
-        "notes": None,
-        "callback_done_at": None,
-    }
+    """What `/ws` sends for a burst: `call.offered` events whose data is a new call as the API shows it."""
+    call = CallOut.model_validate(
+        {
+            **dict.fromkeys(CallOut.model_fields),  # what a new call has not got yet
+            "id": 1,
+            "caller": "+628120015000",
+            "provider": "asterisk",
+            "channel_id": "1795928494.35",
+            "dialled": "112",
+            "status": "offered",
+            "offered_at": "2026-11-29T05:03:25.511856Z",
+            "flagged": False,
+            "is_text": False,
+        }
+    ).model_dump(mode="json")
     at = "2026-11-29T05:03:25.511856+00:00"
     return json.dumps([{"seq": n, "type": "call.offered", "at": at, "data": call} for n in range(calls)])
 
