@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -73,7 +73,7 @@ def require(*roles: str) -> Callable[..., User]:
     return check
 
 
-def require_detached(*roles: str) -> Callable[..., User]:
+def require_detached(*roles: str) -> Callable[..., Awaitable[User]]:
     """Like `require`, without holding a pooled connection for the rest of the request: for async endpoints
     that then wait a long time without the database (200 of them at once would hold the whole pool). For the
     telephony bridge's many requests, a token checked in the last few seconds is not looked up again

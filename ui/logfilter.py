@@ -16,7 +16,7 @@ def _mask(text: str) -> str:
 class MaskNumbers(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(_mask(a) if isinstance(a, str) else a for a in record.args)  # type: ignore[assignment]
+            record.args = tuple(_mask(a) if isinstance(a, str) else a for a in record.args)
         record.msg = _mask(str(record.msg))
         return True
 
