@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dispatch.calls import intake, locations, queue
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
-from dispatch.calls.service import CallBrief
+from dispatch.calls.service import CallBrief, Ringing
 from dispatch.errors import DomainError
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
@@ -103,20 +103,8 @@ class RequeueIn(BaseModel):
 
 async def _offer(request: Request, user: User, offers: list[OfferIn]) -> list[dict[str, Any]]:
     """New calls through the server's desk, written together; answered in the same order."""
-    desk = desk_of(request.app)
-    offered = await asyncio.gather(
-        *(
-            desk.offer(
-                channel_id=c.channel_id,
-                caller=c.caller,
-                dialled=c.dialled,
-                at=c.at,
-                provider=c.provider,
-                actor=user.username,
-            )
-            for c in offers
-        )
-    )
+    ringing = [Ringing(c.caller, c.provider, c.channel_id, c.dialled, c.at) for c in offers]
+    offered = await desk_of(request.app).offer_many(ringing, actor=user.username)
     return [asdict(call) for call in offered]
 
 
