@@ -2,7 +2,7 @@
 
 `scripts/bench_calls.py` runs a hundred consoles in one process, so the last console reads a message only after
 the other 99 have. This measures that delay alone, for the two websocket clients we have: a server process
-sends one ~95 KB text message (a 200-call burst, as `/ws` sends it) to each of 100 connections, and the
+sends one ~55 KB text message (a 200-call burst, as `/ws` sends it) to each of 100 connections, and the
 clients note when each arrives. Prints one JSON line: per client, the median over rounds of the time from the
 first send to the last arrival, the client process's CPU per round, and the ratio of websockets to aiohttp.
 
@@ -46,9 +46,10 @@ def burst_text(calls: int = 200) -> str:
             "flagged": False,
             "is_text": False,
         }
-    ).model_dump(mode="json")
+    ).model_dump(mode="json", exclude_none=True)  # as dispatch.calls.service records it
     at = "2026-11-29T05:03:25.511856+00:00"
-    return json.dumps([{"seq": n, "type": "call.offered", "at": at, "data": call} for n in range(calls)])
+    events = [{"seq": n, "type": "call.offered", "at": at, "data": call} for n in range(calls)]
+    return json.dumps(events, separators=(",", ":"))  # compact, as ui/stream.py sends it
 
 
 def serve(port: int, consoles: int, rounds: int, sent: Any) -> None:

@@ -145,8 +145,10 @@ _BLANK: dict[str, object] = dict.fromkeys(CallOut.model_fields)  # what a new ca
 
 
 def _offered_data(values: dict[str, Any], call_id: int) -> dict[str, object]:
-    """`data(call)` of a call just inserted, from the values it was inserted with."""
-    return CallOut.model_validate({**_BLANK, **values, "id": call_id}).model_dump(mode="json")
+    """`data(call)` of a call just inserted, from the values it was inserted with, without the fields a new
+    call has not got yet (an absent field is empty). A burst's `call.offered` goes to every console: the
+    nine empty fields were a third of its bytes (200 calls to 100 consoles: 8.7 MB -> 5.5 MB)."""
+    return CallOut.model_validate({**_BLANK, **values, "id": call_id}).model_dump(mode="json", exclude_none=True)
 
 
 def answer(*, session: Session, call_id: int, taker_id: int | None, actor: str, at: datetime | None = None) -> Call:

@@ -33,7 +33,8 @@ def test_published_events_match_the_stored_rows_whether_or_not_they_can_be_told_
 
 
 def test_an_offered_event_carries_the_call_as_stored(ctx: Ctx) -> None:
-    """The writer builds a new call's event from the values it inserted; it must say what the API says."""
+    """The writer builds a new call's event from the values it inserted; it must say what the API says, less
+    the fields a new call has not got yet (every console gets every new call: an absent field is empty)."""
     seen: list[Published] = []
     unsubscribe = ctx.bus.subscribe(seen.append)
     with ctx.sessions() as session:
@@ -44,7 +45,9 @@ def test_an_offered_event_carries_the_call_as_stored(ctx: Ctx) -> None:
         offered = calls.offer_many(session=session, ringing=ringing, actor="ari")
         session.commit()
         for call, event in zip(offered, seen, strict=True):
-            assert event.data == calls.data(session.get_one(Call, call.id))
+            full = calls.data(session.get_one(Call, call.id))
+            assert event.data == {k: v for k, v in full.items() if v is not None}
+            assert {"taker_id", "incident_id", "answered_at", "ended_at"}.isdisjoint(event.data)
             assert event.call_id == call.id and event.type == "call.offered"
     unsubscribe()
     assert len(seen) == 7 and seen[-1].data["offered_at"] == "2026-11-29T12:15:01.250000Z"
