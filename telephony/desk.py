@@ -215,19 +215,11 @@ class InProcessDesk:
         return await future
 
     async def offer(
-        self,
-        *,
-        channel_id: str,
-        caller: str | None,
-        dialled: str | None,
-        at: datetime | None,
-        provider: str | None = None,
-        actor: str | None = None,
+        self, *, channel_id: str, caller: str | None, dialled: str | None, at: datetime | None
     ) -> CallBrief:
-        """A new call goes before any other work, in a batch with the others that arrived meanwhile.
-        `provider` and `actor` default to the desk's own."""
-        ringing = Ringing(caller, provider or self.provider, channel_id, dialled, at)
-        (offered,) = await self.offer_many([ringing], actor=actor or self.actor)
+        """A new call of the bridge in this process goes before any other work, in a batch with the others
+        that arrived meanwhile."""
+        (offered,) = await self.offer_many([Ringing(caller, self.provider, channel_id, dialled, at)], actor=self.actor)
         return offered
 
     async def offer_many(self, ringing: list[Ringing], *, actor: str) -> list[CallBrief]:
