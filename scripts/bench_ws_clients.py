@@ -19,6 +19,7 @@ import socket
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -26,27 +27,24 @@ import uvloop
 from aiohttp import web
 from websockets.asyncio.client import connect
 
-from dispatch.calls.schemas import CallOut
+from dispatch.calls.service import offered_data
 
 Reader = Callable[[str, list[float]], Awaitable[None]]
 
 
 def burst_text(calls: int = 200) -> str:
-    """What `/ws` sends for a burst: `call.offered` events whose data is a new call as the API shows it."""
-    call = CallOut.model_validate(
-        {
-            **dict.fromkeys(CallOut.model_fields),  # what a new call has not got yet
-            "id": 1,
-            "caller": "+628120015000",
-            "provider": "asterisk",
-            "channel_id": "1795928494.35",
-            "dialled": "112",
-            "status": "offered",
-            "offered_at": "2026-11-29T05:03:25.511856Z",
-            "flagged": False,
-            "is_text": False,
-        }
-    ).model_dump(mode="json", exclude_none=True)  # as dispatch.calls.service records it
+    """What `/ws` sends for a burst: `call.offered` events whose data is a new call as the writer records it."""
+    new_call = {
+        "caller": "+628120015000",
+        "provider": "asterisk",
+        "channel_id": "1795928494.35",
+        "dialled": "112",
+        "status": "offered",
+        "offered_at": datetime(2026, 11, 29, 5, 3, 25, 511856, tzinfo=UTC),
+        "flagged": False,
+        "is_text": False,
+    }
+    call = offered_data(new_call, 1)
     at = "2026-11-29T05:03:25.511856+00:00"
     events = [{"seq": n, "type": "call.offered", "at": at, "data": call} for n in range(calls)]
     return json.dumps(events, separators=(",", ":"))  # compact, as ui/stream.py sends it
