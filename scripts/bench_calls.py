@@ -4,7 +4,9 @@ Starts the real app (uvicorn on 127.0.0.1, ARI bridge in its lifespan) in a chil
 double and N websocket consoles in this one, then sends a burst of concurrent calls followed by a sustained
 rate. Latency is measured on one clock (this process): from the moment the double sends a caller's
 StasisStart to the moment each console receives that call's `call.offered`. The baseline is the same
-measurement for calls created through `POST /api/v1/calls` (no PBX in the path). Prints one JSON line.
+measurement for calls created through `POST /api/v1/calls` (no PBX in the path), and the ratios compare the
+two. `cpu_ms_per_call` is the CPU time each process (server, bridge, this harness) spent per measured call.
+Prints one JSON line.
 
     .venv/bin/python scripts/bench_calls.py            # 200 burst, 20 calls/s for 60 s, 100 consoles
     .venv/bin/python scripts/bench_calls.py --quick    # a few seconds, for tests
@@ -146,6 +148,17 @@ class Consoles:
         self.seen[key] = self.seen.get(key, 0) + 1
 
 
+def cpu_ms(pid: int | None) -> float | None:
+    """CPU time a process has used, all its threads (Linux: /proc; None elsewhere or once it has gone)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -252,6 +265,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         gc.collect()
         gc.freeze()  # what this process built so far (the double, the consoles) is left out of collections
         consoles.measuring = True
+        pids = {"server": server.pid, "bridge": bridge.pid if bridge else None}
+        cpu_before = {name: cpu_ms(pid) for name, pid in pids.items()} | {"harness": time.process_time() * 1000}
         began = time.perf_counter()
         burst = [asyncio.create_task(call(f"+62812{i:07d}", "burst")) for i in range(args.burst)]
         hangups.extend(burst)
@@ -265,6 +280,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         await asyncio.gather(*hangups)
+        cpu_after = {name: cpu_ms(pid) for name, pid in pids.items()} | {"harness": time.process_time() * 1000}
         # Baseline: the same event for calls created over the API (no PBX, no bridge).
         headers = {"Authorization": f"Bearer {taker_token}"}
         for i in range(args.baseline):
@@ -297,6 +313,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await pbx.stop()
     stored = await asyncio.to_thread(recorded, db_url, channels | warmed)
     ari, base = consoles.samples["ari"], consoles.samples["api"]
+    # Latency depends on this machine's load of the hour (it has varied twofold); the CPU each process spends
+    # on a call varies less, so it shows whether a change made the work smaller.
+    cpu_per_call = {
+        name: round((cpu_after[name] - before) / len(channels), 3)
+        for name, before in cpu_before.items()
+        if before is not None and cpu_after[name] is not None and channels
+    }
     return {
         "calls_offered": len(channels) + len(warmed),
         "calls_recorded": stored,
@@ -321,8 +344,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "steady_p99_ms": pct(consoles.samples["steady"], 0.99),
         "baseline_api_p50_ms": pct(base, 0.50),
         "baseline_api_p99_ms": pct(base, 0.99),
+        "p50_vs_baseline": ratio(pct(ari, 0.50), pct(base, 0.50)),
+        "p99_vs_baseline": ratio(pct(ari, 0.99), pct(base, 0.99)),
+        "cpu_ms_per_call": cpu_per_call,
         "elapsed_s": round(elapsed, 1),
     }
+
+
+def ratio(value: float | None, baseline: float | None) -> float | None:
+    return round(value / baseline, 2) if value is not None and baseline else None
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
