@@ -11,7 +11,7 @@ Every websocket message is a JSON array of one or more messages, in order. When 
 takes everything waiting in its queue and sends it as one message, and a batch without gaps is joined once for
 all consoles: a burst of 200 new calls reaches a hundred consoles as about a hundred websocket messages of one
 shared text instead of twenty thousand, which keeps the latency of a burst near that of a single call (see
-`scripts/bench_calls.py`).
+`scripts/bench_calls.py`). Consoles are sent events at most once per `_COALESCE_S` unless a new call comes.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ router = APIRouter()
 _BATCH = 500  # log rows read per query when catching up
 _PER_MESSAGE = 250  # messages per websocket message at most (about 100 KB)
 _BEHIND, _GONE = "behind", "gone"  # queue markers: fell behind / client disconnected
+# Consoles are sent events at most once per _COALESCE_S, except that a new call goes at once. A call brings about
+# five more events (queued, connecting, answered, recording, ended, a call-taker available again), often a few
+# milliseconds apart; sent one by one to 100 consoles they cost a send each (docs/telephony.md, stop 12).
+_COALESCE_S = 0.02
+_URGENT = frozenset({"call.offered"})
 
 
 def _json(message: dict[str, Any]) -> str:
@@ -130,8 +135,11 @@ class Broadcaster:
     loop: asyncio.AbstractEventLoop
     clients: set[Client] = field(default_factory=set)
     unsubscribe: Any = None
-    _pending: list[Published] = field(default_factory=list)
+    _pending: list[Published] = field(default_factory=list)  # committed, not yet on the loop
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _held: list[Published] = field(default_factory=list)  # on the loop, waiting for the window to end
+    _sent_at: float = float("-inf")
+    _timer: asyncio.TimerHandle | None = None
 
     def from_bus(self, event: Published) -> None:
         """Called on the committing thread: events committed meanwhile ride one hop onto the loop."""
@@ -142,8 +150,22 @@ class Broadcaster:
         self.loop.call_soon_threadsafe(self.fan_out)
 
     def fan_out(self) -> None:
+        """Hand the events to every client now if one is a new call or the last round is `_COALESCE_S` old;
+        otherwise once it is, with whatever comes meanwhile."""
         with self._lock:
             events, self._pending = self._pending, []
+        self._held.extend(events)
+        if any(e.type in _URGENT for e in events) or self.loop.time() >= self._sent_at + _COALESCE_S:
+            self._send()
+        elif self._timer is None:
+            self._timer = self.loop.call_at(self._sent_at + _COALESCE_S, self._send)
+
+    def _send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        events, self._held = self._held, []
+        self._sent_at = self.loop.time()
         events.sort(key=lambda e: e.seq)
         for start in range(0, len(events), _PER_MESSAGE):
             batch = Batch([Frame(e) for e in events[start : start + _PER_MESSAGE]])
@@ -164,6 +186,8 @@ def close(app: FastAPI) -> None:
     found: Broadcaster | None = getattr(app.state, "broadcaster", None)
     if found is not None and found.unsubscribe is not None:
         found.unsubscribe()
+        if found._timer is not None:
+            found._timer.cancel()
         app.state.broadcaster = None
 
 

@@ -17,7 +17,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from dispatch.events.service import record
 from tests.servers import serve
-from tests.streams import Inbox
+from tests.streams import Inbox, TextSocket
+from ui import stream
 from ui.app import create_app
 from ui.context import Ctx
 
@@ -89,6 +90,32 @@ def test_live_events_published_late_or_out_of_order_arrive_once_in_order(client:
     assert [m["type"] for m in got] == ["test.first", "test.second"]
     assert [m["seq"] for m in got] == [first.seq, second.seq]
     assert [m["data"]["n"] for m in bulk] == list(range(40)) and bulk[0]["seq"] == second.seq + 1
+
+
+def test_a_new_call_goes_at_once_and_takes_what_was_held_back_with_it(
+    client: TestClient, auth: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A console gets at most one message per `_COALESCE_S`, except that a new call goes at once, with the
+    events held back before it. The window is made long here so that nothing depends on this machine's speed."""
+    monkeypatch.setattr(stream, "_COALESCE_S", 30.0)
+    ctx: Ctx = client.app.state.ctx  # type: ignore[attr-defined]
+
+    def emit(kind: str) -> None:
+        with ctx.sessions() as session:
+            record(session, kind, actor="test", data={})
+            session.commit()
+
+    def types(ws: TextSocket) -> list[str]:
+        return [m["type"] for m in json.loads(ws.receive_text())]
+
+    with client.websocket_connect("/ws", headers=auth["supervisor"]) as ws:
+        assert types(ws) == ["live"]
+        emit("call.queued")
+        assert types(ws) == ["call.queued"]  # the first in a while goes at once
+        emit("call.answered")
+        emit("call.recording")
+        emit("call.offered")
+        assert types(ws) == ["call.answered", "call.recording", "call.offered"]
 
 
 def test_websocket_needs_a_login(client: TestClient) -> None:
