@@ -266,7 +266,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         gc.freeze()  # what this process built so far (the double, the consoles) is left out of collections
         consoles.measuring = True
         pids = {"server": server.pid, "bridge": bridge.pid if bridge else None}
-        cpu_before = {name: cpu_ms(pid) for name, pid in pids.items()} | {"harness": time.process_time() * 1000}
+
+        def cpu_now() -> dict[str, float | None]:
+            return {name: cpu_ms(pid) for name, pid in pids.items()} | {"harness": time.process_time() * 1000}
+
+        cpu_before = cpu_now()
         began = time.perf_counter()
         burst = [asyncio.create_task(call(f"+62812{i:07d}", "burst")) for i in range(args.burst)]
         hangups.extend(burst)
@@ -280,7 +284,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         await asyncio.gather(*hangups)
-        cpu_after = {name: cpu_ms(pid) for name, pid in pids.items()} | {"harness": time.process_time() * 1000}
+        cpu_after = cpu_now()
         # Baseline: the same event for calls created over the API (no PBX, no bridge).
         headers = {"Authorization": f"Bearer {taker_token}"}
         for i in range(args.baseline):
@@ -316,9 +320,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     # Latency depends on this machine's load of the hour (it has varied twofold); the CPU each process spends
     # on a call varies less, so it shows whether a change made the work smaller.
     cpu_per_call = {
-        name: round((cpu_after[name] - before) / len(channels), 3)
+        name: round((after - before) / len(channels), 3)
         for name, before in cpu_before.items()
-        if before is not None and cpu_after[name] is not None and channels
+        if before is not None and (after := cpu_after[name]) is not None and channels
     }
     return {
         "calls_offered": len(channels) + len(warmed),

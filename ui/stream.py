@@ -172,6 +172,13 @@ class Broadcaster:
             for client in list(self.clients):
                 client.offer(batch)
 
+    def close(self) -> None:
+        """Stop taking events from the bus; events still held for the window are dropped with the clients."""
+        if self.unsubscribe is not None:
+            self.unsubscribe()
+        if self._timer is not None:
+            self._timer.cancel()
+
 
 def broadcaster(app: FastAPI) -> Broadcaster:
     found: Broadcaster | None = getattr(app.state, "broadcaster", None)
@@ -184,10 +191,8 @@ def broadcaster(app: FastAPI) -> Broadcaster:
 
 def close(app: FastAPI) -> None:
     found: Broadcaster | None = getattr(app.state, "broadcaster", None)
-    if found is not None and found.unsubscribe is not None:
-        found.unsubscribe()
-        if found._timer is not None:
-            found._timer.cancel()
+    if found is not None:
+        found.close()
         app.state.broadcaster = None
 
 

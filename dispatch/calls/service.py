@@ -94,7 +94,8 @@ def offer(
 _CALLS = cast(Table, Call.__table__)
 _OFFERED = [_CALLS.c[name] for name in ("id", "channel_id", "status", "flagged", "taker_id")]  # CallBrief's fields
 # Built once: for a call or two, building these cost the writer more than running them.
-# By provider and channel: the order of the unique index, so the lookup is a seek, not a scan of every call.
+# By provider and channel: the order of the unique index, so the lookup is a seek, not a scan of every call (a
+# row-value IN over both columns still scans on SQLite, hence one query per provider).
 _KNOWN = select(_CALLS.c.provider, *_OFFERED).where(
     _CALLS.c.provider == bindparam("provider"), _CALLS.c.channel_id.in_(bindparam("channels", expanding=True))
 )
