@@ -44,8 +44,10 @@ _PER_MESSAGE = 250  # messages per websocket message at most (about 100 KB)
 _BEHIND, _GONE = "behind", "gone"  # queue markers: fell behind / client disconnected
 # Consoles are sent events at most once per _COALESCE_S, except that a new call goes at once. A call brings about
 # five more events (queued, connecting, answered, recording, ended, a call-taker available again), often a few
-# milliseconds apart; sent one by one to 100 consoles they cost a send each (docs/telephony.md, stop 12).
-_COALESCE_S = 0.02
+# milliseconds apart; sent one by one to 100 consoles they cost a send each (docs/telephony.md, stops 12 and 13).
+# At 20 calls/s a window of 100 ms lets most of them ride with the next new call; 20 ms left the server and the
+# consoles a fifth more CPU a call, and a tenth of a second is below what a person at a console notices.
+_COALESCE_S = 0.1
 _URGENT = frozenset({"call.offered"})
 
 
