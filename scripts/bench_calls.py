@@ -5,7 +5,8 @@ double and N websocket consoles in this one, then sends a burst of concurrent ca
 rate. Latency is measured on one clock (this process): from the moment the double sends a caller's
 StasisStart to the moment each console receives that call's `call.offered`. The baseline is the same
 measurement for calls created through `POST /api/v1/calls` (no PBX in the path), and the ratios compare the
-two. `cpu_ms_per_call` is the CPU time each process (server, bridge, this harness) spent per measured call.
+two. `cpu_ms_per_call` is the CPU time each process (server, bridge, this harness) spent per measured call;
+`machine_ms` times a fixed piece of Python work before the run, to tell a slow hour from slow code.
 Prints one JSON line.
 
     .venv/bin/python scripts/bench_calls.py            # 200 burst, 20 calls/s for 60 s, 100 consoles
@@ -167,6 +168,7 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    machine = machine_ms()
     workdir = Path(tempfile.mkdtemp(prefix="tanggap-bench-"))
     db_url = f"sqlite:///{workdir / 'bench.db'}"
     sup_token, taker_token, bridge_token = await asyncio.to_thread(prepare, db_url)
@@ -351,8 +353,26 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "p50_vs_baseline": ratio(pct(ari, 0.50), pct(base, 0.50)),
         "p99_vs_baseline": ratio(pct(ari, 0.99), pct(base, 0.99)),
         "cpu_ms_per_call": cpu_per_call,
+        "machine_ms": machine,
         "elapsed_s": round(elapsed, 1),
     }
+
+
+def machine_ms() -> float:
+    """This machine's speed at this hour: the best of five runs of the same fixed Python work (building a
+    burst's 200 calls and their JSON both ways, 20 times), before anything else starts. Latency moves with it
+    (the same code has given twice the latency in a slower hour), so runs of different hours compare by it."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(20):
+            burst = [
+                {"id": i, "caller": f"+62812{i:07d}", "channel_id": f"ch-{i}", "status": "offered", "flagged": i % 7 == 0}
+                for i in range(200)
+            ]
+            json.loads(json.dumps(sorted(burst, key=lambda call: call["channel_id"])))
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 2)
 
 
 def ratio(value: float | None, baseline: float | None) -> float | None:

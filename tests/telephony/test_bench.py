@@ -27,3 +27,4 @@ def test_quick_benchmark_loses_no_call() -> None:
     assert result["calls_offered"] > 0 and result["lost"] == 0 and result["missed_on_consoles"] == 0
     assert result["calls_recorded"] == result["calls_offered"]
     assert {"server", "harness"} <= set(result["cpu_ms_per_call"]) and result["p99_vs_baseline"] is not None
+    assert result["machine_ms"] > 0
