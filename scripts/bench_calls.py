@@ -367,7 +367,7 @@ def machine_ms() -> float:
         start = time.perf_counter()
         for _ in range(20):
             burst = [
-                {"id": i, "caller": f"+62812{i:07d}", "channel_id": f"ch-{i}", "status": "offered", "flagged": i % 7 == 0}
+                {"id": i, "caller": f"+62812{i:07d}", "channel_id": f"ch-{i}", "status": "offered", "flagged": i % 7}
                 for i in range(200)
             ]
             json.loads(json.dumps(sorted(burst, key=lambda call: call["channel_id"])))
