@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 import queue as jobqueue
 import threading
@@ -19,6 +18,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
+import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.calls import intake, queue
@@ -36,6 +36,7 @@ _PER_REQUEST = 500  # the most the batch endpoints of /api/v1/telephony take
 _IN_FLIGHT = 2  # requests of one step out at once; the server writes one batch while the next comes in
 _GATHER_STEP_S, _GATHER_MAX_S = 0.0005, 0.015  # the writer waits for a burst to arrive (see _gather)
 Kick = Callable[[], None]
+_JSON = {"Content-Type": "application/json"}
 
 
 def _brief(body: dict[str, Any]) -> CallBrief:
@@ -338,10 +339,14 @@ class HttpDesk:
         self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, str] | None = None
     ) -> Any:
         delay = 0.2
+        data = None if body is None else orjson.dumps(body)  # a burst's offers: ~10x less CPU than json.dumps
+        headers = _JSON if data is not None else None
         for attempt in range(1, self.attempts + 1):
             try:
                 async with asyncio.timeout(self.timeout):
-                    async with self._http().request(method, self.base + path, json=body, params=params) as response:
+                    async with self._http().request(
+                        method, self.base + path, data=data, headers=headers, params=params
+                    ) as response:
                         status, content = response.status, await response.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("dispatch API %s %s failed (%s), attempt %d", method, path, type(exc).__name__, attempt)
@@ -350,7 +355,7 @@ class HttpDesk:
                     if status >= 400:
                         text = content[:200].decode(errors="replace")
                         raise DeskUnavailable(f"{method} {path}: {status} {text}")
-                    return json.loads(content) if content else None
+                    return orjson.loads(content) if content else None
                 log.warning("dispatch API %s %s answered %s, attempt %d", method, path, status, attempt)
             if attempt < self.attempts:
                 await asyncio.sleep(delay)

