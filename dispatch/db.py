@@ -9,6 +9,7 @@ import weakref
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -89,9 +90,17 @@ class WalCheckpointer:
                 log.exception("SQLite checkpoint failed; trying again in %.0f s", self.interval)
 
 
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> Engine:
     """An engine for `url`. `background_checkpoint` (SQLite, long-running servers): commits leave the
-    write-ahead log alone and a `WalCheckpointer` thread copies it into the database."""
+    write-ahead log alone and a `WalCheckpointer` thread copies it into the database.
+
+    JSON columns (every event's data) go through orjson: a burst's 200 `call.offered` rows are written by one
+    thread while the burst waits, and json.dumps was ~1.4 ms of its ~12."""
+    kwargs = {"json_serializer": _json, "json_deserializer": orjson.loads, **kwargs}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
