@@ -91,7 +91,8 @@ class WalCheckpointer:
 
 
 def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    """As `json.dumps` writes what the columns hold, keys that are not strings included ({1: ...} -> {"1": ...})."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def make_engine(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> Engine:
@@ -99,7 +100,7 @@ def make_engine(url: str, *, background_checkpoint: bool = False, **kwargs: Any)
     write-ahead log alone and a `WalCheckpointer` thread copies it into the database.
 
     JSON columns (every event's data) go through orjson: a burst's 200 `call.offered` rows are written by one
-    thread while the burst waits, and json.dumps was ~1.4 ms of its ~12."""
+    thread while the burst waits, and orjson takes ~1 ms less of its ~12 than json.dumps."""
     kwargs = {"json_serializer": _json, "json_deserializer": orjson.loads, **kwargs}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)

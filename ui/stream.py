@@ -53,8 +53,9 @@ _URGENT = frozenset({"call.offered"})
 
 def _json(message: dict[str, Any]) -> str:
     """Compact JSON (a burst goes to every console, and spaces were a tenth of its bytes), by orjson: 200 events
-    took ~1 ms with `json.dumps` and ~0.07 ms with it, on the server's one busy core in a burst."""
-    return orjson.dumps(message).decode()
+    took ~1 ms with `json.dumps` and ~0.1 ms with it, on the server's one busy core in a burst. Keys that are not
+    strings are written as `json.dumps` writes them ({1: ...} -> {"1": ...})."""
+    return orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 @dataclass(eq=False)

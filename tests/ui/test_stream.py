@@ -63,6 +63,28 @@ def test_a_replay_comes_in_few_messages_each_an_array_in_order(client: TestClien
     assert inbox.arrays == 3  # 250 events, 50 events, then `live`
 
 
+def test_event_data_with_number_keys_and_indonesian_text_is_stored_and_sent_as_json(
+    client: TestClient, auth: Headers
+) -> None:
+    """The log and /ws encode with orjson; keys that are not strings (counts by priority, say) are written as
+    `json.dumps` writes them, live and on replay, rather than failing the commit or the send."""
+    h = auth["dispatcher"]
+    data = {"per_priority": {1: 3, 2: 0}, "note": "Kebakaran di Jl. Sudirman ±100 m"}
+    expected = json.loads(json.dumps(data))
+    ctx: Ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    with client.websocket_connect("/ws", headers=h) as ws:
+        inbox = Inbox(ws)
+        start = inbox.next()["seq"]
+        with ctx.sessions() as session:
+            record(session, "test.counts", actor="test", data=data)
+            session.commit()
+        live = inbox.next()
+    with client.websocket_connect(f"/ws?since={start}", headers=h) as ws:
+        replayed = Inbox(ws).until("live")[0]
+    assert live["type"] == replayed["type"] == "test.counts"
+    assert live["data"] == replayed["data"] == expected == {"per_priority": {"1": 3, "2": 0}, "note": data["note"]}
+
+
 def test_live_events_published_late_or_out_of_order_arrive_once_in_order(client: TestClient, auth: Headers) -> None:
     """Two commits race to the bus: the later one's events come first. The gap is filled from the log, the
     late batch is not sent again, and the 40 events of one commit arrive whole, in order."""
