@@ -9,12 +9,12 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from dispatch import jsontext
 from dispatch.clock import as_utc
 
 log = logging.getLogger(__name__)
@@ -90,20 +90,14 @@ class WalCheckpointer:
                 log.exception("SQLite checkpoint failed; trying again in %.0f s", self.interval)
 
 
-def _json(value: Any) -> str:
-    """As `json.dumps` writes what the columns hold, keys that are not strings included ({1: ...} -> {"1": ...})."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def make_engine(url: str, *, background_checkpoint: bool = False, **kwargs: Any) -> Engine:
     """An engine for `url`. `background_checkpoint` (SQLite, long-running servers): commits leave the
     write-ahead log alone and a `WalCheckpointer` thread copies it into the database.
 
-    JSON columns (every event's data) are written by orjson: a burst's 200 `call.offered` rows are written by one
-    thread while the burst waits, and orjson takes ~1 ms less of its ~12 than json.dumps. They are read by
-    json.loads, which also reads what older versions wrote (json.dumps wrote a float NaN as `NaN`; orjson would
+    JSON columns (every event's data) are written by `jsontext.dumps` (orjson), as /ws sends them. They are read
+    by json.loads, which also reads what older versions wrote (json.dumps wrote a float NaN as `NaN`; orjson would
     refuse it)."""
-    kwargs = {"json_serializer": _json, **kwargs}
+    kwargs = {"json_serializer": jsontext.dumps, **kwargs}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
