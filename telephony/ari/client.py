@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -240,7 +239,7 @@ def _param(value: Any) -> Any:
 
 def _message(body: bytes, reason: str | None, status: int) -> str:
     try:
-        parsed = json.loads(body)
+        parsed = orjson.loads(body)
     except ValueError:
         return reason or str(status)
     return str(parsed.get("message", parsed)) if isinstance(parsed, dict) else str(parsed)
