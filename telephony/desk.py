@@ -29,6 +29,7 @@ from dispatch.calls.service import CallBrief, Ringing
 from dispatch.context import Policy
 from dispatch.events.bus import EventBus, Published
 from telephony.http import LazySession
+from telephony.offer_stream import OfferStream
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -320,7 +321,14 @@ class HttpDesk:
     """
 
     def __init__(
-        self, api_url: str, token: str, *, provider: str = "asterisk", timeout: float = 5.0, attempts: int = 3
+        self,
+        api_url: str,
+        token: str,
+        *,
+        provider: str = "asterisk",
+        timeout: float = 5.0,
+        attempts: int = 3,
+        stream: bool = True,
     ) -> None:
         self.provider, self.attempts, self.timeout = provider, attempts, timeout
         self.base = api_url.rstrip("/") + "/api/v1/telephony"
@@ -328,7 +336,19 @@ class HttpDesk:
         # Steps that come in floods after a burst go out together: what one event-loop turn asked for, in one
         # request. One HTTP request per caller and step was a backlog of hundreds on both sides, and new
         # calls waited behind it (sustained p99 ~0.5 s, scripts/bench_calls.py --remote).
-        self._offers = _Together(self._poster("/calls/batch"), _brief)
+        self._offers_by_http = _Together(self._poster("/calls/batch"), _brief)
+        self._offers: Callable[[dict[str, Any]], Awaitable[CallBrief]] = self._offers_by_http
+        self._stream: OfferStream[CallBrief] | None = None
+        if stream:  # new calls over the server's call stream, by HTTP when it fails (telephony/offer_stream.py)
+            self._stream = OfferStream(
+                self._http,
+                self.base + "/calls/stream",
+                _brief,
+                self._offers_by_http,
+                timeout=timeout,
+                refused=DeskUnavailable,
+            )
+            self._offers = self._stream
         self._queued = _Together(self._poster("/calls/queued/batch"), lambda row: row["position"])
         self._finished = _Together(self._poster("/calls/finish/batch"), _brief)
 
@@ -376,7 +396,9 @@ class HttpDesk:
 
     async def settled(self) -> None:
         """As in the server: a burst's offers have all reached the server (the processes share the CPU)."""
-        await self._offers.idle()
+        if self._stream is not None:
+            await self._stream.idle()
+        await self._offers_by_http.idle()
 
     async def queued(self, call_id: int) -> int | None:
         position: int | None = await self._queued({"call_id": call_id})
@@ -414,7 +436,9 @@ class HttpDesk:
         return lambda: None  # the bridge polls the queue; the API process owns the event bus
 
     async def close(self) -> None:
-        for together in (self._offers, self._queued, self._finished):
+        if self._stream is not None:
+            await self._stream.close()
+        for together in (self._offers_by_http, self._queued, self._finished):
             await together.close()
         await self._http.close()
 

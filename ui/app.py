@@ -18,7 +18,7 @@ from ui.context import Ctx, build
 from ui.desk import close_desk, desk_of
 from ui.middleware import BodyLimit, SecurityHeaders
 from ui.recent_tokens import RecentTokens
-from ui.routes import auth, calls, geo, incidents, reports, system, telephony, units
+from ui.routes import auth, calls, geo, incidents, offer_stream, reports, system, telephony, units
 
 log = logging.getLogger(__name__)
 # How long a thread may hold the GIL while another waits for it. Database work runs in threads (the call desk's
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     app.state.ctx = ctx
     app.state.recent_tokens = RecentTokens()
     errors.install(app)
-    for module in (system, auth, calls, incidents, units, geo, reports, telephony, pages):
+    for module in (system, auth, calls, incidents, units, geo, reports, telephony, offer_stream, pages):
         app.include_router(module.router)
     app.include_router(stream.router)
     tiles = settings.tile_url

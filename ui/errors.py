@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,13 +41,18 @@ async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
     return _body(status_of(exc), exc.message, kind=type(exc).__name__)
 
 
+def problems(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one line: `where: what` for each, `body` left out of the place."""
+    found = []
+    for err in errors:
+        where = ".".join(str(p) for p in err["loc"] if p != "body")
+        found.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(found) or "invalid request"
+
+
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"] if p != "body")
-        problems.append(f"{where}: {err['msg']}" if where else err["msg"])
-    return _body(422, "; ".join(problems) or "invalid request", kind="ValidationError")
+    return _body(422, problems(exc.errors()), kind="ValidationError")
 
 
 async def http_error(_request: Request, exc: Exception) -> JSONResponse:

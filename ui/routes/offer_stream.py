@@ -1,0 +1,129 @@
+"""New calls from a bridge in its own process over one websocket: `/api/v1/telephony/calls/stream`.
+
+Why a websocket beside `POST /api/v1/telephony/calls/batch`: each HTTP request cost this server's event loop
+1-3 ms (uvicorn, routing, validation), the same loop that sends every console its events, so the bridge kept
+at most two offer requests out and the rest of a burst waited for their answers (docs/telephony.md, stop 14).
+A message on an open websocket costs a fraction of that, so the bridge sends each event-loop turn's new calls
+at once and the server writes them while the rest of the burst is still arriving.
+
+The bridge sends `{"id": N, "calls": [...]}` (the calls as in `POST /calls/batch`, 500 at most) and gets
+`{"id": N, "calls": [...]}` back (each call as that endpoint answers it, in order), or `{"id": N, "error":
+{"status": S, "detail": "..."}}` with the HTTP status the same request would have met. Answers come as the
+calls are written, not in the order asked. Recording a call is idempotent by channel, so a bridge that lost
+the connection before an answer sends those calls again (by HTTP); nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from pydantic import Field, ValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from dispatch.calls.service import Ringing
+from dispatch.errors import DomainError
+from dispatch.users.models import User
+from telephony.desk import DeskUnavailable
+from ui.deps import detached_user, token_from
+from ui.desk import desk_of
+from ui.errors import problems, status_of
+from ui.routes.telephony import OffersIn
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["telephony"])
+PATH = "/api/v1/telephony/calls/stream"
+_ROLES = ("telephony", "admin")
+
+
+class OffersMessage(OffersIn):
+    id: int = Field(ge=0)
+
+
+def _failure(exc: Exception) -> tuple[int, str]:
+    """The status and message the HTTP endpoint would have answered (ui.errors), for one message."""
+    if isinstance(exc, DomainError):
+        return status_of(exc), exc.message
+    if isinstance(exc, IntegrityError):
+        return 409, "this conflicts with data already stored (duplicate or missing reference)"
+    if isinstance(exc, DeskUnavailable | OperationalError | PoolTimeout):
+        return 503, "the database is busy; try again"
+    log.exception("offers on the call stream failed")
+    return 503, "the server could not record these calls; try again"
+
+
+def _id_of(raw: str | bytes) -> int | None:
+    """The message's id if it has one, so that even a message that fails validation is answered by id."""
+    with contextlib.suppress(orjson.JSONDecodeError):
+        found = orjson.loads(raw)
+        if isinstance(found, dict) and isinstance(found.get("id"), int):
+            return int(found["id"])
+    return None
+
+
+async def _user(ws: WebSocket, token: str | None) -> User | None:
+    """The token's user, remembered for a few seconds (ui.recent_tokens) and checked again on every message,
+    so a revoked token stops a long-lived connection as it would stop a request."""
+    if not token:
+        return None
+    ctx = ws.app.state.ctx
+    user: User | None = await ws.app.state.recent_tokens.user(token, lambda: detached_user(ctx, ws))
+    return user
+
+
+@router.websocket(PATH)
+async def offer_stream(ws: WebSocket) -> None:
+    token = token_from(ws)
+    user = await _user(ws, token)
+    if user is None:
+        await ws.close(code=4401, reason="login required")
+        return
+    if user.role not in _ROLES:
+        await ws.close(code=4403, reason=f"role {user.role} may not do this (needs telephony)")
+        return
+    await ws.accept()
+    sending = asyncio.Lock()  # one message out at a time
+    working: set[asyncio.Task[None]] = set()
+
+    async def answer(message: dict[str, Any]) -> None:
+        async with sending:
+            with contextlib.suppress(Exception):  # the bridge left; it sends these calls again by HTTP
+                await ws.send_text(orjson.dumps(message).decode())
+
+    async def offer(raw: str | bytes) -> None:
+        try:
+            message = OffersMessage.model_validate_json(raw)
+        except ValidationError as exc:
+            error = {"status": 422, "detail": problems(exc.errors(include_url=False))}
+            await answer({"id": _id_of(raw), "error": error})
+            return
+        who = await _user(ws, token)
+        if who is None or who.role not in _ROLES:
+            await answer({"id": message.id, "error": {"status": 401, "detail": "login required"}})
+            await ws.close(code=4401, reason="login required")
+            return
+        ringing = [Ringing(c.caller, c.provider, c.channel_id, c.dialled, c.at) for c in message.calls]
+        try:
+            offered = await desk_of(ws.app).offer_many(ringing, actor=who.username)
+        except Exception as exc:
+            status, detail = _failure(exc)
+            await answer({"id": message.id, "error": {"status": status, "detail": detail}})
+        else:
+            await answer({"id": message.id, "calls": [asdict(call) for call in offered]})
+
+    try:
+        while (received := await ws.receive())["type"] != "websocket.disconnect":
+            raw = received.get("text") or received.get("bytes")
+            if raw:
+                task = asyncio.ensure_future(offer(raw))  # the next message is read while this one is written
+                working.add(task)
+                task.add_done_callback(working.discard)
+    except RuntimeError:  # closed from our side (a revoked token)
+        pass
+    # Calls already handed to the desk are written either way; their answers have nobody to go to.
