@@ -30,10 +30,6 @@ _PER_MESSAGE = 500  # the most the server takes in one message, as in one reques
 Item = tuple[dict[str, Any], "asyncio.Future[Any]"]
 
 
-class Refused(Exception):
-    """The server refused the calls for a reason that sending them again would not change (a 4xx)."""
-
-
 class OfferStream(Generic[R]):
     def __init__(
         self,
@@ -43,9 +39,11 @@ class OfferStream(Generic[R]):
         fallback: Callable[[dict[str, Any]], Awaitable[R]],
         *,
         timeout: float,
+        refused: Callable[[str], Exception],
         retry_s: float = 30.0,
-        refused: Callable[[str], Exception] = Refused,
     ) -> None:
+        """`refused(why)` is the error a call gets when the server refuses it (a 4xx, which sending it again
+        would not change) or when the bridge shuts down."""
         self._http, self._url, self._parse, self._fallback = http, url, parse, fallback
         self._timeout, self._retry_s, self._refused = timeout, retry_s, refused
         self._waiting: list[Item] = []  # asked for in this turn, not sent yet
@@ -154,7 +152,12 @@ class OfferStream(Generic[R]):
         try:
             async for message in ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
-                    self._answer(orjson.loads(message.data))
+                    try:
+                        answer = orjson.loads(message.data)
+                    except orjson.JSONDecodeError:
+                        log.warning("call stream: an answer that is not JSON, ignored")
+                    else:
+                        self._answer(answer)
         finally:
             if self._ws is ws:
                 self._ws = None
@@ -164,22 +167,27 @@ class OfferStream(Generic[R]):
             for items in out:
                 self._by_http(items)
 
-    def _answer(self, message: dict[str, Any]) -> None:
-        items = self._out.pop(message.get("id") or 0, None)
+    def _answer(self, message: Any) -> None:
+        number = message.get("id") if isinstance(message, dict) else None
+        items = self._out.pop(number, None) if isinstance(number, int) else None
         if items is None:
-            return  # answered already by HTTP after a timeout
-        error = message.get("error")
-        if error is None:
-            for (_, future), row in zip(items, message["calls"], strict=True):
-                if not future.done():
-                    future.set_result(self._parse(row))
-        elif 400 <= int(error.get("status", 500)) < 500:
-            failure = f"{error.get('status')} {error.get('detail')}"
-            for _, future in items:
-                if not future.done():
-                    future.set_exception(self._refused(failure))
-        else:
-            self._by_http(items)
+            return  # answered already by HTTP after a timeout, or an answer to nothing we asked
+        try:
+            error = message.get("error")
+            if error is None:
+                for (_, future), row in zip(items, message["calls"], strict=True):
+                    if not future.done():
+                        future.set_result(self._parse(row))
+            elif 400 <= int(error.get("status", 500)) < 500:
+                failure = f"{error.get('status')} {error.get('detail')}"
+                for _, future in items:
+                    if not future.done():
+                        future.set_exception(self._refused(failure))
+            else:
+                self._by_http(items)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            log.warning("call stream: an answer the bridge cannot read; %d calls go by HTTP", len(items))
+            self._by_http(items)  # those not answered yet
 
     def _by_http(self, items: list[Item]) -> None:
         for body, future in items:

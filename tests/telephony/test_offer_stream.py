@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 from dispatch.calls.models import Call
 from dispatch.calls.service import CallBrief, Ringing
 from dispatch.users import service as users
-from telephony.desk import HttpDesk
+from telephony.desk import DeskUnavailable, HttpDesk
+from telephony.http import LazySession
+from telephony.offer_stream import OfferStream
 from tests.servers import serve
 from tests.telephony.test_remote_and_api import count_requests, token
 from ui.app import create_app
@@ -194,3 +196,34 @@ async def test_the_stream_checks_its_messages_and_its_token(ctx: Ctx) -> None:
     assert revoked == {"id": 6, "error": {"status": 401, "detail": "login required"}}
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     assert recorded(ctx, "v-") == 1
+
+
+async def test_an_answer_the_bridge_cannot_read_sends_its_calls_by_http() -> None:
+    """A server (or something between) answering nonsense: the calls concerned go by HTTP, none is left
+    waiting, and answers to nothing the bridge asked are ignored."""
+    by_http: list[str] = []
+
+    async def fallback(body: dict[str, Any]) -> str:
+        by_http.append(body["channel_id"])
+        return f"http-{body['channel_id']}"
+
+    stream: OfferStream[str] = OfferStream(
+        LazySession({}, connections=1, timeout=1),
+        "http://127.0.0.1:9",
+        str,
+        fallback,
+        timeout=1,
+        refused=DeskUnavailable,
+    )
+    loop = asyncio.get_running_loop()
+    out = {n: [({"channel_id": f"a{n}"}, loop.create_future())] for n in (1, 2, 3)}
+    stream._out.update(out)
+    for nonsense in (["not", "a", "dict"], {"id": 99, "calls": []}, {"id": "1"}):
+        stream._answer(nonsense)
+    assert len(stream._out) == 3
+    stream._answer({"id": 1, "calls": []})  # one call asked, none answered
+    stream._answer({"id": 2, "calls": 7})
+    stream._answer({"id": 3, "error": {"status": "bad"}})
+    answers = await asyncio.wait_for(asyncio.gather(*(f for items in out.values() for _, f in items)), 10)
+    await stream.close()
+    assert answers == ["http-a1", "http-a2", "http-a3"] and by_http == ["a1", "a2", "a3"]
