@@ -132,7 +132,9 @@ class OfferStream(Generic[R]):
                 ws = await self._http().ws_connect(self._url, heartbeat=30.0, max_msg_size=0)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             why = f"{exc.status}" if isinstance(exc, aiohttp.WSServerHandshakeError) else type(exc).__name__
-            log.warning("call stream unavailable (%s); new calls go by HTTP for %.0f s", why, self._retry_s)
+            # Said once per outage: behind a proxy that refuses websockets this repeats every `retry_s`.
+            level = logging.DEBUG if self._http_until else logging.WARNING
+            log.log(level, "call stream unavailable (%s); new calls go by HTTP for %.0f s", why, self._retry_s)
             self._http_until = asyncio.get_running_loop().time() + self._retry_s
             parked, self._parked = self._parked, []
             self._by_http(parked)
@@ -142,6 +144,9 @@ class OfferStream(Generic[R]):
         if self._closed:
             await ws.close()
             return
+        if self._http_until:
+            log.info("call stream open again; new calls go over it")
+            self._http_until = 0.0
         self._ws = ws
         self._reader = asyncio.ensure_future(self._read(ws))
         parked, self._parked = self._parked, []

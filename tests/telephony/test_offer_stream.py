@@ -105,18 +105,22 @@ async def test_a_refused_stream_sends_the_calls_by_http(ctx: Ctx, caplog: pytest
     still recorded, through `POST /calls/batch`."""
     app = create_app(ctx=ctx)
     app.add_middleware(RefuseStream)
-    with caplog.at_level(logging.WARNING, logger="telephony.offer_stream"), serve(app) as url:
+    with caplog.at_level(logging.DEBUG, logger="telephony.offer_stream"), serve(app) as url:
         desk = HttpDesk(url, token(ctx, "telephony"))
         requests = count_requests(desk)
         try:
             offered = await asyncio.gather(*offers(desk, "r-", 20))
             later = await asyncio.gather(*offers(desk, "u-", 2))  # HTTP straight away while the stream is down
+            assert desk._stream is not None
+            desk._stream._http_until = 1.0  # the retry window is over: it tries the stream again, in vain
+            again = await asyncio.gather(*offers(desk, "w-", 2))
         finally:
             await desk.close()
-    assert requests == ["POST /calls/batch", "POST /calls/batch"]
-    assert [c.channel_id for c in offered] == [f"r-{n}" for n in range(20)] and len(later) == 2
-    assert recorded(ctx, "r-") == 20 and recorded(ctx, "u-") == 2
-    assert any("call stream unavailable (403)" in r.getMessage() for r in caplog.records)
+    assert requests == ["POST /calls/batch"] * 3
+    assert [c.channel_id for c in offered] == [f"r-{n}" for n in range(20)] and len(later) == len(again) == 2
+    assert recorded(ctx, "r-") == 20 and recorded(ctx, "u-") == 2 and recorded(ctx, "w-") == 2
+    said = [r for r in caplog.records if "call stream unavailable (403)" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING, logging.DEBUG]  # a warning once per outage
 
 
 async def test_calls_out_when_the_stream_drops_go_by_http_and_are_recorded_once(ctx: Ctx, gate: Gate) -> None:
