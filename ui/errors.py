@@ -36,9 +36,25 @@ def status_of(exc: DomainError) -> int:
     return STATUS.get(type(exc), 400)
 
 
-async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    return _body(status_of(exc), exc.message, kind=type(exc).__name__)
+def answer_of(exc: Exception) -> tuple[int, str, str] | None:
+    """The status, message and kind this table gives `exc`, or None for an error it does not know. The
+    handlers below answer requests with it; the bridge's call stream answers its messages with it."""
+    if isinstance(exc, DomainError):
+        return status_of(exc), exc.message, type(exc).__name__
+    if isinstance(exc, IntegrityError):
+        log.warning("integrity error: %s", type(exc).__name__)
+        return 409, "this conflicts with data already stored (duplicate or missing reference)", "Conflict"
+    if isinstance(exc, OperationalError | PoolTimeout | DeskUnavailable):
+        log.warning("database busy: %s", exc)
+        return 503, "the database is busy; try again", "Unavailable"
+    return None
+
+
+async def table_error(_request: Request, exc: Exception) -> JSONResponse:
+    found = answer_of(exc)
+    assert found is not None  # installed only for the errors the table knows
+    status, message, kind = found
+    return _body(status, message, kind=kind)
 
 
 def problems(errors: Sequence[Any]) -> str:
@@ -60,21 +76,9 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _body(exc.status_code, str(exc.detail), kind="HTTPError")
 
 
-async def integrity_error(_request: Request, exc: Exception) -> JSONResponse:
-    log.warning("integrity error: %s", type(exc).__name__)
-    return _body(409, "this conflicts with data already stored (duplicate or missing reference)", kind="Conflict")
-
-
-async def busy_error(_request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database busy: %s", exc)
-    return _body(503, "the database is busy; try again", kind="Unavailable")
-
-
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(IntegrityError, integrity_error)
-    app.add_exception_handler(OperationalError, busy_error)
-    app.add_exception_handler(PoolTimeout, busy_error)  # every pooled connection in use for 30 s
-    app.add_exception_handler(DeskUnavailable, busy_error)  # the call desk is closing (shutdown)
+    # PoolTimeout: every pooled connection in use for 30 s; DeskUnavailable: the call desk is closing (shutdown).
+    for known in (DomainError, IntegrityError, OperationalError, PoolTimeout, DeskUnavailable):
+        app.add_exception_handler(known, table_error)

@@ -24,16 +24,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket
 from pydantic import Field, ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dispatch.calls.service import Ringing
-from dispatch.errors import DomainError
 from dispatch.users.models import User
-from telephony.desk import DeskUnavailable
 from ui.deps import detached_user, token_from
 from ui.desk import desk_of
-from ui.errors import problems, status_of
+from ui.errors import answer_of, problems
 from ui.routes.telephony import OffersIn
 
 log = logging.getLogger(__name__)
@@ -48,14 +44,11 @@ class OffersMessage(OffersIn):
 
 def _failure(exc: Exception) -> tuple[int, str]:
     """The status and message the HTTP endpoint would have answered (ui.errors), for one message."""
-    if isinstance(exc, DomainError):
-        return status_of(exc), exc.message
-    if isinstance(exc, IntegrityError):
-        return 409, "this conflicts with data already stored (duplicate or missing reference)"
-    if isinstance(exc, DeskUnavailable | OperationalError | PoolTimeout):
-        return 503, "the database is busy; try again"
-    log.exception("offers on the call stream failed")
-    return 503, "the server could not record these calls; try again"
+    found = answer_of(exc)
+    if found is None:
+        log.exception("offers on the call stream failed")
+        return 503, "the server could not record these calls; try again"
+    return found[0], found[1]
 
 
 def _id_of(raw: str | bytes) -> int | None:
