@@ -58,8 +58,12 @@ def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> U
     return user
 
 
+def may(user: User, roles: tuple[str, ...]) -> bool:
+    return user.role == "admin" or user.role in roles
+
+
 def _allowed(user: User, roles: tuple[str, ...]) -> User:
-    if user.role != "admin" and user.role not in roles:
+    if not may(user, roles):
         raise HTTPException(403, f"role {user.role} may not do this (needs {', '.join(roles)})")
     return user
 
@@ -79,15 +83,24 @@ def require_detached(*roles: str) -> Callable[..., Awaitable[User]]:
     telephony bridge's many requests, a token checked in the last few seconds is not looked up again
     (`ui.recent_tokens`); the role is checked every time."""
 
-    async def check(request: Request, ctx: Annotated[Ctx, Depends(get_ctx)]) -> User:
-        token = token_from(request)
-        memory = request.app.state.recent_tokens
-        user = await memory.user(token, lambda: detached_user(ctx, request)) if token else None
+    async def check(request: Request) -> User:
+        user = await remembered_user(request)
         if user is None:
             raise HTTPException(401, "login required")
         return _allowed(user, roles)
 
     return check
+
+
+async def remembered_user(conn: HTTPConnection) -> User | None:
+    """The logged-in user, detached, from the tokens checked in the last few seconds (`ui.recent_tokens`) or
+    looked up in a worker thread."""
+    token = token_from(conn)
+    if not token:
+        return None
+    ctx: Ctx = conn.app.state.ctx
+    user: User | None = await conn.app.state.recent_tokens.user(token, lambda: detached_user(ctx, conn))
+    return user
 
 
 DB = Annotated[Session, Depends(get_db)]

@@ -18,24 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import asdict
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket
 from pydantic import Field, ValidationError
 
-from dispatch.calls.service import Ringing
-from dispatch.users.models import User
-from ui.deps import detached_user, token_from
-from ui.desk import desk_of
+from ui.deps import may, remembered_user
 from ui.errors import answer_of, problems
-from ui.routes.telephony import OffersIn
+from ui.routes.telephony import OffersIn, offer_calls
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
 PATH = "/api/v1/telephony/calls/stream"
-_ROLES = ("telephony", "admin")
+_ROLES = ("telephony",)
 
 
 class OffersMessage(OffersIn):
@@ -60,24 +56,13 @@ def _id_of(raw: str | bytes) -> int | None:
     return None
 
 
-async def _user(ws: WebSocket, token: str | None) -> User | None:
-    """The token's user, remembered for a few seconds (ui.recent_tokens) and checked again on every message,
-    so a revoked token stops a long-lived connection as it would stop a request."""
-    if not token:
-        return None
-    ctx = ws.app.state.ctx
-    user: User | None = await ws.app.state.recent_tokens.user(token, lambda: detached_user(ctx, ws))
-    return user
-
-
 @router.websocket(PATH)
 async def offer_stream(ws: WebSocket) -> None:
-    token = token_from(ws)
-    user = await _user(ws, token)
+    user = await remembered_user(ws)
     if user is None:
         await ws.close(code=4401, reason="login required")
         return
-    if user.role not in _ROLES:
+    if not may(user, _ROLES):
         await ws.close(code=4403, reason=f"role {user.role} may not do this (needs telephony)")
         return
     await ws.accept()
@@ -96,19 +81,18 @@ async def offer_stream(ws: WebSocket) -> None:
             error = {"status": 422, "detail": problems(exc.errors(include_url=False))}
             await answer({"id": _id_of(raw), "error": error})
             return
-        who = await _user(ws, token)
-        if who is None or who.role not in _ROLES:
+        who = await remembered_user(ws)  # checked again, so a revoked token stops the connection
+        if who is None or not may(who, _ROLES):
             await answer({"id": message.id, "error": {"status": 401, "detail": "login required"}})
             await ws.close(code=4401, reason="login required")
             return
-        ringing = [Ringing(c.caller, c.provider, c.channel_id, c.dialled, c.at) for c in message.calls]
         try:
-            offered = await desk_of(ws.app).offer_many(ringing, actor=who.username)
+            offered = await offer_calls(ws.app, who, message.calls)
         except Exception as exc:
             status, detail = _failure(exc)
             await answer({"id": message.id, "error": {"status": status, "detail": detail}})
         else:
-            await answer({"id": message.id, "calls": [asdict(call) for call in offered]})
+            await answer({"id": message.id, "calls": offered})
 
     try:
         while (received := await ws.receive())["type"] != "websocket.disconnect":

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,23 +101,24 @@ class RequeueIn(BaseModel):
 # answered some of them 500 (measured with scripts/bench_calls.py --remote).
 
 
-async def _offer(request: Request, user: User, offers: list[OfferIn]) -> list[dict[str, Any]]:
-    """New calls through the server's desk, written together; answered in the same order."""
+async def offer_calls(app: FastAPI, user: User, offers: list[OfferIn]) -> list[dict[str, Any]]:
+    """New calls through the server's desk, written together; answered in the same order (by these routes
+    and by the call stream, ui/routes/offer_stream.py)."""
     ringing = [Ringing(c.caller, c.provider, c.channel_id, c.dialled, c.at) for c in offers]
-    offered = await desk_of(request.app).offer_many(ringing, actor=user.username)
+    offered = await desk_of(app).offer_many(ringing, actor=user.username)
     return [asdict(call) for call in offered]
 
 
 @router.post("/api/v1/telephony/calls")
 async def bridge_offer(body: OfferIn, request: Request, user: Bridge) -> dict[str, Any]:
-    return (await _offer(request, user, [body]))[0]
+    return (await offer_calls(request.app, user, [body]))[0]
 
 
 @router.post("/api/v1/telephony/calls/batch")
 async def bridge_offer_many(body: OffersIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
     """New calls that the bridge saw together (HttpDesk sends those of one event-loop turn). Each is
     idempotent by channel, so a retried batch records nothing twice."""
-    return await _offer(request, user, body.calls)
+    return await offer_calls(request.app, user, body.calls)
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/queued")
