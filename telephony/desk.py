@@ -337,7 +337,6 @@ class HttpDesk:
         # request. One HTTP request per caller and step was a backlog of hundreds on both sides, and new
         # calls waited behind it (sustained p99 ~0.5 s, scripts/bench_calls.py --remote).
         self._offers_by_http = _Together(self._poster("/calls/batch"), _brief)
-        self._offers: Callable[[dict[str, Any]], Awaitable[CallBrief]] = self._offers_by_http
         self._stream: OfferStream[CallBrief] | None = None
         if stream:  # new calls over the server's call stream, by HTTP when it fails (telephony/offer_stream.py)
             self._stream = OfferStream(
@@ -348,7 +347,6 @@ class HttpDesk:
                 timeout=timeout,
                 refused=DeskUnavailable,
             )
-            self._offers = self._stream
         self._queued = _Together(self._poster("/calls/queued/batch"), lambda row: row["position"])
         self._finished = _Together(self._poster("/calls/finish/batch"), _brief)
 
@@ -392,13 +390,11 @@ class HttpDesk:
             "dialled": dialled,
             "at": at.isoformat() if at else None,
         }
-        return await self._offers(body)
+        return await (self._stream or self._offers_by_http)(body)
 
     async def settled(self) -> None:
         """As in the server: a burst's offers have all reached the server (the processes share the CPU)."""
-        if self._stream is not None:
-            await self._stream.idle()
-        await self._offers_by_http.idle()
+        await (self._stream or self._offers_by_http).idle()  # the stream's calls sent by HTTP are its own
 
     async def queued(self, call_id: int) -> int | None:
         position: int | None = await self._queued({"call_id": call_id})
