@@ -95,8 +95,7 @@ class OfferStream(Generic[R]):
         if self._closed or not items:
             return
         if self._ws is not None and not self._ws.closed:
-            for start in range(0, len(items), _PER_MESSAGE):
-                self._send(self._ws, items[start : start + _PER_MESSAGE])
+            self._send(self._ws, items)
         elif asyncio.get_running_loop().time() < self._http_until:
             self._by_http(items)
         else:
@@ -105,11 +104,13 @@ class OfferStream(Generic[R]):
                 self._opening = asyncio.ensure_future(self._open_stream())
 
     def _send(self, ws: aiohttp.ClientWebSocketResponse, items: list[Item]) -> None:
-        number = next(self._ids)
-        self._out[number] = items
-        text = orjson.dumps({"id": number, "calls": [body for body, _ in items]}).decode()
-        self._spawn(self._write(ws, number, text))
-        asyncio.get_running_loop().call_later(self._timeout, self._overdue, number)
+        """The calls in messages of `_PER_MESSAGE` at most, each with its own id and deadline."""
+        for start in range(0, len(items), _PER_MESSAGE):
+            number, part = next(self._ids), items[start : start + _PER_MESSAGE]
+            self._out[number] = part
+            text = orjson.dumps({"id": number, "calls": [body for body, _ in part]}).decode()
+            self._spawn(self._write(ws, number, text))
+            asyncio.get_running_loop().call_later(self._timeout, self._overdue, number)
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse, number: int, text: str) -> None:
         try:

@@ -231,3 +231,18 @@ async def test_an_answer_the_bridge_cannot_read_sends_its_calls_by_http() -> Non
     answers = await asyncio.wait_for(asyncio.gather(*(f for items in out.values() for _, f in items)), 10)
     await stream.close()
     assert answers == ["http-a1", "http-a2", "http-a3"] and by_http == ["a1", "a2", "a3"]
+
+
+async def test_more_calls_than_one_message_takes_while_the_stream_opens_go_in_several(ctx: Ctx) -> None:
+    """A burst bigger than a message (500 calls) that comes before the stream is open waits for it, then goes
+    in messages of 500 at most: none is refused for the size of the message."""
+    with serve(create_app(ctx=ctx)) as url:
+        desk = HttpDesk(url, token(ctx, "telephony"))
+        requests = count_requests(desk)
+        try:
+            offered = await asyncio.gather(*offers(desk, "big-", 600))
+        finally:
+            await desk.close()
+    assert requests == [] and next(desk._stream._ids) == 3  # type: ignore[union-attr]
+    assert [c.channel_id for c in offered] == [f"big-{n}" for n in range(600)]
+    assert recorded(ctx, "big-") == 600
