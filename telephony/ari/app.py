@@ -275,12 +275,22 @@ class StasisApp:
     async def route(self) -> None:
         async with self._route_lock:
             for match in await self.desk.claim():
-                state = self.by_call.get(match.call_id)
+                state = self.by_call.get(match.call_id) or self._being_offered(match)
                 if state is None:
                     await self.desk.requeue(match.call_id, match.taker_id, "not_on_this_bridge", True)
                     continue
                 ring = partial(self._ring, state, match)
                 self._spawn(self._serialised(state.channel_id, ring, "ringing a call-taker"))
+
+    def _being_offered(self, match: Match) -> CallState | None:
+        """A caller on this bridge whose call is recorded but whose id has not come back yet: the ACD can
+        claim it in that moment. Giving it back would send the longest-idle taker to the back of the line."""
+        state = self.calls.get(match.channel_id)
+        if state is None or state.call_id not in (None, match.call_id):
+            return None
+        state.call_id = match.call_id
+        self.by_call[match.call_id] = state
+        return state
 
     async def _ring(self, state: CallState, match: Match) -> None:
         if state.ended or state.connected or state.taker_channel is not None:

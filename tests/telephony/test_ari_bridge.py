@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from dispatch.calls.models import Call
+from dispatch.calls.service import CallBrief
 from dispatch.events.service import since
 from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
@@ -159,6 +162,46 @@ async def test_no_answer_goes_to_the_next_taker(
     assert call is not None and call.taker_id == other
     assert not taker_ready(ctx, away)  # do not keep ringing an empty desk
     assert "call.requeued" in event_types(ctx)
+
+
+class LateAnswerDesk(InProcessDesk):
+    """Records a call at once but tells the bridge its id late: the ACD can claim the call in between."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.recorded = asyncio.Event()
+
+    async def offer(self, **kwargs: Any) -> CallBrief:
+        call = await super().offer(**kwargs)
+        self.recorded.set()
+        await asyncio.sleep(0.2)
+        return call
+
+
+async def test_call_claimed_before_its_id_returns_rings_the_longest_idle_taker(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """CI once saw the ACD claim a just-recorded call before the bridge knew its id. The bridge gave the call
+    back as `not_on_this_bridge`, which made the longest-idle taker ready again at the back of the line."""
+    first = make_taker("first")
+    make_taker("second")
+    desk = LateAnswerDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+    options = AriOptions(acd_interval_s=0.05, reconcile_interval_s=600, backoff_initial_s=0.02, ring_timeout_s=5)
+    bridge = AriBridge(client, desk, options)
+    await bridge.start()
+    try:
+        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
+        channel = await pbx.incoming_call("081234567890")
+        assert channel is not None
+        await asyncio.wait_for(desk.recorded.wait(), 5)
+        # The ACD looks at the queue every 0.05 s: its rounds fall in the 0.2 s before the bridge has the id.
+        await pbx.wait_for(lambda: status_of(ctx, channel) == "answered")
+        call = call_on(ctx, channel)
+        assert call is not None and call.taker_id == first
+        assert "call.requeued" not in event_types(ctx)
+    finally:
+        await bridge.stop()
 
 
 async def test_busy_taker_and_nobody_else_keeps_caller_waiting(
