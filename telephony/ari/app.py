@@ -275,16 +275,17 @@ class StasisApp:
     async def route(self) -> None:
         async with self._route_lock:
             for match in await self.desk.claim():
-                state = self.by_call.get(match.call_id) or self._being_offered(match)
+                state = self._caller_of(match)
                 if state is None:
                     await self.desk.requeue(match.call_id, match.taker_id, "not_on_this_bridge", True)
                     continue
                 ring = partial(self._ring, state, match)
                 self._spawn(self._serialised(state.channel_id, ring, "ringing a call-taker"))
 
-    def _being_offered(self, match: Match) -> CallState | None:
-        """A caller on this bridge whose call is recorded but whose id has not come back yet: the ACD can
-        claim it in that moment. Giving it back would send the longest-idle taker to the back of the line."""
+    def _caller_of(self, match: Match) -> CallState | None:
+        """The caller on this bridge a claimed call is for, found by channel, which the bridge knows from the
+        first event on: the ACD can claim a call between the server recording it and the bridge learning its id,
+        and giving it back then sent the longest-idle call-taker to the back of the line."""
         state = self.calls.get(match.channel_id)
         if state is None or state.call_id not in (None, match.call_id):
             return None
