@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import aiohttp
 import orjson
 
+from dispatch import jsontext
 from telephony.http import LazySession
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class OfferStream(Generic[R]):
         for start in range(0, len(items), _PER_MESSAGE):
             number, part = next(self._ids), items[start : start + _PER_MESSAGE]
             self._out[number] = part
-            text = orjson.dumps({"id": number, "calls": [body for body, _ in part]}).decode()
+            text = jsontext.dumps({"id": number, "calls": [body for body, _ in part]})
             self._spawn(self._write(ws, number, text))
             asyncio.get_running_loop().call_later(self._timeout, self._overdue, number)
 

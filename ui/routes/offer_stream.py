@@ -24,6 +24,7 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from pydantic import Field, ValidationError
 
+from dispatch import jsontext
 from ui.deps import may, remembered_user
 from ui.errors import answer_of, problems
 from ui.routes.telephony import OffersIn, offer_calls
@@ -72,7 +73,7 @@ async def offer_stream(ws: WebSocket) -> None:
     async def answer(message: dict[str, Any]) -> None:
         async with sending:
             with contextlib.suppress(Exception):  # the bridge left; it sends these calls again by HTTP
-                await ws.send_text(orjson.dumps(message).decode())
+                await ws.send_text(jsontext.dumps(message))
 
     async def offer(raw: str | bytes) -> None:
         try:
