@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -28,15 +29,24 @@ async def pbx() -> AsyncIterator[AriDouble]:
     await double.stop()
 
 
-@pytest.fixture
-async def bridge(ctx: Ctx, pbx: AriDouble) -> AsyncIterator[AriBridge]:
+@contextlib.asynccontextmanager
+async def running_bridge(pbx: AriDouble, desk: InProcessDesk) -> AsyncIterator[AriBridge]:
+    """A bridge on `desk`, connected to the double; a fast ACD, no periodic reconcile."""
     client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
     options = AriOptions(acd_interval_s=0.05, reconcile_interval_s=600, backoff_initial_s=0.02, ring_timeout_s=5)
-    bridge = AriBridge(client, InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)
+    bridge = AriBridge(client, desk, options)
     await bridge.start()
-    await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
-    yield bridge
-    await bridge.stop()
+    try:
+        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
+        yield bridge
+    finally:
+        await bridge.stop()
+
+
+@pytest.fixture
+async def bridge(ctx: Ctx, pbx: AriDouble) -> AsyncIterator[AriBridge]:
+    async with running_bridge(pbx, InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)) as bridge:
+        yield bridge
 
 
 def call_on(ctx: Ctx, channel_id: str) -> Call | None:
@@ -186,12 +196,7 @@ async def test_call_claimed_before_its_id_returns_rings_the_longest_idle_taker(
     first = make_taker("first")
     make_taker("second")
     desk = LateAnswerDesk(ctx.sessions, ctx.region.policy, ctx.bus)
-    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
-    options = AriOptions(acd_interval_s=0.05, reconcile_interval_s=600, backoff_initial_s=0.02, ring_timeout_s=5)
-    bridge = AriBridge(client, desk, options)
-    await bridge.start()
-    try:
-        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
+    async with running_bridge(pbx, desk):
         channel = await pbx.incoming_call("081234567890")
         assert channel is not None
         await asyncio.wait_for(desk.recorded.wait(), 5)
@@ -200,8 +205,6 @@ async def test_call_claimed_before_its_id_returns_rings_the_longest_idle_taker(
         call = call_on(ctx, channel)
         assert call is not None and call.taker_id == first
         assert "call.requeued" not in event_types(ctx)
-    finally:
-        await bridge.stop()
 
 
 async def test_busy_taker_and_nobody_else_keeps_caller_waiting(
