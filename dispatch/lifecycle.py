@@ -98,6 +98,10 @@ ASSIGNMENT = _m(
 )
 
 ACTIVE_ASSIGNMENT = frozenset(ASSIGNMENT.moves)  # every non-final state
+# Live calls and open incidents, named by their states rather than as "not ended" / "not closed": `status IN
+# (...)` is a search of the status index, `status != ...` read every call or incident ever taken.
+LIVE_CALL = frozenset(CALL.moves)
+OPEN_INCIDENT = frozenset(INCIDENT.moves)
 
 # Which assignment timestamp column each state stamps.
 ASSIGNMENT_STAMP: dict[str, str] = {

@@ -18,7 +18,7 @@ from dispatch.clock import as_utc, utcnow
 from dispatch.context import Policy
 from dispatch.errors import Invalid, NotFound
 from dispatch.events.service import NewEvent, record, record_many
-from dispatch.lifecycle import CALL, CallClass, CallStatus
+from dispatch.lifecycle import CALL, LIVE_CALL, CallClass, CallStatus
 from dispatch.phone import normalise
 
 
@@ -234,7 +234,7 @@ def callback_done(*, session: Session, call_id: int, actor: str) -> Call:
 
 def active(*, session: Session) -> Sequence[Call]:
     """Calls ringing or in conversation, oldest first."""
-    return session.scalars(select(Call).where(Call.status != CallStatus.ended).order_by(Call.offered_at, Call.id)).all()
+    return session.scalars(select(Call).where(Call.status.in_(LIVE_CALL)).order_by(Call.offered_at, Call.id)).all()
 
 
 def waiting(*, session: Session) -> Sequence[Call]:

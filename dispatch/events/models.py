@@ -16,7 +16,7 @@ class Event(Base):
     # A call's events are read by call and type (the ACD asks which waiting calls are ringing a taker). With
     # an index on the call alone, SQLite chose the index on the type for `call_id IN (...) AND type IN (...)`
     # and read every `call.connecting` ever written: 130 ms a pass of the ACD after 200,000 calls.
-    __table_args__ = (  # noqa: RUF012 (SQLAlchemy reads it as is)
+    __table_args__ = (
         Index("ix_events_call_id_type", "call_id", "type"),
         {"sqlite_autoincrement": True},
     )

@@ -16,7 +16,7 @@ from dispatch.errors import Invalid, InvalidTransition, NotFound
 from dispatch.events import service as events
 from dispatch.incidents.models import Assignment, Incident, IncidentType
 from dispatch.incidents.schemas import AssignmentOut, IncidentIn, IncidentOut, IncidentPatch
-from dispatch.lifecycle import ACTIVE_ASSIGNMENT, INCIDENT, IncidentStatus
+from dispatch.lifecycle import ACTIVE_ASSIGNMENT, INCIDENT, OPEN_INCIDENT, IncidentStatus
 
 
 def data(incident: Incident) -> dict[str, Any]:
@@ -181,7 +181,7 @@ def mark_duplicate(*, session: Session, incident_id: int, of_id: int, actor: str
 
 def open_incidents(*, session: Session) -> Sequence[Incident]:
     return session.scalars(
-        select(Incident).where(Incident.status != IncidentStatus.closed).order_by(Incident.priority, Incident.id)
+        select(Incident).where(Incident.status.in_(OPEN_INCIDENT)).order_by(Incident.priority, Incident.id)
     ).all()
 
 

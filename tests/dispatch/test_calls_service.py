@@ -1,16 +1,13 @@
 """Calls and the repeat-abuse policy, on a real database (SQLite and PostgreSQL)."""
 
 from datetime import timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from dispatch.calls import abuse
 from dispatch.calls import service as calls
 from dispatch.clock import utcnow
 from dispatch.events.bus import Published
-from dispatch.models import Base
 from ui.context import Ctx
 
 
@@ -88,17 +85,3 @@ def test_the_same_channel_id_from_two_providers_is_two_calls(session: Session) -
     again = calls.offer_many(session=session, ringing=list(reversed(ringing)), actor="t")
     assert first[0].id != first[1].id
     assert [c.id for c in again] == [first[1].id, first[0].id]
-
-
-def test_known_channels_are_looked_up_through_the_unique_index(tmp_path: Path) -> None:
-    """Every offer asks which of its channels are known. By channel alone the lookup read every call ever
-    taken (the unique index starts with the provider): a year of a city's 112 line is a million rows."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
-    Base.metadata.create_all(engine)
-    lookup = calls._KNOWN.params(provider="asterisk", channels=["a", "b"])
-    statement = lookup.compile(engine, compile_kwargs={"literal_binds": True})
-    with engine.connect() as conn:
-        plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}")]
-    engine.dispose()
-    assert any(step.startswith("SEARCH calls USING") for step in plan), plan
-    assert not any(step.startswith("SCAN calls") for step in plan), plan

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
-
-from sqlalchemy import create_engine, event
-from sqlalchemy.orm import Session
 
 from dispatch.calls import intake, queue
 from dispatch.calls import service as calls
 from dispatch.clock import utcnow
 from dispatch.events.service import since
-from dispatch.models import Base
 from tests.telephony.conftest import taker_ready
 from ui.context import Ctx
 
@@ -116,19 +110,3 @@ def test_taker_is_ready_again_after_the_call_unless_they_changed_status(
         intake.finish(session=session, call_id=second, actor="acd", cause="caller")
         intake.finish(session=session, call_id=first, actor="acd", cause="again")
     assert taker_ready(ctx, one) and not taker_ready(ctx, two)
-
-
-def test_the_reservations_of_waiting_calls_are_read_through_the_call_index(tmp_path: Path) -> None:
-    """The ACD asks, every pass, which waiting calls are ringing a taker. Through the index on the type,
-    SQLite read every `call.connecting` ever written: 130 ms a pass after 200,000 calls."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'plan.db'}")
-    Base.metadata.create_all(engine)
-    sent: list[tuple[str, Any]] = []
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, params, *_: sent.append((sql, params)))
-    with Session(engine) as session:
-        queue.reservations(session=session, call_ids=[1, 2, 3])
-    [(sql, params)] = sent
-    with engine.connect() as conn:
-        plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)]
-    engine.dispose()
-    assert any(step.startswith("SEARCH events USING INDEX ix_events_call_id_type") for step in plan), plan
