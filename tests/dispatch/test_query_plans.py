@@ -76,3 +76,9 @@ def test_no_query_of_the_day_reads_a_whole_growing_table(tmp_path: Path, name: s
     steps = plans(tmp_path, QUERIES[name])
     assert steps, "no statement was sent"
     assert not [step for step in steps if WHOLE_TABLE.search(step)], steps
+
+
+def test_the_callback_list_reads_the_newest_abandoned_calls_and_stops(tmp_path: Path) -> None:
+    """Sorting is reading them all: every abandoned call ever taken, to show the newest 200."""
+    steps = plans(tmp_path, QUERIES["callbacks"])
+    assert not [step for step in steps if "TEMP B-TREE" in step], steps
