@@ -352,3 +352,21 @@ def test_period_defaults_to_the_last_week() -> None:
     p = period(None, None, ZoneInfo("Asia/Makassar"), today=date(2026, 3, 10))
     assert (p.first, p.last) == (date(2026, 3, 4), date(2026, 3, 10))
     assert p.start == datetime(2026, 3, 3, 16, 0, tzinfo=UTC)  # midnight WITA
+
+
+def test_the_daily_call_mix_counts_each_call_on_its_local_day(ctx: Ctx) -> None:
+    """Days are the region's, not UTC's: 15:59 UTC is 23:59 in Makassar (WITA), 16:01 UTC is 00:01 next day."""
+    from zoneinfo import ZoneInfo
+
+    from dispatch.calls import service as calls
+    from dispatch.reports.calls import call_mix_daily
+    from dispatch.reports.period import Period
+
+    with ctx.sessions() as session:
+        for minute, channel in ((59, "late"), (61, "early")):  # 15:59 and 16:01 UTC on 1 March
+            at = datetime(2026, 3, 1, 15, tzinfo=UTC) + timedelta(minutes=minute)
+            calls.offer(session=session, caller="081234567890", provider="manual", channel_id=channel, at=at)
+        days = call_mix_daily(
+            session=session, period=Period(date(2026, 2, 28), date(2026, 3, 2), ZoneInfo("Asia/Makassar"))
+        )
+    assert [(r["date"], r["total"]) for r in days.rows] == [("2026-02-28", 0), ("2026-03-01", 1), ("2026-03-02", 1)]
