@@ -58,7 +58,7 @@ def _counts(session: Session, period: Period) -> Counter[str]:
 
 
 def callbacks(*, session: Session, period: Period, now: datetime | None = None) -> Table:
-    """Abandoned calls nobody has called back yet (all of them, whatever the period), oldest waiting first."""
+    """Abandoned calls nobody has called back yet (the newest 200, whatever the period), oldest waiting first."""
     now = now or utcnow()
     rows = []
     for call in reversed(calls.callbacks(session=session)):
