@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, event
@@ -22,6 +24,8 @@ from dispatch.calls import service as calls
 from dispatch.calls.service import Ringing
 from dispatch.incidents import service as incidents
 from dispatch.models import Base
+from dispatch.reports import calls as call_reports
+from dispatch.reports.period import Period
 
 # A scan of a growing table, or a search by a column that nearly every row shares (the provider of a call,
 # the type of an event): both read rows by the million.
@@ -68,6 +72,10 @@ QUERIES: dict[str, Callable[[Session], object]] = {
     "reservations": lambda s: queue.reservations(session=s, call_ids=[1, 2, 3]),
     "callbacks": lambda s: calls.callbacks(session=s),
     "open incidents": lambda s: incidents.open_incidents(session=s),
+    # The supervisor's chart: a count a day, each through the index on the time offered.
+    "the daily call mix": lambda s: call_reports.call_mix_daily(
+        session=s, period=Period(date(2026, 11, 1), date(2026, 11, 7), ZoneInfo("Asia/Jakarta"))
+    ),
 }
 
 
