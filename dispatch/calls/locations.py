@@ -16,7 +16,7 @@ from dispatch.calls.models import Call, CallerLocation
 from dispatch.calls.schemas import LocationOut
 from dispatch.clock import utcnow
 from dispatch.events.service import record
-from dispatch.lifecycle import CallStatus
+from dispatch.lifecycle import LIVE_CALL
 from dispatch.phone import normalise
 
 
@@ -26,7 +26,7 @@ def current_call_for(*, session: Session, caller: str | None) -> Call | None:
     if number is None:
         return None
     live = session.scalar(
-        select(Call).where(Call.caller == number, Call.status != CallStatus.ended).order_by(Call.id.desc()).limit(1)
+        select(Call).where(Call.caller == number, Call.status.in_(LIVE_CALL)).order_by(Call.id.desc()).limit(1)
     )
     return live or session.scalar(select(Call).where(Call.caller == number).order_by(Call.id.desc()).limit(1))
 

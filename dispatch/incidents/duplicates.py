@@ -16,7 +16,7 @@ from dispatch.clock import utcnow
 from dispatch.context import Policy
 from dispatch.incidents.models import Incident, IncidentType
 from dispatch.incidents.schemas import Duplicate
-from dispatch.lifecycle import IncidentStatus
+from dispatch.lifecycle import OPEN_INCIDENT
 
 _EARTH_M = 6_371_008.8
 
@@ -46,7 +46,7 @@ def find(
         category = itype.category if itype else None
     rows = session.scalars(
         select(Incident).where(
-            Incident.status != IncidentStatus.closed, Incident.created_at >= since, Incident.duplicate_of.is_(None)
+            Incident.status.in_(OPEN_INCIDENT), Incident.created_at >= since, Incident.duplicate_of.is_(None)
         )
     ).all()
     same_caller: set[int] = set()
