@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import httpx  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
 
 from tests.doubles.ari_server import AriDouble  # noqa: E402
 
@@ -66,19 +67,20 @@ def prepare(db_url: str, history: int = 0) -> tuple[str, str, str]:
         sup = users.create(session=session, username="bench-sup", password="rahasia-112", role="supervisor")
         taker = users.create(session=session, username="bench-taker", password="rahasia-112", role="call_taker")
         bridge = users.create(session=session, username="bench-bridge", password="rahasia-112", role="telephony")
+        desks = []
         for i in range(TAKERS):
             user = users.create(
                 session=session, username=f"desk{i}", password="rahasia-112", role="call_taker", sip_endpoint=f"desk{i}"
             )
             users.set_available(session=session, user=user, available=True)
+            desks.append(user.id)
         tokens = (
             users.issue_token(session=session, user=sup, kind="api", lifetime=timedelta(hours=2)),
             users.issue_token(session=session, user=taker, kind="api", lifetime=timedelta(hours=2)),
             users.issue_token(session=session, user=bridge, kind="api", lifetime=timedelta(hours=2)),
         )
-        takers = [u.id for u in users.available_takers(session=session)]
     if history:
-        fill_history(ctx.engine, history, takers)
+        fill_history(ctx.engine, history, desks)
     ctx.engine.dispose()
     return tokens
 
@@ -88,7 +90,7 @@ def prepare(db_url: str, history: int = 0) -> tuple[str, str, str]:
 HISTORY_MIX = (("abandoned", 58), ("prank", 15), ("ghost", 8), ("information", 18), ("emergency", 1))
 
 
-def fill_history(engine: Any, n: int, takers: list[int]) -> None:
+def fill_history(engine: Engine, n: int, takers: list[int]) -> None:
     """`n` ended calls over the past year and the events each would have left, written straight into the
     tables (a million calls through the services would take an hour). A real command center's database is
     this, not empty: a query that reads a whole table shows only here."""
