@@ -22,7 +22,7 @@ class Event(Base):
     )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    type: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(64))  # no index of its own: no query reads by type alone
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(64))
     incident_id: Mapped[int | None] = mapped_column(Integer, index=True)

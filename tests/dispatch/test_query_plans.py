@@ -28,7 +28,7 @@ from dispatch.reports import calls as call_reports
 from dispatch.reports.period import Period
 
 # A scan of a growing table, or a search by a column that nearly every row shares (the provider of a call,
-# the type of an event): both read rows by the million.
+# the type of an event, should an index on it come back): both read rows by the million.
 WHOLE_TABLE = re.compile(
     r"SCAN (calls|events|incidents|assignments|caller_locations|referrals)\b"
     r"|SEARCH calls USING (COVERING )?INDEX sqlite_autoindex_calls_1 \(provider=\?\)$"
