@@ -46,6 +46,10 @@ def parse(text: str) -> AmlFix:
         raise AmlError('not an AML message (no A"ML= header)')
     if len(body) > _MAX_LEN:
         raise AmlError("AML message is too long")
+    if not body.isascii():
+        # Handsets send AML as GSM 7-bit text. Python's isdigit(), int() and float() also take the digits of
+        # other scripts ('²', Arabic-Indic): '²' crashed int() and '١٢٣' passed as a time.
+        raise AmlError("AML message has characters outside ASCII")
     fields = _fields(body[len(PREFIX) :])
     version = fields.pop("_version")
     if version == "1":

@@ -101,6 +101,34 @@ def test_is_aml() -> None:
     assert is_aml(V2) and is_aml("  " + V2) and not is_aml("AML=1") and not is_aml(None) and not is_aml("")
 
 
+# Characters that str.isdigit() or float() take for digits although AML, GSM 7-bit text, has none of them.
+_OTHER_DIGITS = "²¹\u0661\u0663\uff11\u09e9"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        v1(V1.replace("lc=68", "lc=²")),
+        v1(V1.replace("lc=68", "lc=\u0666\u0668")),
+        V2.replace("et=1795334438", "et=\u0661\u0667\u0669\u0665"),
+        V2.replace("lo=-0.94921", "lo=-\u0660.94921"),
+        V1 + "\uff11\uff13\uff11",
+        V1 + "²",
+    ],
+    ids=[
+        "superscript-confidence",
+        "arabic-confidence",
+        "arabic-epoch",
+        "arabic-latitude",
+        "fullwidth-length",
+        "superscript-length",
+    ],
+)
+def test_digits_of_other_scripts_are_an_aml_error(text: str) -> None:
+    with pytest.raises(AmlError, match="ASCII"):
+        parse(text)
+
+
 def _mutations(rng: random.Random, base: str) -> str:
     text = list(base)
     for _ in range(rng.randint(1, 4)):
@@ -109,7 +137,7 @@ def _mutations(rng: random.Random, base: str) -> str:
         if op == 0 and text:
             del text[min(pos, len(text) - 1)]
         elif op == 1:
-            text.insert(pos, rng.choice(string.printable + "éø\u200b;=,\x00"))
+            text.insert(pos, rng.choice(string.printable + "éø\u200b;=,\x00" + _OTHER_DIGITS))
         elif op == 2:
             text = text[:pos]
         elif op == 3:

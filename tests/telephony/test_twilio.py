@@ -148,6 +148,38 @@ def test_aml_sms_becomes_a_location_report(client: TestClient, ctx: Ctx, caplog:
     assert "+62812" not in caplog.text and "100.35" not in caplog.text and "0.949" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    "body",
+    [AML_V2.replace("lc=68", "lc=²"), AML_V2.replace("et=1795", "et=\u0661\u0667\u0669")],
+    ids=["superscript", "arabic-indic"],
+)
+def test_aml_with_digits_of_other_scripts_is_kept_raw(client: TestClient, ctx: Ctx, body: str) -> None:
+    signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    response = signed(client, "/telephony/twilio/sms", payload("sms_incoming.json", Body=body, MessageSid="SM4"))
+    assert response.status_code == 200
+    with ctx.sessions() as session:
+        [row] = session.scalars(select(CallerLocation))
+    assert (row.valid, row.raw, row.lat) == (False, body, None) and "ASCII" in (row.error or "")
+    assert "call.location" not in [e.type for e in events(ctx)]
+
+
+def test_aml_the_parser_cannot_read_is_kept_raw(
+    client: TestClient, ctx: Ctx, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the parser (here: an IndexError it never raises today) loses nothing and answers Twilio 200."""
+
+    def broken(text: str) -> Any:
+        raise IndexError(text)
+
+    monkeypatch.setattr("telephony.aml.parse", broken)
+    response = signed(client, "/telephony/twilio/sms", payload("sms_incoming.json", Body=AML_V2, MessageSid="SM5"))
+    assert response.status_code == 200
+    with ctx.sessions() as session:
+        [row] = session.scalars(select(CallerLocation))
+    assert (row.valid, row.raw, row.error) == (False, AML_V2, "AML message could not be read")
+    assert "IndexError" in caplog.text and "100.35" not in caplog.text
+
+
 def test_sms_delivery_status_is_an_event(client: TestClient, ctx: Ctx) -> None:
     form = {"MessageSid": "SM3", "MessageStatus": "delivered", "To": "+6281100000001"}
     response = signed(client, "/telephony/twilio/sms-status?unit_id=1&incident_id=2&assignment_id=3", form)

@@ -416,33 +416,28 @@ async def twilio_sms(form: TwilioForm, ctx: CtxDep) -> Response:
 
 
 def _aml_report(session: Any, sender: str | None, body: str, sid: str) -> None:
+    """Keep the report, raw text included, whatever its shape: a parser bug must not lose a caller's fix."""
+    fix: aml.AmlFix | None = None
+    error: str | None = None
     try:
         fix = aml.parse(body)
     except aml.AmlError as exc:
-        log.warning("malformed AML SMS %s: %s", sid, exc)  # never the number or the location
-        locations.report(
-            session=session,
-            caller=sender,
-            source="aml",
-            lat=None,
-            lon=None,
-            accuracy_m=None,
-            fix_at=None,
-            raw=body,
-            actor="twilio",
-            error=str(exc),
-        )
-        return
+        error = str(exc)
+        log.warning("malformed AML SMS %s: %s", sid, error)  # never the number or the location
+    except Exception as exc:
+        error = "AML message could not be read"
+        log.error("AML SMS %s could not be read (%s); kept raw", sid, type(exc).__name__)
     locations.report(
         session=session,
         caller=sender,
         source="aml",
-        lat=fix.lat,
-        lon=fix.lon,
-        accuracy_m=fix.accuracy_m,
-        fix_at=fix.fix_at,
+        lat=fix.lat if fix else None,
+        lon=fix.lon if fix else None,
+        accuracy_m=fix.accuracy_m if fix else None,
+        fix_at=fix.fix_at if fix else None,
         raw=body,
         actor="twilio",
+        error=error,
     )
 
 
