@@ -7,7 +7,7 @@ through the incident service like any other choice of point.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,16 +19,24 @@ from dispatch.events.service import record
 from dispatch.lifecycle import LIVE_CALL
 from dispatch.phone import normalise
 
+# A handset sends AML within ~20 s of dialling (REFERENCE.md), and on a congested network the SMS can come minutes
+# later; but a fix that arrives long after a call says nothing about that call's emergency.
+AFTER_HANGUP = timedelta(minutes=30)
 
-def current_call_for(*, session: Session, caller: str | None) -> Call | None:
-    """The caller's call still in progress, else their most recent one (AML can arrive just after hang-up)."""
+
+def current_call_for(*, session: Session, caller: str | None, now: datetime | None = None) -> Call | None:
+    """The caller's call still in progress, else the one they hung up in the last `AFTER_HANGUP` (AML can
+    arrive just after hang-up); None otherwise, and the report is kept without a call."""
     number = normalise(caller)
     if number is None:
         return None
     live = session.scalar(
         select(Call).where(Call.caller == number, Call.status.in_(LIVE_CALL)).order_by(Call.id.desc()).limit(1)
     )
-    return live or session.scalar(select(Call).where(Call.caller == number).order_by(Call.id.desc()).limit(1))
+    if live is not None:
+        return live
+    recent = Call.ended_at >= (now or utcnow()) - AFTER_HANGUP
+    return session.scalar(select(Call).where(Call.caller == number, recent).order_by(Call.id.desc()).limit(1))
 
 
 def report(

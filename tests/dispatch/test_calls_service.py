@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from dispatch.calls import abuse
+from dispatch.calls import abuse, locations
 from dispatch.calls import service as calls
 from dispatch.clock import utcnow
 from dispatch.events.bus import Published
@@ -85,3 +85,23 @@ def test_the_same_channel_id_from_two_providers_is_two_calls(session: Session) -
     again = calls.offer_many(session=session, ringing=list(reversed(ringing)), actor="t")
     assert first[0].id != first[1].id
     assert [c.id for c in again] == [first[1].id, first[0].id]
+
+
+def _aml(session: Session, caller: str) -> int | None:
+    row = locations.report(
+        session=session, caller=caller, source="aml", lat=-0.95, lon=100.35, accuracy_m=8.0, fix_at=None,
+        raw='A"ML=2;...', actor="twilio",
+    )  # fmt: skip
+    return row.call_id
+
+
+def test_aml_joins_the_live_call_or_one_just_ended_never_an_old_one(session: Session) -> None:
+    caller = "081277776666"
+    old = calls.offer(session=session, caller=caller, provider="asterisk", channel_id="old")
+    calls.end(session=session, call_id=old.id, actor="ari", at=utcnow() - timedelta(hours=3))
+    assert _aml(session, caller) is None  # kept, but it says nothing about a call of three hours ago
+    live = calls.offer(session=session, caller=caller, provider="asterisk", channel_id="live")
+    assert _aml(session, caller) == live.id
+    calls.end(session=session, call_id=live.id, actor="ari", at=utcnow() - timedelta(minutes=2))
+    assert _aml(session, caller) == live.id  # the SMS came just after the hang-up
+    assert _aml(session, "081200000000") is None

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
-from dispatch.calls import intake, queue
+from dispatch.calls import intake, locations, queue
 from dispatch.calls import service as calls
 from dispatch.calls.service import Ringing
 from dispatch.incidents import service as incidents
@@ -71,6 +71,8 @@ QUERIES: dict[str, Callable[[Session], object]] = {
     # SQLite read every `call.connecting` ever written: 130 ms a pass after 200,000 calls.
     "reservations": lambda s: queue.reservations(session=s, call_ids=[1, 2, 3]),
     "callbacks": lambda s: calls.callbacks(session=s),
+    # Every AML SMS looks for the caller's call: through the caller's own calls, not every call.
+    "an AML's call": lambda s: locations.current_call_for(session=s, caller="081234567890"),
     "open incidents": lambda s: incidents.open_incidents(session=s),
     # The supervisor's chart: a count a day, each through the index on the time offered.
     "the daily call mix": lambda s: call_reports.call_mix_daily(
