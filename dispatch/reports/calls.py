@@ -1,4 +1,5 @@
-"""The call mix (most calls to 112 are not emergencies) and the abandoned-call callback list."""
+"""The call mix (most calls to 112 are not emergencies), the abandoned-call callback list, and the recorded
+conversations a supervisor listens back to."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dispatch.calls.models import Call
 from dispatch.clock import utcnow
 from dispatch.reports.period import Period
 from dispatch.reports.table import Table
+from dispatch.users.models import User
 
 CLASSES = ("emergency", "information", "prank", "ghost", "abandoned", "unclassified")
 _FALSE = ("prank", "ghost")
@@ -82,3 +84,36 @@ def callbacks(*, session: Session, period: Period, now: datetime | None = None) 
 
 def _pct(part: int, total: int) -> float | None:
     return round(100.0 * part / total, 1) if total else None
+
+
+RECORDINGS_SHOWN = 500
+
+
+def recordings(*, session: Session, period: Period, limit: int = RECORDINGS_SHOWN) -> Table:
+    """Recorded conversations offered in the period, newest first (`limit` of them): who called, who answered,
+    how long they talked and what the call was. The sound itself is on the PBX
+    (`GET /api/v1/telephony/calls/{id}/recording`)."""
+    query = (
+        select(Call, User.name, User.username)
+        .outerjoin(User, User.id == Call.taker_id)
+        .where(Call.offered_at >= period.start, Call.offered_at < period.end, Call.recording_ref.is_not(None))
+        .order_by(Call.offered_at.desc(), Call.id.desc())
+        .limit(limit)
+    )
+    rows = []
+    for call, name, username in session.execute(query):
+        talked = (call.ended_at - call.answered_at).total_seconds() if call.ended_at and call.answered_at else None
+        rows.append(
+            {
+                "call_id": call.id,
+                "caller": call.caller,
+                "offered_at": period.local(call.offered_at).isoformat(),
+                "taker": name or username,
+                "talk_s": None if talked is None else round(talked, 1),
+                "classification": call.classification,
+                "incident_id": call.incident_id,
+                "flagged": call.flagged,
+            }
+        )
+    columns = ("call_id", "caller", "offered_at", "taker", "talk_s", "classification", "incident_id", "flagged")
+    return Table(columns, rows, {**period.meta(), "shown": len(rows), "limit": limit})

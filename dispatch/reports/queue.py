@@ -20,11 +20,12 @@ def waiting(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> T
     now = now or utcnow()
     rows: list[dict[str, object]] = []
     longest: float | None = None
-    for call in calls.waiting(session=session):
+    for position, call in enumerate(calls.waiting(session=session), start=1):
         waited = round((now - call.offered_at).total_seconds(), 1)
         longest = waited if longest is None else max(longest, waited)
         rows.append(
             {
+                "position": position,
                 "call_id": call.id,
                 "caller": call.caller,
                 "offered_at": call.offered_at.astimezone(tz).isoformat(),
@@ -34,7 +35,7 @@ def waiting(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> T
             }
         )
     return Table(
-        ("call_id", "caller", "offered_at", "waiting_s", "flagged", "is_text"),
+        ("position", "call_id", "caller", "offered_at", "waiting_s", "flagged", "is_text"),
         rows,
         {"waiting": len(rows), "longest_s": longest},
     )

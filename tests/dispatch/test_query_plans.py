@@ -74,6 +74,10 @@ QUERIES: dict[str, Callable[[Session], object]] = {
     # Every AML SMS looks for the caller's call: through the caller's own calls, not every call.
     "an AML's call": lambda s: locations.current_call_for(session=s, caller="081234567890"),
     "open incidents": lambda s: incidents.open_incidents(session=s),
+    # The supervisor's recordings: the period's newest, through the index on the time offered.
+    "recordings": lambda s: call_reports.recordings(
+        session=s, period=Period(date(2026, 11, 1), date(2026, 11, 7), ZoneInfo("Asia/Jakarta"))
+    ),
     # The supervisor's chart: a count a day, each through the index on the time offered.
     "the daily call mix": lambda s: call_reports.call_mix_daily(
         session=s, period=Period(date(2026, 11, 1), date(2026, 11, 7), ZoneInfo("Asia/Jakarta"))

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect, update
 
 import dispatch.referrals.models  # noqa: F401  (registers the table before the fixtures create the schema)
+from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.incidents.models import Assignment, Incident
 from dispatch.referrals.models import Referral
@@ -253,12 +254,40 @@ def test_call_mix_and_callbacks(client: TestClient, auth: Headers) -> None:
 def test_queue_and_call_takers(client: TestClient, auth: Headers) -> None:
     waiting = offer(client, auth, "0812 7777 8888", answer=False)
     talking = offer(client, auth)
+    behind = offer(client, auth, "0812 7777 9999", answer=False)
     queue = report(client, auth, "queue")
-    assert [r["call_id"] for r in queue["rows"]] == [waiting]
+    assert [(r["position"], r["call_id"]) for r in queue["rows"]] == [(1, waiting), (2, behind)]
+    client.post(f"/api/v1/calls/{behind}/end", headers=auth["call_taker"]).raise_for_status()
+    queue = report(client, auth, "queue")
     assert queue["waiting"] == 1
     takers = report(client, auth, "takers")
     assert [(r["state"], r["call_id"]) for r in takers["rows"]] == [("on_call", talking)]
     assert takers["on_call"] == 1
+
+
+def test_recordings_newest_first_with_who_answered_and_how_long(client: TestClient, auth: Headers, ctx: Ctx) -> None:
+    first, unrecorded, second = offer(client, auth), offer(client, auth), offer(client, auth, "0813 5555 6666")
+    with ctx.sessions() as s:
+        for call_id in (first, second):
+            calls.set_recording(session=s, call_id=call_id, ref=f"tanggap112-call-{call_id}-1", actor="asterisk")
+    set_call(ctx, first, T0, T0 + timedelta(seconds=4))
+    set_call(ctx, second, T0 + timedelta(minutes=5), T0 + timedelta(minutes=5, seconds=3))
+    for call_id in (first, second, unrecorded):
+        client.post(f"/api/v1/calls/{call_id}/end", headers=auth["call_taker"]).raise_for_status()
+    with ctx.sessions() as s:
+        s.execute(update(Call).where(Call.id == first).values(ended_at=T0 + timedelta(seconds=94)))
+        s.commit()
+    body = report(client, auth, "recordings", **{"from": DAY, "to": DAY})
+    assert [r["call_id"] for r in body["rows"]] == [second, first] and body["shown"] == 2
+    row = body["rows"][1]
+    assert (row["talk_s"], row["caller"], row["offered_at"]) == (90.0, "+6281234567890", "2026-03-02T10:00:00+07:00")
+    assert row["taker"].startswith("call_taker-")  # no display name: the username
+    csv_text = client.get(
+        "/api/v1/reports/recordings", params={"from": DAY, "to": DAY, "format": "csv"}, headers=auth["supervisor"]
+    ).text
+    assert "talk_s" in csv_text and str(second) in csv_text
+    assert client.get("/api/v1/reports/recordings", headers=auth["call_taker"]).status_code == 403
+    assert client.get("/api/v1/reports/recordings", params={"from": "x"}, headers=auth["supervisor"]).status_code == 422
 
 
 def test_referral_follow_up(client: TestClient, auth: Headers, ctx: Ctx) -> None:

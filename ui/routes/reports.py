@@ -112,6 +112,15 @@ def callback_report(ctx: CtxDep, db: DB, user: Supervisor, format: Format = "jso
     return _report("callbacks", lambda: call_reports.callbacks(session=db, period=span), ctx, user, format)
 
 
+@router.get("/reports/recordings")
+def recordings_report(
+    ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None, format: Format = "json"
+) -> Response:
+    """Recorded conversations of the period, newest first, to listen back to (the sound: telephony API)."""
+    span = _period(ctx, first, last)
+    return _report("recordings", lambda: call_reports.recordings(session=db, period=span), ctx, user, format)
+
+
 @router.get("/reports/follow-up")
 def follow_up_report(
     ctx: CtxDep, db: DB, user: Supervisor, first: First = None, last: Last = None, format: Format = "json"

@@ -1,5 +1,6 @@
 // The supervisor dashboard: response times against the standards, call mix, callbacks, follow-up per
-// agency, and the queue right now. Every table has a CSV export; the page refreshes itself on events.
+// agency, recorded conversations to listen back to, and the queue right now. Every table has a CSV export;
+// the page refreshes itself on events.
 
 import { $, debounce, fill, h } from '../lib/dom.js';
 import { getLang, onLang, t } from '../lib/i18n.js';
@@ -16,8 +17,8 @@ const CLASS_COLOURS = {
 };
 const LIVE = ['call.', 'incident.', 'assignment.', 'referral.', 'taker.', 'caller.'];
 
-const data = { all: null, grouped: null, mix: null, daily: null, follow: null, queue: null, takers: null,
-  callbacks: null };
+const data = { all: null, grouped: null, mix: null, daily: null, follow: null, recordings: null, queue: null,
+  takers: null, callbacks: null };
 const charts = {};
 let typeNames = null;
 
@@ -68,13 +69,14 @@ function params(extra = {}) {
 
 async function loadPeriod() {
   try {
-    const [all, mix, daily, follow] = await Promise.all([
+    const [all, mix, daily, follow, recordings] = await Promise.all([
       get(`/api/v1/reports/response-times?${params({ by: 'all' })}`),
       get(`/api/v1/reports/call-mix?${params()}`),
       get(`/api/v1/reports/call-mix/daily?${params()}`),
       get(`/api/v1/reports/follow-up?${params()}`),
+      get(`/api/v1/reports/recordings?${params()}`),
     ]);
-    Object.assign(data, { all, mix, daily, follow });
+    Object.assign(data, { all, mix, daily, follow, recordings });
     await loadGrouped();
   } catch (err) {
     toast(err.message, 'error');
@@ -111,6 +113,7 @@ function drawAll() {
   drawTimes();
   drawMix();
   drawFollow();
+  drawRecordings();
   drawLive();
   links();
 }
@@ -120,6 +123,7 @@ function links() {
   $('#csv-mix').href = `/api/v1/reports/call-mix?${params({ format: 'csv' })}`;
   $('#csv-daily').href = `/api/v1/reports/call-mix/daily?${params({ format: 'csv' })}`;
   $('#csv-follow').href = `/api/v1/reports/follow-up?${params({ format: 'csv' })}`;
+  $('#csv-recordings').href = `/api/v1/reports/recordings?${params({ format: 'csv' })}`;
   $('#csv-queue').href = '/api/v1/reports/queue?format=csv';
   $('#csv-takers').href = '/api/v1/reports/takers?format=csv';
   $('#csv-callbacks').href = '/api/v1/reports/callbacks?format=csv';
@@ -268,11 +272,64 @@ function drawFollow() {
   });
 }
 
+// ---- recordings ----------------------------------------------------------------------------------------
+
+const playing = new Map(); // call id -> the <audio> made for it, kept across redraws
+
+function drawRecordings() {
+  const body = data.recordings;
+  if (!body) return;
+  $('#recordings-hint').textContent = t('sup.recordings_hint', { n: body.shown, limit: body.limit });
+  table($('#table-recordings'), [
+    { label: t('sup.offered'), value: (r) => dateTime(r.offered_at) },
+    { label: t('detail.caller'), value: (r) => r.caller || t('call.withheld') },
+    { label: t('sup.taker'), value: (r) => r.taker },
+    { label: t('sup.talked'), value: (r) => secs(r.talk_s), num: true },
+    { label: t('sup.class'), value: (r) => t(`class.${r.classification || 'unclassified'}`) },
+    { label: t('sup.incident'), value: (r) => (r.incident_id ? `#${r.incident_id}` : '') },
+    { label: '', value: (r) => playing.get(r.call_id) || h('button', { type: 'button', class: 'play',
+      onclick: (e) => play(r.call_id, e.currentTarget) }, t('sup.play')) },
+  ], body.rows, (r) => ({ call: r.call_id }), (r) => (r.flagged ? 'flagged' : null));
+}
+
+/** Fetch the sound through the server (which asks the PBX), so that a missing recording says why. */
+async function play(callId, button) {
+  button.disabled = true;
+  button.textContent = t('sup.loading');
+  let response;
+  try {
+    response = await fetch(`/api/v1/telephony/calls/${callId}/recording`, { credentials: 'same-origin' });
+  } catch {
+    response = null;
+  }
+  if (!response || !response.ok) {
+    let why = response ? `${response.status}` : t('err.network');
+    if (response) {
+      try {
+        why = (await response.json()).error || why;
+      } catch { /* not JSON: the status says enough */ }
+    }
+    toast(t('sup.recording_failed', { id: callId, why }), 'error');
+    button.disabled = false;
+    button.textContent = t('sup.play');
+    return;
+  }
+  const audio = h('audio', { controls: true, preload: 'auto', dataset: { call: callId } });
+  audio.src = URL.createObjectURL(await response.blob());
+  audio.addEventListener('play', () => {
+    for (const other of playing.values()) if (other !== audio) other.pause();
+  });
+  playing.set(callId, audio);
+  button.replaceWith(audio);
+  audio.play().catch(() => { /* autoplay refused: the controls are there */ });
+}
+
 // ---- live tables ---------------------------------------------------------------------------------------
 
 function drawLive() {
   if (data.queue) {
     table($('#table-queue'), [
+      { label: t('sup.position'), key: 'position', num: true },
       { label: t('sup.call'), value: (r) => `#${r.call_id}` },
       { label: t('detail.caller'), value: (r) => r.caller || t('call.withheld') },
       { label: t('sup.waiting'), value: (r) => timer(r.offered_at, { warn: 15, over: 20 }), num: true },
