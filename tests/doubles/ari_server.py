@@ -179,17 +179,19 @@ class AriDouble:
         exten: str = "112",
         args: list[str] | None = None,
         technology: str = "PJSIP",
+        channel_id: str | None = None,
+        resource: str | None = None,
     ) -> str | None:
         """A call enters Stasis(tanggap112,incoming,<caller>); None when the app is not connected (the
         dialplan sees STASISSTATUS=FAILED and rings the phones directly)."""
         if not self.app_connected:
             return None
         n = next(self._ids)
-        channel_id = f"{n // 100}.{n % 100}"
+        channel_id = channel_id or f"{n // 100}.{n % 100}"
         args = ["incoming", caller] if args is None else args
         chan = Chan(
             channel_id,
-            f"{technology}/trunk-{n:08x}",
+            f"{technology}/{resource or 'trunk'}-{n:08x}",
             caller,
             name,
             exten,
@@ -384,6 +386,8 @@ class AriDouble:
         n = next(self._ids)
         channel_id = q.get("channelId") or f"{n // 100}.{n % 100}"
         number = q.get("callerId", "").rsplit("<", 1)[-1].rstrip(">")
+        if q.get("extension") and not q.get("app"):
+            return self._into_dialplan(q, endpoint, channel_id, number)
         chan = Chan(
             channel_id,
             f"{endpoint}-{n:08x}",
@@ -405,6 +409,21 @@ class AriDouble:
             timeout = float(q.get("timeout", "30"))
             self._later(min(timeout, self.no_answer_s), lambda: self._destroy_unanswered(chan, 19))
         return JSONResponse(chan.json())
+
+    def _into_dialplan(self, q: Any, endpoint: str, channel_id: str, number: str) -> Response:
+        """Originate into the dialplan. The double knows one extension, the sample's `[emergency]` 112
+        (config/asterisk/extensions.conf): with the triage's default language, the channel enters
+        Stasis(tanggap112,incoming,<caller>,id) once Asterisk has answered the originate request."""
+        if (q.get("context"), q.get("extension")) != ("emergency", "112"):
+            return _error(400, "the ARI double knows only extension 112 in context emergency")
+        technology, resource = endpoint.split("/", 1)
+        args = ["incoming", number, "id"]
+        self._later(
+            0, lambda: self.incoming_call(number, args=args, technology=technology, channel_id=channel_id,
+                                          resource=resource)
+        )  # fmt: skip
+        created = Chan(channel_id, endpoint, number, "", "112", "", time.time(), state="Down")
+        return JSONResponse(created.json(left=True))
 
     async def _delete_channel(self, request: Request) -> Response:
         if denied := self._log(request):

@@ -1,37 +1,112 @@
-"""Opt-in checks against a real Asterisk: TANGGAP_TEST_ARI_URL=http://pbx:8088 (user/password in
-TANGGAP_TEST_ARI_USER / TANGGAP_TEST_ARI_PASSWORD, app tanggap112). With TANGGAP_TEST_ARI_ENDPOINT (for
-example `Local/112@emergency`) a call is originated into the dialplan and must be offered by the bridge.
+"""A 112 call end to end through an Asterisk: against a real one when TANGGAP_TEST_ARI_URL=http://pbx:8088 is
+set (user and password in TANGGAP_TEST_ARI_USER / TANGGAP_TEST_ARI_PASSWORD, app tanggap112, the sample
+configuration of `config/asterisk/` loaded), else against the ARI double, so that these checks cannot rot
+unnoticed between runs on a real PBX.
+
+The calls are Local channels into the sample's `[tanggap-test]` handsets, so no phone is needed: a caller dials
+112 through the dialplan into the bridge, which records the call, queues it, rings a desk, bridges both,
+records the bridge and ends the call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from dispatch.calls.models import Call
+from dispatch.events.service import since
+from dispatch.users import service as users
 from telephony.ari.client import AriClient, AriNotFound
+from telephony.ari.run import AriBridge
+from telephony.ari.settings import AriOptions
+from telephony.desk import InProcessDesk
+from tests.doubles.ari_server import AriDouble
+from ui.context import Ctx
 
 URL = os.environ.get("TANGGAP_TEST_ARI_URL")
-pytestmark = [
-    pytest.mark.real_asterisk,
-    pytest.mark.skipif(not URL, reason="set TANGGAP_TEST_ARI_URL to run against a real Asterisk"),
-]
+pytestmark = [pytest.mark.real_asterisk] if URL else []
+CALLER = "Local/caller@tanggap-test"
+DESK = "Local/taker@tanggap-test"
+Pbx = Callable[[], AriClient]  # a new client of the Asterisk under test
 
 
-def client() -> AriClient:
-    assert URL
-    return AriClient(
-        URL,
-        os.environ.get("TANGGAP_TEST_ARI_USER", "tanggap"),
-        os.environ.get("TANGGAP_TEST_ARI_PASSWORD", ""),
-        "tanggap112",
-    )
+@pytest.fixture
+async def pbx() -> AsyncIterator[Pbx]:
+    if URL:
+        user, password = os.environ.get("TANGGAP_TEST_ARI_USER", "tanggap"), os.environ.get("TANGGAP_TEST_ARI_PASSWORD")
+        yield lambda: AriClient(URL, user, password or "", "tanggap112")
+        return
+    double = await AriDouble().start()
+    yield lambda: AriClient(double.url, double.user, double.password, double.app)
+    await double.stop()
 
 
-async def test_rest_and_events_connection() -> None:
+async def until(check: Callable[[], Any], timeout: float = 15) -> Any:  # noqa: ASYNC109
+    async with asyncio.timeout(timeout):
+        while not (value := check()):  # noqa: ASYNC110 - the database offers no event
+            await asyncio.sleep(0.1)
+    return value
+
+
+def call_on(ctx: Ctx, channel: str) -> Call | None:
+    with ctx.sessions() as session:
+        return session.scalar(select(Call).where(Call.channel_id == channel))
+
+
+def events_of(ctx: Ctx, call_id: int) -> list[str]:
+    with ctx.sessions() as session:
+        return [e.type for e in since(session, 0, limit=5000) if e.call_id == call_id]
+
+
+async def stored(ari: AriClient, name: str) -> bytes | None:
+    try:
+        async with ari.recording_file(name) as recording:
+            return await recording.read()
+    except AriNotFound:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def bridge_on(ctx: Ctx, client: Pbx) -> AsyncIterator[AriClient]:
+    """The bridge on this test's database, connected to the Asterisk under test; yields a second client for
+    the test's own requests (originating callers, hanging up)."""
+    options = AriOptions(acd_interval_s=0.2, reconcile_interval_s=600, ring_timeout_s=10)
+    bridge = AriBridge(client(), InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)
+    await bridge.start()
     ari = client()
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        yield ari
+    finally:
+        await ari.close()
+        await bridge.stop()
+
+
+async def dial_112(ari: AriClient, caller: str) -> str:
+    """A handset dials 112: a Local channel through `[emergency]`, as a call from the trunk goes."""
+    channel = f"tanggap-test-{uuid.uuid4().hex[:10]}"
+    await ari._request(
+        "POST",
+        "/channels",
+        endpoint=CALLER,
+        extension="112",
+        context="emergency",
+        priority=1,
+        channelId=channel,
+        callerId=caller,
+    )
+    return channel
+
+
+async def test_rest_and_events_connection(pbx: Pbx) -> None:
+    ari = pbx()
     try:
         assert isinstance(await ari.channels(), list)
         with pytest.raises(AriNotFound):
@@ -46,27 +121,33 @@ async def test_rest_and_events_connection() -> None:
         await ari.close()
 
 
-@pytest.mark.skipif(not os.environ.get("TANGGAP_TEST_ARI_ENDPOINT"), reason="set TANGGAP_TEST_ARI_ENDPOINT")
-async def test_a_call_enters_the_app_with_its_args() -> None:
-    ari = client()
-    try:
-        async with ari.events() as stream:
-            channel = f"tanggap-test-{uuid.uuid4().hex[:8]}"
-            await ari._request(
-                "POST",
-                "/channels",
-                endpoint=os.environ["TANGGAP_TEST_ARI_ENDPOINT"],
-                extension="112",
-                context="emergency",
-                priority=1,
-                channelId=channel,
-                callerId="081234567890",
-            )
-            async with asyncio.timeout(10):
-                async for event in stream:
-                    if event["type"] == "StasisStart":
-                        assert event["args"][0] == "incoming"
-                        await ari.hangup(event["channel"]["id"])
-                        break
-    finally:
-        await ari.close()
+async def test_a_caller_who_hangs_up_in_the_queue_is_abandoned(ctx: Ctx, pbx: Pbx) -> None:
+    async with bridge_on(ctx, pbx) as ari:
+        channel = await dial_112(ari, "081234567890")
+        call = await until(lambda: call_on(ctx, channel))
+        assert (call.caller, call.dialled, call.provider) == ("+6281234567890", "112", "asterisk")
+        await until(lambda: "call.queued" in events_of(ctx, call.id))  # answered, greeted, on hold
+        await ari.hangup(channel)
+        ended = await until(lambda: (c := call_on(ctx, channel)) is not None and c.status == "ended" and c)
+        assert ended.classification == "abandoned" and ended.answered_at is None
+
+
+async def test_a_desk_answers_and_the_conversation_is_recorded(ctx: Ctx, pbx: Pbx) -> None:
+    with ctx.sessions() as session:
+        desk = users.create(
+            session=session, username="desk", password="rahasia-112", role="call_taker", sip_endpoint=DESK
+        )
+        users.set_available(session=session, user=desk, available=True)
+    async with bridge_on(ctx, pbx) as ari:
+        channel = await dial_112(ari, "081298765432")
+        answered = await until(lambda: (c := call_on(ctx, channel)) is not None and c.status == "answered" and c)
+        assert answered.taker_id == desk.id
+        recorded = await until(lambda: (c := call_on(ctx, channel)) is not None and c.recording_ref and c)
+        await asyncio.sleep(1.0)  # a second of conversation
+        await ari.hangup(channel)
+        await until(lambda: (c := call_on(ctx, channel)) is not None and c.status == "ended")
+        async with asyncio.timeout(10):
+            while (sound := await stored(ari, recorded.recording_ref)) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)  # Asterisk is still closing the file
+        assert sound[:4] == b"RIFF" and len(sound) > 44  # a WAV with more than a header
+        assert "call.recording" in events_of(ctx, answered.id)
