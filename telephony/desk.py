@@ -301,7 +301,7 @@ class InProcessDesk:
             return lambda: None
 
         def handler(event: Published) -> None:
-            if event.type == "taker.available" and event.data.get("available"):
+            if queue.frees_a_taker(event):
                 kick()
 
         return self.bus.subscribe(handler)
@@ -429,7 +429,10 @@ class HttpDesk:
         return Triage(**body)
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
-        return lambda: None  # the bridge polls the queue; the API process owns the event bus
+        """The server tells the bridge over the call stream; without the stream the ACD's poll is the floor."""
+        if self._stream is None:
+            return lambda: None
+        return self._stream.on_notice("taker.available", kick)
 
     async def close(self) -> None:
         if self._stream is not None:

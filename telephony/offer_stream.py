@@ -5,6 +5,10 @@ the rest of a burst waited for their answers. Over the server's call stream (`/a
 ui/routes/offer_stream.py) the calls of each event-loop turn leave at once as one message, and the server
 writes them while the rest of the burst is still arriving (docs/telephony.md, stop 15).
 
+The server also sends notices (`{"notice": "taker.available"}`: a call-taker is ready, so the ACD should look
+at the queue now). While anybody listens for them (`on_notice`) the stream is kept open, calls or not, and
+opened again after it drops; without it the ACD's poll is the floor.
+
 Never lose a call: a call whose answer does not come, because the stream cannot be opened, drops, answers
 "try again" (5xx) or stays silent for `timeout`, goes by HTTP instead (`fallback`, which retries). Recording a
 call is idempotent by channel, so a call sent both ways is recorded once. After the stream fails to open, the
@@ -28,6 +32,7 @@ from telephony.http import LazySession
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 _PER_MESSAGE = 500  # the most the server takes in one message, as in one request
+_REOPEN_S = 1.0  # a dropped stream is opened again this long after, for its notices
 Item = tuple[dict[str, Any], "asyncio.Future[Any]"]
 
 
@@ -59,6 +64,7 @@ class OfferStream(Generic[R]):
         self._open = 0  # calls asked for and not answered yet
         self._idle: asyncio.Event | None = None
         self._closed = False
+        self._listeners: dict[str, list[Callable[[], None]]] = {}  # notice -> who wants it
 
     async def __call__(self, body: dict[str, Any]) -> R:
         loop = asyncio.get_running_loop()
@@ -76,6 +82,23 @@ class OfferStream(Generic[R]):
             self._idle = self._idle or asyncio.Event()
             self._idle.clear()
             await self._idle.wait()
+
+    def on_notice(self, kind: str, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` (on the event loop) at every notice `kind` from the server; returns unsubscribe.
+        Opens the stream now if it is not open: a notice must not wait for the next call."""
+        self._listeners.setdefault(kind, []).append(listener)
+        self._keep_open()
+        return lambda: self._listeners.get(kind, []).remove(listener)
+
+    def _keep_open(self) -> None:
+        """Open the stream if somebody listens for notices and it is neither open nor opening."""
+        if self._closed or not any(self._listeners.values()) or self.connected or self._opening is not None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._http_until:
+            loop.call_at(self._http_until, self._keep_open)
+        else:
+            self._opening = asyncio.ensure_future(self._open_stream())
 
     @property
     def connected(self) -> bool:
@@ -140,6 +163,8 @@ class OfferStream(Generic[R]):
             self._http_until = asyncio.get_running_loop().time() + self._retry_s
             parked, self._parked = self._parked, []
             self._by_http(parked)
+            if any(self._listeners.values()):
+                asyncio.get_running_loop().call_at(self._http_until, self._keep_open)
             return
         finally:
             self._opening = None
@@ -173,8 +198,14 @@ class OfferStream(Generic[R]):
                 log.warning("call stream closed with calls unanswered; they go by HTTP")
             for items in out:
                 self._by_http(items)
+            if not self._closed:
+                asyncio.get_running_loop().call_later(_REOPEN_S, self._keep_open)
 
     def _answer(self, message: Any) -> None:
+        if isinstance(message, dict) and isinstance(message.get("notice"), str):
+            for listener in list(self._listeners.get(message["notice"], [])):
+                listener()
+            return
         number = message.get("id") if isinstance(message, dict) else None
         items = self._out.pop(number, None) if isinstance(number, int) else None
         if items is None:

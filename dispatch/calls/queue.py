@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.clock import as_utc, utcnow
+from dispatch.events.bus import Published
 from dispatch.events.models import Event
 from dispatch.events.service import record
 from dispatch.lifecycle import CallStatus
@@ -146,6 +147,11 @@ def claim(
     session.commit()
     session.expire_all()
     return matches
+
+
+def frees_a_taker(event: Published) -> bool:
+    """A call-taker became ready for a call: a routing process should try the queue now, not at its next poll."""
+    return event.type == "taker.available" and bool(event.data.get("available"))
 
 
 def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker_available: bool, actor: str) -> None:

@@ -246,3 +246,47 @@ async def test_more_calls_than_one_message_takes_while_the_stream_opens_go_in_se
     assert requests == [] and next(desk._stream._ids) == 3  # type: ignore[union-attr]
     assert [c.channel_id for c in offered] == [f"big-{n}" for n in range(600)]
     assert recorded(ctx, "big-") == 600
+
+
+async def test_notices_come_without_calls_and_after_the_stream_drops(ctx: Ctx) -> None:
+    """A bridge that listens for `taker.available` keeps the stream open, calls or not, and opens it again
+    after it drops; the server sends one notice per call-taker made ready, not one per other event."""
+    with serve(create_app(ctx=ctx)) as url:
+        desk = HttpDesk(url, token(ctx, "telephony"))
+        heard: list[float] = []
+        unsubscribe = desk.on_taker_ready(lambda: heard.append(asyncio.get_running_loop().time()))
+        stream = desk._stream
+        assert stream is not None
+        with ctx.sessions() as session:
+            taker = users.create(session=session, username="ani", password="rahasia-112", role="call_taker")
+
+        def ready(available: bool) -> None:
+            with ctx.sessions() as session:
+                user = session.get(type(taker), taker.id)
+                assert user is not None
+                users.set_available(session=session, user=user, available=available)
+
+        async def heard_one() -> None:
+            before = len(heard)
+            await asyncio.to_thread(ready, True)
+            async with asyncio.timeout(5):
+                while len(heard) == before:  # noqa: ASYNC110 - the listener is a plain callback
+                    await asyncio.sleep(0.01)
+            await asyncio.to_thread(ready, False)  # not a notice: nobody became ready
+
+        try:
+            async with asyncio.timeout(5):
+                while not stream.connected:  # noqa: ASYNC110 - opened by on_taker_ready, no call needed
+                    await asyncio.sleep(0.01)
+            await heard_one()
+            assert stream._ws is not None
+            await stream._ws.close()  # the connection drops
+            async with asyncio.timeout(5):
+                while not stream.connected:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            await heard_one()
+            await asyncio.sleep(0.2)
+            assert len(heard) == 2
+        finally:
+            unsubscribe()
+            await desk.close()

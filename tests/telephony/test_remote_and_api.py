@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from dispatch.calls.models import Call
 from dispatch.calls.service import CallBrief
 from dispatch.users import service as users
+from dispatch.users.models import User
 from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
@@ -59,6 +60,35 @@ async def test_remote_bridge_through_the_http_api(ctx: Ctx, pbx: AriDouble, make
             await pbx.wait_for(lambda: status_of(ctx, channel) == "ended", timeout=10)
             call = call_on(ctx, channel)
             assert call is not None and call.taker_id == taker and call.recording_ref
+        finally:
+            await bridge.stop()
+
+
+async def test_a_taker_who_becomes_ready_is_rung_at_once_by_a_remote_bridge(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """The server's notice on the call stream, not the ACD's poll (here 30 s), rings the desk."""
+    with serve(create_app(ctx=ctx)) as url:
+        desk = HttpDesk(url, token(ctx, "telephony"))
+        bridge = AriBridge(
+            AriClient(pbx.url, pbx.user, pbx.password, pbx.app), desk, AriOptions(acd_interval_s=30)
+        )  # fmt: skip
+        await bridge.start()
+        try:
+            await pbx.wait_for(lambda: pbx.app_connected)
+            taker = make_taker("taker1", available=False)
+            channel = await pbx.incoming_call("081234567890")
+            assert channel is not None
+            await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh"))  # on hold, nobody ready
+            await asyncio.sleep(0.3)  # the ACD has looked at the queue and found nobody
+            assert status_of(ctx, channel) == "offered"
+            with ctx.sessions() as session:
+                user = session.get(User, taker)
+                assert user is not None
+                users.set_available(session=session, user=user, available=True)
+            await pbx.wait_for(lambda: status_of(ctx, channel) == "answered", timeout=5)
+            await pbx.caller_hangup(channel)
+            await pbx.wait_for(lambda: status_of(ctx, channel) == "ended")
         finally:
             await bridge.stop()
 

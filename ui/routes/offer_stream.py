@@ -11,6 +11,10 @@ The bridge sends `{"id": N, "calls": [...]}` (the calls as in `POST /calls/batch
 {"status": S, "detail": "..."}}` with the HTTP status the same request would have met. Answers come as the
 calls are written, not in the order asked. Recording a call is idempotent by channel, so a bridge that lost
 the connection before an answer sends those calls again (by HTTP); nothing is recorded twice.
+
+The server also sends `{"notice": "taker.available"}` when a call-taker becomes ready, so that the bridge's ACD
+rings them now rather than at its next poll of the queue (once a second by default); notices that come while
+one is being sent ride with it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -25,6 +30,8 @@ from fastapi import APIRouter, WebSocket
 from pydantic import Field, ValidationError
 
 from dispatch import jsontext
+from dispatch.calls import queue
+from dispatch.events.bus import Published
 from ui.deps import may, remembered_user
 from ui.errors import answer_of, problems
 from ui.routes.telephony import OffersIn, offer_calls
@@ -69,11 +76,35 @@ async def offer_stream(ws: WebSocket) -> None:
     await ws.accept()
     sending = asyncio.Lock()  # one message out at a time
     working: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    noticing = False  # a notice is on its way: one more would say nothing new
+
+    def spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        working.add(task)
+        task.add_done_callback(working.discard)
 
     async def answer(message: dict[str, Any]) -> None:
         async with sending:
             with contextlib.suppress(Exception):  # the bridge left; it sends these calls again by HTTP
                 await ws.send_text(jsontext.dumps(message))
+
+    async def notice() -> None:
+        nonlocal noticing
+        try:
+            await answer({"notice": "taker.available"})
+        finally:
+            noticing = False
+
+    def taker_ready() -> None:
+        nonlocal noticing
+        if not noticing:
+            noticing = True
+            spawn(notice())
+
+    def on_event(event: Published) -> None:  # on the committing thread
+        if queue.frees_a_taker(event):
+            loop.call_soon_threadsafe(taker_ready)
 
     async def offer(raw: str | bytes) -> None:
         try:
@@ -95,13 +126,14 @@ async def offer_stream(ws: WebSocket) -> None:
         else:
             await answer({"id": message.id, "calls": offered})
 
+    unsubscribe = ws.app.state.ctx.bus.subscribe(on_event)
     try:
         while (received := await ws.receive())["type"] != "websocket.disconnect":
             raw = received.get("text") or received.get("bytes")
             if raw:
-                task = asyncio.ensure_future(offer(raw))  # the next message is read while this one is written
-                working.add(task)
-                task.add_done_callback(working.discard)
+                spawn(offer(raw))  # the next message is read while this one is written
     except RuntimeError:  # closed from our side (a revoked token)
         pass
+    finally:
+        unsubscribe()
     # Calls already handed to the desk are written either way; their answers have nobody to go to.
