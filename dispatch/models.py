@@ -1,7 +1,7 @@
 """Every table, imported in one place for Alembic and for `create_all` in tests."""
 
 from dispatch.agencies.models import Agency, Station, Unit
-from dispatch.calls.models import Call, CallerFlag, CallerLocation
+from dispatch.calls.models import Call, CallerFlag, CallerLocation, CallMessage
 from dispatch.db import Base
 from dispatch.events.models import Event
 from dispatch.idempotency import IdempotencyKey
@@ -14,6 +14,7 @@ __all__ = [
     "Assignment",
     "Base",
     "Call",
+    "CallMessage",
     "CallerFlag",
     "CallerLocation",
     "Event",

@@ -74,3 +74,23 @@ class CallerFlag(Base):
     count: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(200))
     cleared_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CallMessage(Base):
+    """One text of a text call (SMS to 112 from someone who cannot speak): the caller's, or a call-taker's reply.
+
+    The conversation is the call: a caller's next SMS while their text call is live joins it, and a reply goes
+    back to their number."""
+
+    __tablename__ = "call_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in (from the caller) or out (a reply)
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    author: Mapped[str | None] = mapped_column(String(64))  # the call-taker who replied
+    # The provider's id (Twilio MessageSid): a webhook retried by Twilio is the same message, not a new one.
+    provider_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # received; sending, sent, delivered, undelivered, failed
+    error: Mapped[str | None] = mapped_column(String(200))

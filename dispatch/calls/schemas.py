@@ -75,3 +75,26 @@ class LocationOut(BaseModel):
     received_at: datetime
     valid: bool
     error: str | None
+
+
+class MessageOut(BaseModel):
+    """One text of a text call, as the console shows it and as `call.message` events carry it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int
+    direction: Literal["in", "out"]
+    body: str
+    at: datetime
+    author: str | None
+    status: str
+    error: str | None
+
+
+class ReplyIn(BaseModel):
+    """A call-taker's SMS back to a text caller: at most four SMS segments, so that it arrives in one piece."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=600)
