@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 Send = Callable[[str, str, str | None], str]  # (to, body, status_callback) -> message sid
 
 
+def twilio_sender(settings: Settings) -> Send:
+    """Send an SMS from the command center's Twilio number (`twilio_voice.sms_enabled` must hold)."""
+    from twilio.rest import Client
+
+    assert settings.twilio_auth_token is not None and settings.twilio_from_number
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+    sender = settings.twilio_from_number
+
+    def send(to: str, body: str, callback: str | None) -> str:
+        extra = {"status_callback": callback} if callback else {}
+        return str(client.messages.create(to=to, from_=sender, body=body, **extra).sid)
+
+    return send
+
+
 class SmsNotifier:
     def __init__(
         self, sessions: sessionmaker[Session], send: Send, *, public_url: str | None, max_pending: int = 1000
@@ -37,19 +52,9 @@ class SmsNotifier:
 
     @classmethod
     def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> SmsNotifier:
-        from twilio.rest import Client
-
-        assert settings.twilio_auth_token is not None and settings.twilio_from_number
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
-        sender = settings.twilio_from_number
-
-        def send(to: str, body: str, callback: str | None) -> str:
-            extra = {"status_callback": callback} if callback else {}
-            return str(client.messages.create(to=to, from_=sender, body=body, **extra).sid)
-
         if not settings.public_url:
             log.info("SMS delivery reports off: set TANGGAP_PUBLIC_URL so Twilio can reach the callback")
-        return cls(sessions, send, public_url=settings.public_url)
+        return cls(sessions, twilio_sender(settings), public_url=settings.public_url)
 
     def start(self, bus: EventBus) -> None:
         self._thread = threading.Thread(target=self._work, name="sms-alerts", daemon=True)

@@ -190,3 +190,113 @@ def test_sms_delivery_status_is_an_event(client: TestClient, ctx: Ctx) -> None:
 
 def test_fixture_files_exist() -> None:
     assert Path(FIXTURES / "twilio" / "voice_incoming.json").is_file()
+
+
+def sms(client: TestClient, body: str, sid: str, *, url_base: str = BASE) -> Any:
+    form = payload("sms_incoming.json", Body=body, MessageSid=sid)
+    return signed(client, "/telephony/twilio/sms", form, url_base=url_base)
+
+
+def conversation(client: TestClient, call_id: int, headers: dict[str, str]) -> list[tuple[str, str, str]]:
+    detail = client.get(f"/api/v1/calls/{call_id}", headers=headers).json()
+    return [(m["direction"], m["body"], m["status"]) for m in detail["messages"]]
+
+
+def test_a_texting_callers_next_sms_joins_their_call(
+    client: TestClient, ctx: Ctx, make_user: Callable[..., str]
+) -> None:
+    taker = {"Authorization": f"Bearer {make_user('call_taker')}"}
+    first = sms(client, "Tolong, kebakaran di Jl. Sudirman", "SM-a1")
+    second = sms(client, "dekat masjid raya, asap banyak", "SM-a2")
+    sms(client, "dekat masjid raya, asap banyak", "SM-a2")  # Twilio retries the webhook: one message
+    assert "<Message>112: Pesan Anda diterima" in first.text
+    assert second.status_code == 200 and "<Message>" not in second.text  # a person answers, not the robot
+    [call] = calls(ctx)
+    assert call.is_text and call.text == "Tolong, kebakaran di Jl. Sudirman"
+    assert conversation(client, call.id, taker) == [
+        ("in", "Tolong, kebakaran di Jl. Sudirman", "received"),
+        ("in", "dekat masjid raya, asap banyak", "received"),
+    ]
+    client.post(f"/api/v1/calls/{call.id}/end", headers=taker).raise_for_status()
+    sms(client, "terima kasih", "SM-a3")  # after the call ended: a new text call
+    assert len(calls(ctx)) == 2
+    assert [e.type for e in events(ctx)].count("call.message") == 3
+
+
+def test_a_call_taker_replies_by_sms_and_the_delivery_report_follows(
+    client: TestClient, ctx: Ctx, make_user: Callable[..., str]
+) -> None:
+    taker = {"Authorization": f"Bearer {make_user('call_taker')}"}
+    sent: list[tuple[str, str, str | None]] = []
+
+    def send(to: str, body: str, callback: str | None) -> str:
+        sent.append((to, body, callback))
+        return "SM-reply-1"
+
+    client.app.state.sms_send = send  # type: ignore[attr-defined]  # the network edge: Twilio's REST API
+    public = "https://112.padang.go.id"  # Twilio signs what it was configured with, behind the proxy
+    ctx.settings = ctx.settings.model_copy(update={"public_url": public})
+    sms(client, "Tolong, saya tidak bisa bicara", "SM-b1", url_base=public)
+    [call] = calls(ctx)
+    answer = client.post(f"/api/v1/calls/{call.id}/messages", json={"text": " Petugas menuju lokasi. "}, headers=taker)
+    assert answer.status_code == 201, answer.text
+    reply = answer.json()
+    assert (reply["direction"], reply["body"], reply["status"]) == ("out", "Petugas menuju lokasi.", "sent")
+    assert sent == [
+        (
+            "+6281234567890",
+            "Petugas menuju lokasi.",
+            f"https://112.padang.go.id/telephony/twilio/sms-status?reply_id={reply['id']}",
+        )
+    ]
+    path = f"/telephony/twilio/sms-status?reply_id={reply['id']}"
+    report = signed(client, path, {"MessageSid": "SM-reply-1", "MessageStatus": "delivered"}, url_base=public)
+    assert report.status_code == 200
+    assert conversation(client, call.id, taker)[-1] == ("out", "Petugas menuju lokasi.", "delivered")
+    statuses = [e.data["status"] for e in events(ctx) if e.type == "call.message" and e.data["direction"] == "out"]
+    assert statuses == ["sending", "sent", "delivered"]  # the log says what the caller was told, and when
+    # Twilio does not promise order: a `sent` report arriving after `delivered` is stale and changes nothing.
+    late = signed(client, path, {"MessageSid": "SM-reply-1", "MessageStatus": "sent"}, url_base=public)
+    assert late.status_code == 200
+    assert conversation(client, call.id, taker)[-1] == ("out", "Petugas menuju lokasi.", "delivered")
+    assert [e.type for e in events(ctx)].count("call.message") == 4  # the caller's text and the three steps
+
+
+def test_a_reply_that_cannot_be_sent_is_kept_as_failed(
+    client: TestClient, ctx: Ctx, make_user: Callable[..., str]
+) -> None:
+    taker = {"Authorization": f"Bearer {make_user('call_taker')}"}
+
+    def send(to: str, body: str, callback: str | None) -> str:
+        raise ConnectionError("Twilio unreachable")
+
+    client.app.state.sms_send = send  # type: ignore[attr-defined]
+    sms(client, "Tolong", "SM-c1")
+    [call] = calls(ctx)
+    answer = client.post(f"/api/v1/calls/{call.id}/messages", json={"text": "Kami datang"}, headers=taker)
+    assert answer.status_code == 201
+    assert (answer.json()["status"], answer.json()["error"]) == ("failed", "not sent (ConnectionError)")
+
+
+def test_replies_are_refused_clearly_and_write_nothing(
+    client: TestClient, ctx: Ctx, make_user: Callable[..., str]
+) -> None:
+    taker = {"Authorization": f"Bearer {make_user('call_taker')}"}
+    sms(client, "Tolong", "SM-d1")
+    signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
+    text_call, voice_call = calls(ctx)
+    unconfigured = client.post(f"/api/v1/calls/{text_call.id}/messages", json={"text": "Halo"}, headers=taker)
+    assert unconfigured.status_code == 503 and "TANGGAP_TWILIO" in unconfigured.json()["error"]
+    client.app.state.sms_send = lambda to, body, callback: "SM-x"  # type: ignore[attr-defined]
+    voice = client.post(f"/api/v1/calls/{voice_call.id}/messages", json={"text": "Halo"}, headers=taker)
+    assert voice.status_code == 422 and "voice call" in voice.json()["error"]
+    for body in ({"text": "   "}, {"text": "x" * 601}, {"txt": "Halo"}, {}):
+        assert client.post(f"/api/v1/calls/{text_call.id}/messages", json=body, headers=taker).status_code == 422
+    assert client.post("/api/v1/calls/999/messages", json={"text": "Halo"}, headers=taker).status_code == 404
+    responder = {"Authorization": f"Bearer {make_user('responder', unit='DAMKAR-03-PMK1')}"}
+    assert (
+        client.post(f"/api/v1/calls/{text_call.id}/messages", json={"text": "x"}, headers=responder).status_code == 403
+    )
+    assert [m for m in conversation(client, text_call.id, taker) if m[0] == "out"] == []
+    bad = signed(client, "/telephony/twilio/sms-status?reply_id=12345", {"MessageSid": "SM-y", "MessageStatus": "sent"})
+    assert bad.status_code == 422

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from dispatch.calls import abuse, locations
+from dispatch.calls import abuse, locations, messages
 from dispatch.calls import service as calls
-from dispatch.calls.schemas import CallerStatus, CallIn, CallOut, ClassifyIn, LocationOut
+from dispatch.calls.schemas import CallerStatus, CallIn, CallOut, ClassifyIn, LocationOut, ReplyIn
 from dispatch.phone import normalise
 from dispatch.users import service as users
+from telephony import twilio_voice
+from telephony.sms import Send, twilio_sender
 from ui import idempotent
+from ui.context import Ctx
 from ui.deps import DB, CtxDep, Staff, Supervisor, Taker, shown
 from ui.routes.auth import me_data
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["calls"])
 
 
@@ -60,6 +65,7 @@ def get_call(call_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
     body["locations"] = [
         LocationOut.model_validate(x).model_dump(mode="json") for x in locations.for_call(session=db, call_id=call_id)
     ]
+    body["messages"] = [messages.data(m) for m in messages.for_call(session=db, call_id=call_id)]
     body["caller_status"] = abuse.status(session=db, caller=call.caller, policy=ctx.region.policy).model_dump(
         mode="json"
     )
@@ -92,6 +98,43 @@ def end_call(call_id: int, ctx: CtxDep, db: DB, user: Taker) -> Any:
 @router.post("/calls/{call_id}/callback-done")
 def callback_done(call_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
     return shown(ctx, user, _out(calls.callback_done(session=db, call_id=call_id, actor=user.username)))
+
+
+def sms_sender(app: FastAPI, ctx: Ctx) -> Send | None:
+    """How this server sends an SMS: Twilio when it is configured (tests put their own in `app.state`)."""
+    send: Send | None = getattr(app.state, "sms_send", None)
+    if send is None and twilio_voice.sms_enabled(ctx.settings):
+        send = app.state.sms_send = twilio_sender(ctx.settings)
+    return send
+
+
+@router.post("/calls/{call_id}/messages", status_code=201)
+def reply(call_id: int, body: ReplyIn, request: Request, ctx: CtxDep, db: DB, user: Taker) -> Any:
+    """Answer a text caller by SMS. The reply is written as `sending` before it goes and marked `sent` or
+    `failed` after (201 either way, with its status): the call shows what the caller was told."""
+    send = sms_sender(request.app, ctx)
+    if send is None:
+        raise HTTPException(
+            503, "SMS replies need Twilio SMS: TANGGAP_TWILIO_AUTH_TOKEN, _ACCOUNT_SID and _FROM_NUMBER"
+        )
+
+    def action() -> Any:
+        draft = messages.draft_reply(session=db, call_id=call_id, text=body.text, author=user.username)
+        to = calls.get(session=db, call_id=call_id).caller or ""
+        public = ctx.settings.public_url
+        callback = (
+            public.rstrip("/") + twilio_voice.url("/telephony/twilio/sms-status", reply_id=draft.id) if public else None
+        )
+        ref, status, error = None, "sent", None
+        try:
+            ref = send(to, body.text, callback)
+        except Exception as exc:  # the provider refused or is unreachable: the reply is kept, marked failed
+            status, error = "failed", f"not sent ({type(exc).__name__})"
+            log.warning("SMS reply %s on call %s failed: %s", draft.id, call_id, type(exc).__name__)
+        done = messages.mark(session=db, message_id=draft.id, status=status, actor=user.username, ref=ref, error=error)
+        return messages.data(done)
+
+    return idempotent.run(request, db, user, action, status=201)
 
 
 @router.get("/callers/{number}", response_model=None)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.calls import intake, locations, queue
+from dispatch.calls import intake, locations, messages, queue
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.calls.service import CallBrief, Ringing
@@ -399,20 +399,20 @@ async def twilio_sms(form: TwilioForm, ctx: CtxDep) -> Response:
     if aml.is_aml(body):
         await _db(ctx, lambda s: _aml_report(s, sender, body, form.get("MessageSid", "")))
         return _twiml(twilio_voice.sms_reply(None))  # handsets send AML; nobody reads a reply
-    await _db(
+    _, new = await _db(
         ctx,
-        lambda s: intake.offer(
+        lambda s: messages.receive(
             session=s,
             provider="sms",
-            channel_id=form.get("MessageSid") or "",
+            message_id=form.get("MessageSid") or "",
             caller=sender,
             dialled=form.get("To"),
-            at=None,
-            actor="twilio",
             text=body,
+            actor="twilio",
         ),
     )
-    return _twiml(twilio_voice.sms_reply(twilio_voice.SMS_ACK))
+    # The first text of a conversation is acknowledged; the next ones join it, and a person answers them.
+    return _twiml(twilio_voice.sms_reply(twilio_voice.SMS_ACK if new else None))
 
 
 def _aml_report(session: Any, sender: str | None, body: str, sid: str) -> None:
@@ -448,8 +448,18 @@ async def twilio_sms_status(
     unit_id: int | None = None,
     incident_id: int | None = None,
     assignment_id: int | None = None,
+    reply_id: int | None = None,
 ) -> dict[str, str]:
     status = form.get("MessageStatus", "")
+    if reply_id is not None:  # a call-taker's reply to a text caller: its own record says what became of it
+        code = form.get("ErrorCode")
+        await _db(
+            ctx,
+            lambda s: messages.mark(
+                session=s, message_id=reply_id, status=status, actor="twilio", error=f"Twilio {code}" if code else None
+            ),
+        )
+        return {"status": status}
     data: dict[str, object] = {
         "message_sid": form.get("MessageSid"),
         "status": status,
