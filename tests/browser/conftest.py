@@ -55,6 +55,7 @@ class Server:
     url: str
     ctx: Ctx
     tokens: dict[str, str] = field(default_factory=dict)
+    app: Any = None  # the FastAPI app, for what a test puts at the network edge (an SMS sender)
 
     def api(self, username: str) -> httpx.Client:
         """An API client logged in as one of the test users (bearer token)."""
@@ -86,7 +87,8 @@ def start(db: Path, **overrides: Any) -> Iterator[Server]:
             server.tokens[username] = users.issue_token(
                 session=session, user=user, kind="api", lifetime=timedelta(hours=2)
             )
-    with serve(create_app(ctx=ctx)) as url:
+    server.app = create_app(ctx=ctx)
+    with serve(server.app) as url:
         server.url = url
         yield server
     ctx.engine.dispose()

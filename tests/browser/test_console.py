@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Geolocation, Page, Route, expect
 
-from dispatch.calls import locations
+from dispatch.calls import locations, messages
 from tests.browser.conftest import PHONE, RESPONDER_UNIT, Console, Server
 
 pytestmark = pytest.mark.browser
@@ -136,6 +136,45 @@ def test_simulated_call_appears_live_with_caller_history(server: Server, open_co
     expect(page.locator("#caller-history")).to_contain_text("Riwayat: 3 panggilan sebelumnya")
     taker.shot("01-calltaker-incoming-flagged")
     no_errors(taker)
+
+
+def texts(server: Server, caller: str, body: str, sid: str) -> int:
+    """An SMS to 112 as the Twilio webhook records it (the webhook itself is tested with telephony)."""
+    with server.ctx.sessions() as session:
+        call, _ = messages.receive(
+            session=session, provider="sms", message_id=sid, caller=caller, dialled="112", text=body, actor="twilio"
+        )
+        return call.id
+
+
+def test_a_text_caller_and_the_call_taker_write_to_each_other(server: Server, open_console: OpenConsole) -> None:
+    quiet(server)
+    sent: list[tuple[str, str]] = []
+    server.app.state.sms_send = lambda to, body, callback: sent.append((to, body)) or f"SM-out-{len(sent)}"
+    taker = open_console("calltaker")
+    page = taker.login("/console")
+    call_id = texts(server, "0812 7700 1122", "Tolong, ada orang pingsan di pasar. Saya tuli.", "SM-in-1")
+    item = page.locator(f"#call-queue li[data-id='{call_id}']")
+    expect(item.locator(".chip.sms")).to_have_text("SMS", timeout=5000)
+    item.click()
+    conversation = page.locator("#call-messages")
+    expect(conversation.locator(".msg-in")).to_have_count(1)
+    expect(conversation).to_contain_text("orang pingsan di pasar")
+    page.keyboard.press("a")  # answer it, as a voice call
+    box = page.locator("#reply-text")
+    box.fill("Petugas PSC 119 segera datang. Di pasar mana, dekat apa?")
+    box.press("Enter")
+    expect(conversation.locator(".msg-out")).to_contain_text("PSC 119 segera datang")
+    expect(conversation.locator(".msg-out .msg-meta")).to_contain_text("terkirim")
+    expect(box).to_have_value("")
+    assert sent == [("+6281277001122", "Petugas PSC 119 segera datang. Di pasar mana, dekat apa?")]
+    texts(server, "+6281277001122", "Pasar Raya, depan toko emas", "SM-in-2")  # the answer joins the call
+    expect(conversation.locator(".msg-in")).to_have_count(2, timeout=5000)
+    expect(conversation.locator(".msg").last).to_contain_text("depan toko emas")
+    expect(page.locator(f"#call-queue li[data-id='{call_id}']")).to_have_count(1)
+    taker.shot("15-calltaker-text-conversation")
+    no_errors(taker)
+    server.app.state.sms_send = None
 
 
 def test_keyboard_only_emergency_intake(server: Server, open_console: OpenConsole) -> None:

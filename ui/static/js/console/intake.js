@@ -87,6 +87,17 @@ export class Intake {
     $('#aml-box').addEventListener('click', (e) => {
       if (e.target.closest('button')) this.confirmAml();
     });
+    $('#reply-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.reply();
+    });
+    $('#reply-text').addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey) { // Enter sends, Shift+Enter is a new line
+        e.preventDefault();
+        e.stopPropagation();
+        this.reply();
+      }
+    });
     this.store.on((topic, detail) => this.changed(topic, detail));
   }
 
@@ -205,6 +216,7 @@ export class Intake {
     const known = this.store.locations.get(callId) || [];
     for (const loc of this.details.locations || []) if (!known.some((l) => l.id === loc.id)) known.push(loc);
     this.store.locations.set(callId, known);
+    this.store.addMessages(callId, this.details.messages || []);
     this.drawCall();
     this.checkDuplicates();
   }
@@ -572,6 +584,8 @@ export class Intake {
       this.drawAml();
       this.map.showPick(this.form.loc, this.latestAml());
       toast(t('aml.arrived'), 'info', 3000);
+    } else if (topic === 'messages' && detail === this.current) {
+      this.drawMessages();
     } else if (topic === 'caller') {
       const call = this.call();
       if (call && call.caller === detail) this.select(call.id);
@@ -614,9 +628,7 @@ export class Intake {
     if (call.status === 'offered') fill(clockBox, t('call.waiting'), ' ', timer(call.offered_at, { warn: 15, over: 20 }));
     else if (call.status === 'answered') fill(clockBox, t('call.talking'), ' ', timer(call.answered_at));
     else fill(clockBox, t('call.ended_at', { at: clock(call.ended_at) }));
-    const text = $('#call-text');
-    text.hidden = !call.text;
-    text.textContent = call.text || '';
+    this.drawMessages();
     const linked = $('#call-linked');
     linked.hidden = !call.incident_id;
     linked.textContent = call.incident_id ? t('call.linked', { id: call.incident_id }) : '';
@@ -625,6 +637,46 @@ export class Intake {
     }
     this.drawHistory();
     if (this.mode === 'emergency') this.drawAml();
+  }
+
+  /** A text call is a conversation: the caller's texts and the replies, and a box to answer in. */
+  drawMessages() {
+    const call = this.call();
+    const list = call ? this.store.messages.get(call.id) || [] : [];
+    const text = $('#call-text');
+    text.hidden = !call || !call.text || list.length > 0; // the conversation starts with that text
+    text.textContent = (call && call.text) || '';
+    const box = $('#call-messages');
+    box.hidden = list.length === 0;
+    fill(box, list.map((m) => h('li', { class: ['msg', `msg-${m.direction}`, `msg-${m.status}`], dataset: { id: m.id } },
+      h('div', { class: 'msg-body' }, m.body),
+      h('div', { class: 'msg-meta' }, clock(m.at), ' · ',
+        m.direction === 'in' ? t('sms.from_caller') : `${m.author || ''} · ${t(`sms.status.${m.status}`)}`,
+        m.error ? ` · ${m.error}` : ''))));
+    box.scrollTop = box.scrollHeight;
+    $('#reply-form').hidden = !call || !call.is_text || !call.caller;
+  }
+
+  async reply() {
+    const call = this.call();
+    const input = $('#reply-text');
+    const body = input.value.trim();
+    if (!call || !body) return;
+    const button = $('#reply-send');
+    button.disabled = true;
+    try {
+      this.replyKey ||= newKey(); // a retry of an answer that got lost is the same reply, not a second SMS
+      const sent = await post(`/api/v1/calls/${call.id}/messages`, { text: body }, { key: this.replyKey });
+      this.replyKey = null;
+      this.store.addMessages(call.id, [sent]);
+      input.value = '';
+      if (sent.status === 'failed') toast(t('sms.failed'), 'error');
+    } catch (err) {
+      toast(err.message, 'error'); // the text stays in the box, to send again
+    } finally {
+      button.disabled = false;
+      input.focus();
+    }
   }
 
   drawHistory() {

@@ -9,6 +9,7 @@ export class Store {
   constructor() {
     this.calls = new Map();
     this.locations = new Map(); // call id -> [location reports]
+    this.messages = new Map(); // call id -> [texts of a text call, oldest first]
     this.incidents = new Map(); // open incidents
     this.assignments = new Map();
     this.units = new Map();
@@ -63,6 +64,19 @@ export class Store {
     this.emit('all');
   }
 
+  /** Texts of a text call, from an event or from GET /calls/{id}: a reply's later status replaces it. */
+  addMessages(callId, list) {
+    const known = this.messages.get(callId) || [];
+    for (const m of list) {
+      const at = known.findIndex((k) => k.id === m.id);
+      if (at >= 0) known[at] = m;
+      else known.push(m);
+    }
+    known.sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.id - b.id);
+    this.messages.set(callId, known);
+    this.emit('messages', callId);
+  }
+
   apply(event) {
     if (!this.ready) {
       this.pending.push(event);
@@ -79,6 +93,8 @@ export class Store {
       if (!list.some((l) => l.id === d.id)) list.push(d);
       this.locations.set(d.call_id, list);
       this.emit('location', d.call_id);
+    } else if (type === 'call.message') {
+      this.addMessages(d.call_id, [d]);
     } else if (type === 'caller.flagged' || type === 'caller.unflagged') {
       this.emit('caller', d.caller);
     } else if (type === 'incident.created') {
