@@ -98,9 +98,14 @@ def mark(
         return message
     message.status, message.error = status, error
     call = calls.get(session=session, call_id=message.call_id)
-    record(session, "call.message", actor=actor, data=data(message), call_id=call.id, incident_id=call.incident_id)
+    _log(session, call, message, actor)
     session.commit()
     return message
+
+
+def _log(session: Session, call: Call, message: CallMessage, actor: str) -> None:
+    """Every step of a text is a `call.message` event: consoles follow the conversation, the log keeps it."""
+    record(session, "call.message", actor=actor, data=data(message), call_id=call.id, incident_id=call.incident_id)
 
 
 def _add(
@@ -119,5 +124,5 @@ def _add(
     )
     session.add(message)
     session.flush()
-    record(session, "call.message", actor=actor, data=data(message), call_id=call.id, incident_id=call.incident_id)
+    _log(session, call, message, actor)
     return message
