@@ -177,6 +177,18 @@ def test_a_text_caller_and_the_call_taker_write_to_each_other(server: Server, op
     server.app.state.sms_send = None
 
 
+def test_without_sms_a_text_call_says_to_call_back(server: Server, open_console: OpenConsole) -> None:
+    quiet(server)
+    taker = open_console("calltaker")
+    page = taker.login("/console")
+    call_id = texts(server, "0812 7700 3344", "Ada kecelakaan, saya tidak bisa bicara", "SM-in-9")
+    page.locator(f"#call-queue li[data-id='{call_id}']").click()
+    expect(page.locator("#call-messages")).to_contain_text("kecelakaan")
+    expect(page.locator("#reply-off")).to_contain_text("telepon balik")
+    expect(page.locator("#reply-form")).to_be_hidden()
+    no_errors(taker)
+
+
 def test_keyboard_only_emergency_intake(server: Server, open_console: OpenConsole) -> None:
     quiet(server)
     taker = open_console("calltaker")

@@ -285,9 +285,11 @@ def test_replies_are_refused_clearly_and_write_nothing(
     sms(client, "Tolong", "SM-d1")
     signed(client, "/telephony/twilio/voice", payload("voice_incoming.json"))
     text_call, voice_call = calls(ctx)
+    assert client.get("/api/v1/region", headers=taker).json()["sms_replies"] is False  # the console says so
     unconfigured = client.post(f"/api/v1/calls/{text_call.id}/messages", json={"text": "Halo"}, headers=taker)
     assert unconfigured.status_code == 503 and "TANGGAP_TWILIO" in unconfigured.json()["error"]
     client.app.state.sms_send = lambda to, body, callback: "SM-x"  # type: ignore[attr-defined]
+    assert client.get("/api/v1/region", headers=taker).json()["sms_replies"] is True
     voice = client.post(f"/api/v1/calls/{voice_call.id}/messages", json={"text": "Halo"}, headers=taker)
     assert voice.status_code == 422 and "voice call" in voice.json()["error"]
     for body in ({"text": "   "}, {"text": "x" * 601}, {"txt": "Halo"}, {}):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
@@ -12,6 +12,7 @@ from dispatch.events import service as events
 from dispatch.users import service as users
 from ui.deps import DB, Admin, AnyUser, CtxDep, Staff, shown
 from ui.routes.auth import me_data
+from ui.routes.calls import sms_sender
 
 router = APIRouter(tags=["system"])
 
@@ -37,7 +38,8 @@ def list_events(
 
 
 @router.get("/api/v1/region")
-def region(ctx: CtxDep, _user: AnyUser) -> dict[str, Any]:
+def region(request: Request, ctx: CtxDep, _user: AnyUser) -> dict[str, Any]:
+    """The region and what this server can do that the console adapts to."""
     pack = ctx.region.pack
     return {
         "code": pack.code,
@@ -48,6 +50,8 @@ def region(ctx: CtxDep, _user: AnyUser) -> dict[str, Any]:
         "center": list(pack.center),
         "tile_url": ctx.settings.tile_url,
         "ack_timeout_s": ctx.settings.ack_timeout_s,
+        # Without Twilio SMS a text caller cannot be answered by text: the console says so instead of a reply box.
+        "sms_replies": sms_sender(request.app, ctx) is not None,
     }
 
 

@@ -22,9 +22,10 @@ export const INTAKE_KEYS = [
 ];
 
 export class Intake {
-  constructor({ store, me, map }) {
+  constructor({ store, me, region, map }) {
     this.store = store;
     this.me = me;
+    this.canReply = region.sms_replies; // this server can send SMS (Twilio configured)
     this.map = map;
     this.current = null; // id of the call on screen
     this.details = null; // GET /calls/{id} of the current call
@@ -654,7 +655,9 @@ export class Intake {
         m.direction === 'in' ? t('sms.from_caller') : `${m.author || ''} · ${t(`sms.status.${m.status}`)}`,
         m.error ? ` · ${m.error}` : ''))));
     box.scrollTop = box.scrollHeight;
-    $('#reply-form').hidden = !call || !call.is_text || !call.caller;
+    const textCaller = Boolean(call && call.is_text && call.caller);
+    $('#reply-form').hidden = !textCaller || !this.canReply;
+    $('#reply-off').hidden = !textCaller || this.canReply;
   }
 
   async reply() {

@@ -17,7 +17,7 @@ async function main() {
   const store = new Store();
   const map = new ConsoleMap($('#map'), $('#map-note'), region, store);
   const views = {
-    intake: new Intake({ store, me, map }),
+    intake: new Intake({ store, me, region, map }),
     dispatch: new Dispatch({ store, me, region, map }),
     referrals: new Referrals({ store }),
   };
