@@ -172,7 +172,7 @@ def test_a_text_caller_and_the_call_taker_write_to_each_other(server: Server, op
     expect(conversation.locator(".msg-in")).to_have_count(2, timeout=5000)
     expect(conversation.locator(".msg").last).to_contain_text("depan toko emas")
     expect(page.locator(f"#call-queue li[data-id='{call_id}']")).to_have_count(1)
-    taker.shot("15-calltaker-text-conversation")
+    taker.shot("18-calltaker-text-conversation")
     no_errors(taker)
     server.app.state.sms_send = None
 

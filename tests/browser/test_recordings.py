@@ -124,7 +124,7 @@ def test_supervisor_plays_a_recorded_conversation(pbx_server: tuple[Pbx, Server]
         expect(page.locator(".toast-error")).to_contain_text("no longer on the PBX")
         expect(page.locator(f'#table-recordings tr[data-call="{gone.id}"] button.play')).to_be_enabled()
         page.locator("#table-recordings").scroll_into_view_if_needed()
-        supervisor.shot("14-supervisor-recordings")
+        supervisor.shot("17-supervisor-recordings")
         assert supervisor.real_errors() == []
     finally:
         supervisor.close()
