@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
-from dispatch.calls import intake, locations, queue
+from dispatch.calls import intake, locations, messages, queue
 from dispatch.calls import service as calls
 from dispatch.calls.service import Ringing
 from dispatch.incidents import service as incidents
@@ -30,7 +30,7 @@ from dispatch.reports.period import Period
 # A scan of a growing table, or a search by a column that nearly every row shares (the provider of a call,
 # the type of an event, should an index on it come back): both read rows by the million.
 WHOLE_TABLE = re.compile(
-    r"SCAN (calls|events|incidents|assignments|caller_locations|referrals)\b"
+    r"SCAN (calls|events|incidents|assignments|caller_locations|referrals|call_messages)\b"
     r"|SEARCH calls USING (COVERING )?INDEX sqlite_autoindex_calls_1 \(provider=\?\)$"
     r"|SEARCH events USING (COVERING )?INDEX ix_events_type\b"
 )
@@ -73,6 +73,11 @@ QUERIES: dict[str, Callable[[Session], object]] = {
     "callbacks": lambda s: calls.callbacks(session=s),
     # Every AML SMS looks for the caller's call: through the caller's own calls, not every call.
     "an AML's call": lambda s: locations.current_call_for(session=s, caller="081234567890"),
+    # Every SMS to 112 asks whether it was seen before (a retried webhook) and for the sender's live text call.
+    "an SMS to 112": lambda s: messages.receive(
+        session=s, provider="sms", message_id="SM1", caller="081234567890", dialled="112", text="Tolong", actor="t"
+    ),
+    "a text call's conversation": lambda s: messages.for_call(session=s, call_id=1),
     "open incidents": lambda s: incidents.open_incidents(session=s),
     # The supervisor's recordings: the period's newest, through the index on the time offered.
     "recordings": lambda s: call_reports.recordings(
