@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 Send = Callable[[str, str, str | None], str]  # (to, body, status_callback) -> message sid
 
 
+def status_callback(public_url: str | None, **query: object) -> str | None:
+    """Where Twilio reports what became of an SMS we sent. It must be absolute (an SMS we send has no webhook
+    for Twilio to resolve a relative URL against), so there is none without `TANGGAP_PUBLIC_URL`."""
+    return public_url.rstrip("/") + url("/telephony/twilio/sms-status", **query) if public_url else None
+
+
 def twilio_sender(settings: Settings) -> Send:
     """Send an SMS from the command center's Twilio number (`twilio_voice.sms_enabled` must hold)."""
     from twilio.rest import Client
@@ -95,14 +101,9 @@ class SmsNotifier:
             kind = session.get(IncidentType, incident.type_code)
             body = message(incident, kind, unit)
             to = unit.sms_number
-        callback = None
-        if self.public_url:
-            callback = self.public_url.rstrip("/") + url(
-                "/telephony/twilio/sms-status",
-                unit_id=unit_id,
-                incident_id=incident_id,
-                assignment_id=assignment.get("id"),
-            )
+        callback = status_callback(
+            self.public_url, unit_id=unit_id, incident_id=incident_id, assignment_id=assignment.get("id")
+        )
         data: dict[str, object] = {"unit_id": unit_id, "assignment_id": assignment.get("id"), "to": mask(to)}
         try:
             sid = self.send(to, body, callback)

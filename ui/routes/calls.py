@@ -14,7 +14,7 @@ from dispatch.calls.schemas import CallerStatus, CallIn, CallOut, ClassifyIn, Lo
 from dispatch.phone import normalise
 from dispatch.users import service as users
 from telephony import twilio_voice
-from telephony.sms import Send, twilio_sender
+from telephony.sms import Send, status_callback, twilio_sender
 from ui import idempotent
 from ui.context import Ctx
 from ui.deps import DB, CtxDep, Staff, Supervisor, Taker, shown
@@ -121,10 +121,7 @@ def reply(call_id: int, body: ReplyIn, request: Request, ctx: CtxDep, db: DB, us
     def action() -> Any:
         draft = messages.draft_reply(session=db, call_id=call_id, text=body.text, author=user.username)
         to = calls.get(session=db, call_id=call_id).caller or ""
-        public = ctx.settings.public_url
-        callback = (
-            public.rstrip("/") + twilio_voice.url("/telephony/twilio/sms-status", reply_id=draft.id) if public else None
-        )
+        callback = status_callback(ctx.settings.public_url, reply_id=draft.id)
         ref, status, error = None, "sent", None
         try:
             ref = send(to, body.text, callback)
