@@ -38,8 +38,10 @@ class Settings(BaseSettings):
     abuse_threshold: int = Field(3, ge=1, le=100)
     abuse_window_hours: float = Field(24, gt=0, le=24 * 30)
     abuse_block_hours: float = Field(24, gt=0, le=24 * 30)
-    # Assignments not acknowledged within this many seconds are escalated on the console.
+    # Assignments not acknowledged within this many seconds are escalated by the server (shown on the console);
+    # the server looks for them every escalation_check_s seconds.
     ack_timeout_s: int = Field(90, ge=10, le=3600)
+    escalation_check_s: float = Field(2, gt=0, le=60)
     # Roles that see caller numbers in full; the others see them masked (UU PDP No. 27/2022).
     roles_seeing_caller: tuple[str, ...] = ("call_taker", "supervisor", "admin")
 
@@ -49,7 +51,10 @@ class Settings(BaseSettings):
     tile_url: str | None = None
     road_graph: Path | None = None
 
-    ari_url: str | None = None
+    ari_url: str | None = None  # Asterisk's ARI: the recordings the supervisor plays, and the bridge's PBX
+    # Run the ARI bridge (and FastAGI) inside this server. Off by default: a second bridge on the same app takes
+    # the app from the first (ApplicationReplaced), so one server, or `tanggap ari` processes, run it.
+    ari_bridge: bool = False
     ari_app: str = "tanggap112"
     ari_user: str = "tanggap"
     ari_password: SecretStr | None = None

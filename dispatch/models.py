@@ -6,6 +6,7 @@ from dispatch.db import Base
 from dispatch.events.models import Event
 from dispatch.idempotency import IdempotencyKey
 from dispatch.incidents.models import Assignment, Incident, IncidentType
+from dispatch.leases import BridgeLease
 from dispatch.referrals.models import Referral
 from dispatch.users.models import Token, User
 
@@ -13,6 +14,7 @@ __all__ = [
     "Agency",
     "Assignment",
     "Base",
+    "BridgeLease",
     "Call",
     "CallMessage",
     "CallerFlag",

@@ -255,6 +255,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         **os.environ,
         "TANGGAP_DATABASE_URL": db_url,
         "TANGGAP_ARI_URL": pbx.url,
+        "TANGGAP_ARI_BRIDGE": "true",
         "TANGGAP_ARI_USER": pbx.user,
         "TANGGAP_ARI_PASSWORD": pbx.password,
         "TANGGAP_AGI_PORT": str(free_port()),
@@ -263,7 +264,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "TANGGAP_REGION": "padang",
         "TANGGAP_ARI_ACD_INTERVAL_S": "0.2",
     }
-    pbx_keys = ("TANGGAP_ARI_URL", "TANGGAP_ARI_USER", "TANGGAP_ARI_PASSWORD")
+    pbx_keys = ("TANGGAP_ARI_URL", "TANGGAP_ARI_BRIDGE", "TANGGAP_ARI_USER", "TANGGAP_ARI_PASSWORD")
     pbx_env = {k: env.pop(k) for k in pbx_keys} if args.remote else {}  # the server then has no PBX
     server = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -14,15 +14,17 @@ import queue as jobqueue
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.calls import intake, queue
+from dispatch import leases
+from dispatch.calls import fallback, intake, queue
 from dispatch.calls import service as calls
+from dispatch.calls.fallback import FallbackCall
 from dispatch.calls.intake import Triage
 from dispatch.calls.queue import Match
 from dispatch.calls.service import CallBrief, Ringing
@@ -80,6 +82,16 @@ class CallDesk(Protocol):
     async def live(self) -> list[CallBrief]: ...
 
     async def triage(self, caller: str | None) -> Triage: ...
+
+    async def record_fallback(self, trace: FallbackCall) -> CallBrief:
+        """A call the dialplan took while no bridge was connected (dispatch/calls/fallback.py)."""
+        ...
+
+    async def lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew the lease `name` for `ttl_s`; True if `holder` holds it now (dispatch/leases.py)."""
+        ...
+
+    async def release(self, name: str, holder: str) -> None: ...
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         """Call `kick` (from any thread) when a call-taker may have become ready; returns unsubscribe."""
@@ -296,6 +308,28 @@ class InProcessDesk:
     async def triage(self, caller: str | None) -> Triage:
         return await self.run(lambda s: intake.triage(session=s, caller=caller, policy=self.policy))
 
+    async def record_fallback(self, trace: FallbackCall, *, actor: str | None = None) -> CallBrief:
+        return await self.run(
+            lambda s: fallback.record(session=s, provider=self.provider, trace=trace, actor=actor or self.actor), 1
+        )
+
+    async def lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """On a thread of its own, not the writer's: a renewal must not wait behind a burst of calls, or the
+        active bridge would lose its lease to the standby in the middle of the burst."""
+        return await asyncio.to_thread(self._lease_now, name, holder, ttl_s)
+
+    def _lease_now(self, name: str, holder: str, ttl_s: float) -> bool:
+        self._check_open()
+        with self.sessions() as session:
+            return leases.acquire(session=session, name=name, holder=holder, ttl=timedelta(seconds=ttl_s)).granted
+
+    async def release(self, name: str, holder: str) -> None:
+        def work() -> None:
+            with self.sessions() as session:
+                leases.release(session=session, name=name, holder=holder)
+
+        await asyncio.to_thread(work)
+
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         if self.bus is None:
             return lambda: None
@@ -427,6 +461,25 @@ class HttpDesk:
     async def triage(self, caller: str | None) -> Triage:
         body = await self._call("GET", "/triage", params={"caller": caller or ""})
         return Triage(**body)
+
+    async def record_fallback(self, trace: FallbackCall) -> CallBrief:
+        body = {
+            "channel_id": trace.channel_id,
+            "caller": trace.caller,
+            "started_at": trace.started_at.isoformat(),
+            "answered_at": trace.answered_at.isoformat() if trace.answered_at else None,
+            "desk": trace.desk,
+            "ended_at": trace.ended_at.isoformat() if trace.ended_at else None,
+            "cause": trace.cause,
+        }
+        return _brief(await self._call("POST", "/calls/fallback", body))
+
+    async def lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        body = await self._call("POST", "/lease", {"name": name, "holder": holder, "ttl_s": ttl_s})
+        return bool(body["granted"])
+
+    async def release(self, name: str, holder: str) -> None:
+        await self._call("POST", "/lease/release", {"name": name, "holder": holder, "ttl_s": 1})
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         """The server tells the bridge over the call stream; without the stream the ACD's poll is the floor."""

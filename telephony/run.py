@@ -1,7 +1,8 @@
 """Starting the telephony services: inside `tanggap serve`, or as their own process (`tanggap ari`).
 
 `start_in_process(ctx)` is called from the app's lifespan with the server's context; it starts what the
-settings enable (the ARI bridge and FastAGI when TANGGAP_ARI_URL is set, SMS alerts when Twilio is configured)
+settings enable (the ARI bridge and FastAGI when TANGGAP_ARI_BRIDGE is true, SMS alerts when Twilio is
+configured)
 and returns an async stop function, or None when nothing is enabled.
 """
 
@@ -52,10 +53,12 @@ async def start_in_process(ctx: ServerContext, desk: Callable[[], InProcessDesk]
         notifier = SmsNotifier.from_settings(settings, ctx.sessions)
         notifier.start(ctx.bus)
         stops.append(notifier.stop)
-    if settings.ari_url:
+    if settings.ari_bridge and settings.ari_url:
         stops.extend(await _start_pbx(settings, desk() if desk else server_desk(ctx)))
+    elif settings.ari_bridge:
+        log.error("TANGGAP_ARI_BRIDGE is set but TANGGAP_ARI_URL is not: no Asterisk bridge in this server")
     else:
-        log.info("Asterisk bridge disabled (TANGGAP_ARI_URL not set)")
+        log.info("no Asterisk bridge in this server (TANGGAP_ARI_BRIDGE off; `tanggap ari` runs it on its own)")
     if not stops:
         return None
 

@@ -40,6 +40,9 @@ class Call(Base):
     text: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     callback_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "fallback": rung to the desk phones by the dialplan while the bridge was away, read back from the PBX's
+    # journal afterwards (telephony/ari/journal.py); None for calls the bridge or a webhook took live.
+    source: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 

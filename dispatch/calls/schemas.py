@@ -31,6 +31,7 @@ class CallOut(BaseModel):
     text: str | None
     notes: str | None
     callback_done_at: datetime | None
+    source: str | None = None
 
 
 class CallIn(BaseModel):

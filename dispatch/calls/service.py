@@ -47,6 +47,7 @@ class Ringing:
     dialled: str | None = "112"
     at: datetime | None = None
     text: str | None = None
+    source: str | None = None  # "fallback": taken by the dialplan while the bridge was away
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
                 "is_text": r.text is not None,
                 "text": r.text,
                 "status": CallStatus.offered,
+                "source": r.source,
             }
     if values:
         # One multi-row INSERT ... RETURNING; rows come back in no promised order, so they are matched by

@@ -17,21 +17,22 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from dispatch.calls.queue import Match
 from dispatch.calls.service import CallBrief
 from telephony.ari import channels
 from telephony.ari.channels import TAKER_PREFIX, Leg
 from telephony.ari.client import AriClient, AriError, AriNotFound
+from telephony.ari.journal import Journal
 from telephony.ari.settings import AriOptions
 from telephony.desk import CallDesk, DeskUnavailable
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
+T = TypeVar("T")
 _HANGUP = {"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"}
 _SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other callers to be recorded
-HOLD_BRIDGE = "tanggap112-hold"
 
 
 @dataclass
@@ -67,6 +68,14 @@ class StasisApp:
         self._route_lock = asyncio.Lock()
         self._hold_lock = asyncio.Lock()
         self._hold_ready = False
+        self.hold_bridge = f"{self.options.install}-hold"
+        self.mix_prefix = f"{self.options.install}-mix-"
+        self._failed_media: set[str] = set()  # prompts that failed to play, logged once each
+        self.active = True  # False while another bridge acts (a standby, or after ApplicationReplaced)
+        self.journal = Journal(client, self.options.install)
+        self.fallback_open: set[str] = set()  # channels of fallback calls still going on at the last reading
+        self._journal_lock = asyncio.Lock()
+        self._journal_warned = False
         self.on_offered: Callable[[str, CallBrief], None] | None = None  # for the benchmark and tests
 
     # -- dispatching ------------------------------------------------------------------------------------
@@ -167,7 +176,7 @@ class StasisApp:
             if channel.get("state") != "Up":
                 await self.client.answer(channel_id)
             await self._hold(channel_id)
-            state.hold_bridge = HOLD_BRIDGE
+            state.hold_bridge = self.hold_bridge
             if not recovered:
                 await self._greet(state, leg.language)
         except AriNotFound:
@@ -181,21 +190,56 @@ class StasisApp:
         self.kick()
 
     async def _hold(self, channel_id: str) -> None:
-        """Into the one holding bridge every waiting caller shares (made once, again after a PBX restart)."""
+        """Into the one holding bridge every waiting caller shares, with music on hold."""
         for attempt in (1, 2):
-            if not self._hold_ready:
-                async with self._hold_lock:
-                    if not self._hold_ready:
-                        await self.client.create_bridge(HOLD_BRIDGE, "holding", name="tanggap112 queue")
-                        await self.client.start_moh(HOLD_BRIDGE, self.options.moh_class)
-                        self._hold_ready = True
+            await self.ensure_hold()
             try:
-                await self.client.add_channel(HOLD_BRIDGE, channel_id)
+                await self.client.add_channel(self.hold_bridge, channel_id)
                 return
-            except AriNotFound:
-                if attempt == 2 or await self._channel_gone(channel_id):
+            except AriNotFound as exc:
+                # 400 "Channel not found": the caller hung up. 404: the bridge is gone (Asterisk restarted).
+                if attempt == 2 or exc.status != 404 or await self._channel_gone(channel_id):
                     raise
-                self._hold_ready = False  # the bridge went away (Asterisk restarted): make it again
+                self._hold_ready = False
+
+    async def ensure_hold(self) -> None:
+        """Find or make the holding bridge and start its music, once per Asterisk run.
+
+        Asterisk answers 409 to creating a bridge whose id exists (after our own restart, or with a second
+        bridge process), so the bridge is found or made (`ensure_bridge`)."""
+        if self._hold_ready:
+            return
+        async with self._hold_lock:
+            if not self._hold_ready:
+                await self.client.ensure_bridge(self.hold_bridge, "holding", name=f"{self.options.install} queue")
+                await self.client.start_moh(self.hold_bridge, self.options.moh_class)
+                self._hold_ready = True
+
+    async def _check_hold(self) -> None:
+        """On a reconcile: is the holding bridge still there (Asterisk may have restarted while we were away),
+        and is every caller who waits in it? One GET; the music is started again only with a new bridge."""
+        try:
+            bridge = await self.client.bridge(self.hold_bridge)
+        except AriNotFound:
+            self._hold_ready = False
+            bridge = None
+        if bridge is not None and bridge.get("bridge_type") != "holding":
+            self._hold_ready = False
+        await self.ensure_hold()
+        holding = set(bridge.get("channels", [])) if bridge is not None else set()
+        for state in list(self.calls.values()):
+            if state.ended or state.connected or state.taker_channel or state.channel_id in holding:
+                continue
+            if state.hold_bridge is not None:
+                log.warning("caller on channel %s was not in the holding bridge: putting them back", state.channel_id)
+                await self._under_lock(state.channel_id, partial(self._rehold, state))
+
+    async def _rehold(self, state: CallState) -> None:
+        if state.ended or state.connected or state.taker_channel:
+            return
+        with contextlib.suppress(AriNotFound):
+            await self._hold(state.channel_id)
+            state.hold_bridge = self.hold_bridge
 
     async def _channel_gone(self, channel_id: str) -> bool:
         try:
@@ -228,10 +272,14 @@ class StasisApp:
         return True
 
     async def _greet(self, state: CallState, language: str | None) -> None:
-        greeting = self.options.greeting_en if language == "en" else self.options.greeting
+        """The greeting (after the short warning for a flagged caller) in the caller's language: the channel's
+        own language is Asterisk's default (`en`) unless the dialplan set it, so it is always named."""
+        greeting = self.options.greeting
         media = [self.options.warning, greeting] if state.flagged else [greeting]
-        state.playback_id = f"tanggap-greet-{uuid.uuid4().hex[:12]}"
-        await self.client.play(state.channel_id, media, playback_id=state.playback_id)
+        state.playback_id = f"{self.options.install}-greet-{uuid.uuid4().hex[:12]}"
+        await self.client.play(
+            state.channel_id, media, playback_id=state.playback_id, lang=language or self.options.language
+        )
 
     async def _resume(self, state: CallState) -> bool:
         """After a restart: a call already answered keeps its conversation; an ended one is hung up."""
@@ -242,16 +290,24 @@ class StasisApp:
             return True
         if call.status == "answered":
             state.connected, state.taker_id = True, call.taker_id
-            state.mix_bridge = f"tanggap-mix-{call.id}"
+            state.mix_bridge = f"{self.mix_prefix}{call.id}"
             return True
         return False
 
     def _playback_finished(self, event: Json) -> None:
+        """A greeting ended. `failed` within moments of starting means the prompt is missing on the PBX (or the
+        caller hung up mid-greeting): the caller waits on hold either way, and a missing prompt is logged once,
+        not for every caller."""
         playback = event.get("playback") or {}
         target = str(playback.get("target_uri", ""))[len("channel:") :]
         state = self.calls.get(target)
+        if playback.get("state") == "failed" and state is not None and not state.ended:
+            media = f"{playback.get('media_uri')} ({playback.get('language')})"
+            if media not in self._failed_media:
+                self._failed_media.add(media)
+                log.error("prompt %s could not be played: is it installed on the PBX? (config/asterisk/sounds)", media)
         if state is not None and state.playback_id == playback.get("id"):
-            state.playback_id = None  # "failed" means the caller hung up mid-greeting: StasisEnd follows
+            state.playback_id = None
 
     # -- routing to a call-taker ------------------------------------------------------------------------
 
@@ -265,6 +321,8 @@ class StasisApp:
                 async with asyncio.timeout(self.options.acd_interval_s):
                     await self._kick.wait()
             self._kick.clear()
+            if not self.active:
+                continue  # a standby, or replaced: the active bridge rings the call-takers
             try:
                 await self.route()
             except DeskUnavailable as exc:
@@ -341,7 +399,7 @@ class StasisApp:
                 await self.desk.requeue(leg.call_id, leg.taker_id, "caller_gone", True)
             return
         self._cancel_watchdog(state)
-        state.mix_bridge = f"tanggap-mix-{state.call_id}"
+        state.mix_bridge = f"{self.mix_prefix}{state.call_id}"
         try:
             if state.playback_id:
                 with contextlib.suppress(AriNotFound):
@@ -362,7 +420,7 @@ class StasisApp:
 
     async def _record(self, state: CallState) -> None:
         assert state.mix_bridge is not None and state.call_id is not None
-        name = f"tanggap112-call-{state.call_id}-{int(time.time())}"
+        name = f"{self.options.install}-call-{state.call_id}-{int(time.time())}"
         try:
             await self.client.record_bridge(state.mix_bridge, name, self.options.record_format)
         except AriError as exc:
@@ -459,8 +517,9 @@ class StasisApp:
         channels are gone are ended. The call list is read before the channel list, so a call offered
         between the two reads cannot be mistaken for a vanished one.
         """
-        counts = {"offered": 0, "ended": 0, "orphans": 0}
-        self._hold_ready = False  # Asterisk may have restarted: make sure the holding bridge exists
+        counts = {"offered": 0, "ended": 0, "orphans": 0, "bridges": 0, "fallback": 0}
+        await self._step("checking the holding bridge", self._check_hold())
+        counts["fallback"] = await self.read_journal()
         horizon = next(self._counter)
         live = await self.desk.live()
         listing = await self.client.channels()
@@ -489,7 +548,7 @@ class StasisApp:
             counts["ended"] += 1
             await self._under_lock(state.channel_id, partial(self._caller_gone, state, "channel gone (reconciled)"))
         for call in live:
-            if call.channel_id not in ours and call.id not in known:
+            if call.channel_id not in ours and call.id not in known and call.channel_id not in self.fallback_open:
                 counts["ended"] += 1
                 with contextlib.suppress(DeskUnavailable):
                     await self.desk.finish(call.id, "channel gone (reconciled)")
@@ -497,17 +556,81 @@ class StasisApp:
         for state in list(self.calls.values()):
             if state.call_id is None and not state.ended:
                 await self._under_lock(state.channel_id, partial(self._ensure_offered, state))
+        counts["bridges"] = await self._step("clearing orphan bridges", self._destroy_orphan_bridges()) or 0
         if any(counts.values()):
             log.warning("ARI reconcile: %s", counts)
         self.kick()
         return counts
+
+    async def _step(self, what: str, work: Awaitable[T]) -> T | None:
+        """One step of a reconcile that may fail without holding the others back (callers first)."""
+        try:
+            return await work
+        except AriError as exc:
+            log.warning("reconcile: %s failed: %s", what, exc)
+            return None
+
+    async def read_journal(self) -> int:
+        """Record the calls the dialplan took while no bridge was connected (telephony/ari/journal.py); a call
+        still going on is recorded as far as it got and read again until it has ended. Returns how many
+        traces were read. A PBX without the journal's dialplan is logged once and changes nothing else."""
+        async with self._journal_lock:
+            try:
+                async with self.journal.reader() as reader:
+                    traces = await reader.traces()
+                    still_open = set()
+                    for trace in traces:
+                        try:
+                            await self.desk.record_fallback(trace)
+                        except DeskUnavailable as exc:
+                            log.error("could not record fallback call %s: %s (read again later)", trace.channel_id, exc)
+                            still_open.add(trace.channel_id)
+                            continue
+                        if trace.over:
+                            await reader.forget(trace.channel_id)
+                        else:
+                            still_open.add(trace.channel_id)
+            except AriError as exc:
+                if not self._journal_warned:
+                    self._journal_warned = True
+                    log.error(
+                        "fallback journal unreadable (%s): is [tanggap-journal] in the PBX's dialplan? "
+                        "Calls taken while the bridge was away cannot reach the record",
+                        exc,
+                    )
+                return 0
+        if traces:
+            log.warning("fallback journal: %d call(s) taken by the dialplan while no bridge was connected", len(traces))
+        self.fallback_open = still_open
+        return len(traces)
+
+    def forget_all(self) -> None:
+        """Drop what this bridge believed (it became a standby: the active bridge owns the calls now; a
+        reconcile rebuilds it all if this one becomes active again)."""
+        for state in self.calls.values():
+            self._cancel_watchdog(state)
+        self.calls.clear()
+        self.by_call.clear()
+        self.taker_legs.clear()
+        self._hold_ready = False
+
+    async def _destroy_orphan_bridges(self) -> int:
+        """Conversation bridges of ours that no live call uses: left behind by a crash of this process (its
+        calls were ended above). Read after the calls were settled, so a conversation made meanwhile has
+        its state already."""
+        listed = [str(b.get("id", "")) for b in await self.client.bridges()]
+        in_use = {s.mix_bridge for s in self.calls.values() if s.mix_bridge}  # after the listing: no race
+        orphans = [b for b in listed if b.startswith(self.mix_prefix) and b not in in_use]
+        for bridge_id in orphans:
+            await self._destroy(bridge_id)
+        return len(orphans)
 
     def _adopt_taker(self, taker_channel: str, leg: Leg) -> bool:
         state = self.by_call.get(leg.call_id or -1)
         if state is None or state.ended or not state.connected:
             return False  # only a conversation in progress keeps its call-taker leg
         state.taker_channel, state.taker_id = taker_channel, leg.taker_id
-        state.mix_bridge = state.mix_bridge or f"tanggap-mix-{leg.call_id}"
+        state.mix_bridge = state.mix_bridge or f"{self.mix_prefix}{leg.call_id}"
         self.taker_legs[taker_channel] = state.channel_id
         return True
 

@@ -35,6 +35,16 @@ class AriNotFound(AriError):
     """The channel, bridge or playback is gone: usually the caller hung up meanwhile."""
 
 
+class AriConflict(AriError):
+    """409: the thing exists already (a bridge id), or the channel is not in our Stasis app."""
+
+
+def _gone(status: int, message: str) -> bool:
+    """404, 422 (the channel left Stasis meanwhile) and 400 "Channel not found" (what Asterisk 22 answers to
+    addChannel/removeChannel for a channel that hung up) all mean: it is gone."""
+    return status in (404, 422) or (status == 400 and message == "Channel not found")
+
+
 def ari_base(url: str) -> str:
     """`http://pbx:8088` and `http://pbx:8088/ari/` both mean `http://pbx:8088/ari`."""
     url = url.rstrip("/")
@@ -73,10 +83,11 @@ class AriClient:
                     status, reason, body = response.status, response.reason, await response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AriError(0, f"{method} {path}: {type(exc).__name__}") from exc
-        if status in (404, 422):  # 422: the channel left Stasis (hung up) meanwhile
-            raise AriNotFound(status, _message(body, reason, status))
         if status >= 400:
-            raise AriError(status, _message(body, reason, status))
+            message = _message(body, reason, status)
+            if _gone(status, message):
+                raise AriNotFound(status, message)
+            raise (AriConflict if status == 409 else AriError)(status, message)
         if status == 204 or not body:
             return None
         return orjson.loads(body)
@@ -122,8 +133,54 @@ class AriClient:
         return result
 
     async def create_bridge(self, bridge_id: str, kind: str = "mixing", name: str | None = None) -> Json:
-        """Create (or fetch, if it exists) the bridge with this id."""
+        """Create the bridge with this id; Asterisk answers 409 (AriConflict) if it exists already."""
         result: Json = await self._request("POST", f"/bridges/{quote(bridge_id)}", type=kind, name=name)
+        return result
+
+    async def ensure_bridge(self, bridge_id: str, kind: str = "mixing", name: str | None = None) -> Json:
+        """The bridge with this id and type, made if missing. Asterisk answers 409 for an id that exists (it
+        never returns the existing bridge), so a 409 is read back; one of another type (a mixing bridge where
+        waiting callers would hear each other) is destroyed and made again."""
+        for _ in range(3):
+            try:
+                return await self.create_bridge(bridge_id, kind, name)
+            except AriConflict:
+                try:
+                    found = await self.bridge(bridge_id)
+                except AriNotFound:
+                    continue  # destroyed between the two requests: create it again
+                if found.get("bridge_type") == kind:
+                    return found
+                log.error(
+                    "bridge %s is a %s bridge, not %s: making it again", bridge_id, found.get("bridge_type"), kind
+                )
+                await self.destroy_bridge(bridge_id)
+        raise AriError(409, f"bridge {bridge_id} could not be made")
+
+    async def bridge(self, bridge_id: str) -> Json:
+        result: Json = await self._request("GET", f"/bridges/{quote(bridge_id)}")
+        return result
+
+    async def bridges(self) -> list[Json]:
+        result: list[Json] = await self._request("GET", "/bridges")
+        return result
+
+    async def variable(self, channel_id: str, name: str) -> str | None:
+        """A channel variable or dialplan function read on a channel (`DB_KEYS(family)`...); None if unset."""
+        try:
+            result: Json = await self._request("GET", f"/channels/{quote(channel_id)}/variable", variable=name)
+        except AriNotFound as exc:
+            if exc.message == "Provided variable was not found":
+                return None
+            raise
+        return str(result.get("value", ""))
+
+    async def originate_dialplan(self, *, endpoint: str, context: str, extension: str, channel_id: str) -> Json:
+        """A channel that runs our dialplan (not our Stasis app), e.g. a Local channel to read the journal."""
+        result: Json = await self._request(
+            "POST", "/channels", endpoint=endpoint, context=context, extension=extension, priority=1,
+            channelId=channel_id,
+        )  # fmt: skip
         return result
 
     async def add_channel(self, bridge_id: str, channels: str | Sequence[str]) -> None:

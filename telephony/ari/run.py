@@ -1,5 +1,12 @@
 """Keeping the Stasis app connected: the events websocket with exponential backoff, reconcile on every
-(re)connect and periodically, and the ACD loop. Runs inside the server or as `tanggap ari`.
+(re)connect and periodically, the fallback journal, and the ACD loop. Runs inside the server or as `tanggap ari`.
+
+One bridge acts at a time. Asterisk gives an app to its newest events connection and tells the older one
+`ApplicationReplaced` (and nothing else, ever again); so two bridges connected at once would take the app from
+each other. The active bridge holds a lease in the database (dispatch/leases.py); another bridge waits as a
+standby, not connected, until the lease runs out (the active one was killed), then connects and reconciles.
+A bridge that is replaced anyway (a bridge of another installation, a misconfigured second server) stops
+acting at once, says so in the log and `state`, gives the lease up and waits before trying again.
 """
 
 from __future__ import annotations
@@ -7,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
+import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -44,6 +54,10 @@ class AriBridge:
         self.app = StasisApp(client, desk, self.options)
         self.connected = asyncio.Event()
         self.connections = 0
+        self.state = "starting"  # starting | active | standby | replaced | disconnected (for /healthz and the log)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_name = f"{self.options.install}-bridge"
+        self._lease_lost = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] = lambda: None
         self._stream_drop: Callable[[], Awaitable[None]] | None = None
@@ -67,6 +81,7 @@ class AriBridge:
             asyncio.create_task(self._events(), name="ari-events"),
             asyncio.create_task(self.app.acd_loop(), name="ari-acd"),
             asyncio.create_task(self._periodic_reconcile(), name="ari-reconcile"),
+            asyncio.create_task(self._journal_loop(), name="ari-journal"),
         ]
 
     async def stop(self) -> None:
@@ -74,6 +89,9 @@ class AriBridge:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.options.lease and self.state == "active":
+            with contextlib.suppress(DeskUnavailable):
+                await self.desk.release(self.lease_name, self.holder)  # a standby takes over at once
         await self.app.close()
         await self.client.close()
         await self.desk.close()
@@ -85,23 +103,41 @@ class AriBridge:
 
     async def _events(self) -> None:
         backoff = Backoff(self.options.backoff_initial_s, self.options.backoff_max_s)
+        replaced = Backoff(max(self.options.lease_ttl_s, 1.0), self.options.backoff_max_s)
         while True:
+            await self._until_leased()
             try:
                 async with self.client.events() as stream:
                     self._stream_drop = stream.drop
                     self.connections += 1
                     log.info("ARI events connected to %s (app %s)", self.client.base, self.client.app)
                     backoff.reset()
+                    self.state, self.app.active = "active", True
                     # Reconcile only once the websocket is up: from here on no event can slip between.
                     reconcile = asyncio.create_task(self._reconcile_once())
+                    keeper = asyncio.create_task(self._keep_lease(stream.drop))
                     self.connected.set()
                     try:
                         async for event in stream:
+                            if event.get("type") == "ApplicationReplaced":
+                                await self._replaced()
+                                break
                             self.app.dispatch(event)
                     finally:
                         self.connected.clear()
                         self._stream_drop = None
                         reconcile.cancel()
+                        keeper.cancel()
+                if self.state == "replaced":
+                    delay = replaced.next()
+                    log.error(
+                        "ARI app given to another connection: this bridge waits %.1f s before trying again", delay
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                if self._lease_lost.is_set():
+                    continue  # another bridge holds the lease now: wait for it as a standby
+                self.state = "disconnected"
                 log.warning("ARI events connection closed by Asterisk")
             except aiohttp.WSServerHandshakeError as exc:
                 log.error(
@@ -114,6 +150,71 @@ class AriBridge:
             log.info("reconnecting to ARI in %.1f s", delay)
             await asyncio.sleep(delay)
 
+    async def _until_leased(self) -> None:
+        """Wait as a standby until this bridge holds the lease (at once when it is free)."""
+        self._lease_lost.clear()
+        if not self.options.lease:
+            return
+        poll = self.options.lease_ttl_s / 4
+        announced = False
+        while True:
+            try:
+                if await self.desk.lease(self.lease_name, self.holder, self.options.lease_ttl_s):
+                    if announced:
+                        log.warning("ARI bridge %s takes over: the active bridge stopped renewing", self.holder)
+                    return
+            except DeskUnavailable as exc:
+                log.warning("bridge lease unavailable (%s); waiting", exc)
+            if not announced:
+                announced = True
+                self.state, self.app.active = "standby", False
+                self.app.forget_all()
+                log.info("ARI bridge %s is a standby: another bridge is active", self.holder)
+            await asyncio.sleep(poll)
+
+    async def _keep_lease(self, drop: Callable[[], Awaitable[None]]) -> None:
+        """Renew the lease while active. Lost to another bridge (this one stalled past its time to live):
+        stop acting and hang up the events connection, so the two never act on the same calls. A database
+        that cannot be reached does not stop a connected bridge: callers come first."""
+        if not self.options.lease:
+            return
+        while True:
+            await asyncio.sleep(self.options.lease_ttl_s / 4)
+            try:
+                held = await self.desk.lease(self.lease_name, self.holder, self.options.lease_ttl_s)
+            except DeskUnavailable as exc:
+                log.warning("could not renew the bridge lease (%s); still acting", exc)
+                continue
+            if not held:
+                log.error("ARI bridge %s lost its lease to another bridge: becoming a standby", self.holder)
+                self.state, self.app.active = "standby", False
+                self._lease_lost.set()
+                await drop()
+                return
+
+    async def _replaced(self) -> None:
+        """Asterisk gave our app to a newer connection: from now on this socket hears nothing, so act on
+        nothing; let the lease go, so that a bridge of ours that replaced us holds it."""
+        self.state, self.app.active = "replaced", False
+        log.error(
+            "ARI sent ApplicationReplaced: another connection took the app %s; this bridge stops acting on calls. "
+            "Only one bridge may connect (TANGGAP_ARI_BRIDGE on one server, or `tanggap ari` standbys)",
+            self.client.app,
+        )
+        self.app.forget_all()
+        if self.options.lease:
+            with contextlib.suppress(DeskUnavailable):
+                await self.desk.release(self.lease_name, self.holder)
+
+    async def _journal_loop(self) -> None:
+        """While calls the dialplan took are still going on, read the journal often, so their end is
+        recorded within seconds of it."""
+        while True:
+            await asyncio.sleep(self.options.journal_interval_s)
+            if self.connected.is_set() and self.app.active and self.app.fallback_open:
+                with contextlib.suppress(Exception):
+                    await self.app.read_journal()
+
     async def _reconcile_once(self) -> None:
         try:
             await self.app.reconcile()
@@ -125,7 +226,7 @@ class AriBridge:
     async def _periodic_reconcile(self) -> None:
         while True:
             await asyncio.sleep(self.options.reconcile_interval_s)
-            if self.connected.is_set():
+            if self.connected.is_set() and self.app.active:
                 await self._reconcile_once()
 
 

@@ -9,10 +9,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class AriOptions(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TANGGAP_ARI_", env_file=".env", extra="ignore")
 
-    # Sounds recorded by the command center, in Bahasa Indonesia (sounds/id/tanggap/*.wav on the PBX).
+    # Prompts on the PBX, one name in every language (sounds/<lang>/tanggap/*.wav, config/asterisk/sounds/):
+    # each is played with the caller's language (the triage's TANGGAP_LANG), so Asterisk picks the folder.
     greeting: str = "sound:tanggap/salam-112"  # "Anda terhubung dengan layanan darurat 112 ..."
-    greeting_en: str = "sound:tanggap/greeting-112-en"  # callers from abroad (AGI sets TANGGAP_LANG=en)
     warning: str = "sound:tanggap/peringatan-iseng"  # flagged repeat-abuse caller: a warning, then the queue
+    language: str = "id"  # for callers whose dialplan passed no language
+    # Names of what this installation makes on the PBX (holding bridge, conversation bridges, recordings,
+    # the fallback journal): two installations sharing one Asterisk must not clash.
+    install: str = Field("tanggap112", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    busy_retry_s: float = Field(15.0, ge=1, le=300)  # a desk phone that answered busy is rung again after this
+    journal_interval_s: float = Field(2.0, gt=0, le=60)  # reads the fallback journal while calls are open in it
+    # One active bridge at a time: the active one renews a lease in the database; a standby takes over once it
+    # has run out (a killed bridge), so within lease_ttl_s plus one poll (lease_ttl_s / 4).
+    lease: bool = True
+    lease_ttl_s: float = Field(3.0, ge=1, le=60)
     moh_class: str = "default"
     ring_timeout_s: int = Field(20, ge=5, le=120)
     record: bool = True

@@ -132,7 +132,7 @@ def test_the_dialplan_reads_what_the_triage_sets(variable: str) -> None:
 
 def test_the_sounds_are_the_bridges_defaults() -> None:
     text = (CONF / "extensions.conf").read_text()
-    for name in ("greeting", "greeting_en", "warning"):
+    for name in ("greeting", "warning"):
         sound = AriOptions.model_fields[name].default
         assert sound.removeprefix("sound:") in text, sound
 

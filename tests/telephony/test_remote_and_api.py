@@ -99,6 +99,7 @@ async def test_lifespan_starts_bridge_and_supervisor_plays_recording(
     ctx.settings = ctx.settings.model_copy(
         update={
             "ari_url": pbx.url,
+            "ari_bridge": True,
             "ari_user": pbx.user,
             "ari_password": SecretStr(pbx.password),
             "agi_port": free_port(),

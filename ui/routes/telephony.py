@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dispatch.calls import intake, locations, messages, queue
 from dispatch.calls import service as calls
+from dispatch.calls.fallback import FallbackCall
 from dispatch.calls.models import Call
 from dispatch.calls.service import CallBrief, Ringing
 from dispatch.errors import DomainError
@@ -187,6 +188,48 @@ async def bridge_requeue(body: RequeueIn, request: Request, user: Bridge) -> dic
     await desk_of(request.app).requeue(
         body.call_id, body.taker_id, body.reason, body.taker_available, actor=user.username
     )
+    return {"ok": True}
+
+
+class FallbackIn(BaseModel):
+    """A call the dialplan took while no bridge was connected, as the PBX's journal tells it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: str = Field(min_length=1, max_length=128)
+    caller: str | None = Field(None, max_length=64)
+    started_at: datetime
+    answered_at: datetime | None = None
+    desk: str | None = Field(None, max_length=128)
+    ended_at: datetime | None = None
+    cause: str | None = Field(None, max_length=64)
+
+
+@router.post("/api/v1/telephony/calls/fallback")
+async def bridge_fallback(body: FallbackIn, request: Request, user: Bridge) -> dict[str, Any]:
+    """Idempotent by channel: the bridge may read the same journal entry again after a crash."""
+    trace = FallbackCall(**body.model_dump())
+    return asdict(await desk_of(request.app).record_fallback(trace, actor=user.username))
+
+
+class LeaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    holder: str = Field(min_length=1, max_length=128)
+    ttl_s: float = Field(gt=0, le=60)
+
+
+@router.post("/api/v1/telephony/lease")
+async def bridge_lease(body: LeaseIn, request: Request, _user: Bridge) -> dict[str, Any]:
+    """One active bridge at a time (dispatch/leases.py): the active one renews, a standby asks until granted."""
+    granted = await desk_of(request.app).lease(body.name, body.holder, body.ttl_s)
+    return {"granted": granted}
+
+
+@router.post("/api/v1/telephony/lease/release")
+async def bridge_lease_release(body: LeaseIn, request: Request, _user: Bridge) -> dict[str, bool]:
+    await desk_of(request.app).release(body.name, body.holder)
     return {"ok": True}
 
 
