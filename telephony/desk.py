@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import leases
@@ -95,6 +96,11 @@ class CallDesk(Protocol):
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         """Call `kick` (from any thread) when a call-taker may have become ready; returns unsubscribe."""
+        ...
+
+    @property
+    def notices_takers(self) -> bool:
+        """True while `on_taker_ready` is known to be heard (the ACD may then poll rarely)."""
         ...
 
     async def close(self) -> None: ...
@@ -320,15 +326,24 @@ class InProcessDesk:
 
     def _lease_now(self, name: str, holder: str, ttl_s: float) -> bool:
         self._check_open()
-        with self.sessions() as session:
-            return leases.acquire(session=session, name=name, holder=holder, ttl=timedelta(seconds=ttl_s)).granted
+        try:
+            with self.sessions() as session:
+                lease = leases.acquire(session=session, name=name, holder=holder, ttl=timedelta(seconds=ttl_s))
+        except SQLAlchemyError as exc:  # the database blinked: the bridge decides what that means
+            raise DeskUnavailable(f"bridge lease: {type(exc).__name__}") from exc
+        return lease.granted
 
     async def release(self, name: str, holder: str) -> None:
         def work() -> None:
-            with self.sessions() as session:
-                leases.release(session=session, name=name, holder=holder)
+            try:
+                with self.sessions() as session:
+                    leases.release(session=session, name=name, holder=holder)
+            except SQLAlchemyError as exc:
+                raise DeskUnavailable(f"bridge lease: {type(exc).__name__}") from exc
 
         await asyncio.to_thread(work)
+
+    notices_takers = False  # the in-server bridge polls as before: the queue is in this process anyway
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         if self.bus is None:
@@ -480,6 +495,10 @@ class HttpDesk:
 
     async def release(self, name: str, holder: str) -> None:
         await self._call("POST", "/lease/release", {"name": name, "holder": holder, "ttl_s": 1})
+
+    @property
+    def notices_takers(self) -> bool:
+        return self._stream is not None and self._stream.connected
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         """The server tells the bridge over the call stream; without the stream the ACD's poll is the floor."""

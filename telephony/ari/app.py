@@ -318,7 +318,7 @@ class StasisApp:
     async def acd_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.options.acd_interval_s):
+                async with asyncio.timeout(self._acd_wait()):
                     await self._kick.wait()
             self._kick.clear()
             if not self.active:
@@ -329,6 +329,14 @@ class StasisApp:
                 log.warning("ACD: dispatch core unavailable (%s)", exc)
             except Exception:
                 log.exception("ACD round failed")
+
+    def _acd_wait(self) -> float:
+        """How long the ACD waits for a kick before looking at the queue anyway. A bridge in its own process
+        hears of ready call-takers on the server's call stream and of new callers itself, so while that
+        stream is up it looks only every `acd_idle_s` (a safety net), instead of asking the server every second."""
+        if self.desk.notices_takers:
+            return max(self.options.acd_interval_s, self.options.acd_idle_s)
+        return self.options.acd_interval_s
 
     async def route(self) -> None:
         async with self._route_lock:

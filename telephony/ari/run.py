@@ -165,6 +165,8 @@ class AriBridge:
                     return
             except DeskUnavailable as exc:
                 log.warning("bridge lease unavailable (%s); waiting", exc)
+            except Exception:
+                log.exception("asking for the bridge lease failed; waiting")  # never let the bridge die of it
             if not announced:
                 announced = True
                 self.state, self.app.active = "standby", False
@@ -184,6 +186,9 @@ class AriBridge:
                 held = await self.desk.lease(self.lease_name, self.holder, self.options.lease_ttl_s)
             except DeskUnavailable as exc:
                 log.warning("could not renew the bridge lease (%s); still acting", exc)
+                continue
+            except Exception:
+                log.exception("renewing the bridge lease failed; still acting")
                 continue
             if not held:
                 log.error("ARI bridge %s lost its lease to another bridge: becoming a standby", self.holder)

@@ -311,14 +311,14 @@ async def test_holding_bridge_is_made_again_after_a_pbx_restart(ctx: Ctx, pbx: A
 async def test_a_refused_events_connection_is_logged_and_retried(
     ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Wrong credentials: the operator reads why in the log, and the bridge keeps trying (ari.conf may be
+    """Wrong credentials (Asterisk answers 401): the operator reads why in the log, and the bridge keeps trying (ari.conf may be
     fixed and Asterisk reloaded without restarting us)."""
     client = AriClient(pbx.url, pbx.user, "not-the-password", pbx.app)
     options = AriOptions(reconcile_interval_s=600, backoff_initial_s=0.02, backoff_max_s=0.05)
     bridge = AriBridge(client, InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)
 
     def refusals() -> int:
-        return sum("ARI refused the events connection (HTTP 403)" in r.getMessage() for r in caplog.records)
+        return sum("ARI refused the events connection (HTTP 401)" in r.getMessage() for r in caplog.records)
 
     with caplog.at_level(logging.ERROR, logger="telephony.ari.run"):
         await bridge.start()

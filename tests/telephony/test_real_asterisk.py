@@ -151,3 +151,73 @@ async def test_a_desk_answers_and_the_conversation_is_recorded(ctx: Ctx, pbx: Pb
                 await asyncio.sleep(0.2)  # Asterisk is still closing the file
         assert sound[:4] == b"RIFF" and len(sound) > 44  # a WAV with more than a header
         assert "call.recording" in events_of(ctx, answered.id)
+
+
+@contextlib.asynccontextmanager
+async def observed_bridge(ctx: Ctx, client: Pbx, finished: list[dict[str, Any]]) -> AsyncIterator[AriBridge]:
+    """The bridge, with every PlaybackFinished it receives noted in `finished` (a second events socket of
+    our own would take the app from the bridge: Asterisk gives it to the newest connection)."""
+    options = AriOptions(acd_interval_s=0.2, reconcile_interval_s=600, ring_timeout_s=10, lease=False)
+    bridge = AriBridge(client(), InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)
+    dispatch = bridge.app.dispatch
+
+    def noting(event: dict[str, Any]) -> None:
+        if event.get("type") == "PlaybackFinished":
+            finished.append(event["playback"])
+        dispatch(event)
+
+    bridge.app.dispatch = noting  # type: ignore[method-assign]
+    await bridge.start()
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        yield bridge
+    finally:
+        await bridge.stop()
+
+
+async def held(ari: AriClient, bridge_id: str = "tanggap112-hold") -> set[str]:
+    try:
+        found = await ari.bridge(bridge_id)
+    except AriNotFound:
+        return set()
+    return set(found["channels"]) if found.get("bridge_type") == "holding" else set()
+
+
+async def until_held(ari: AriClient, channels: list[str], timeout: float = 15) -> None:  # noqa: ASYNC109
+    async with asyncio.timeout(timeout):
+        while not set(channels) <= await held(ari):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+
+async def test_waiting_callers_are_held_greeted_and_survive_a_reconcile_and_a_bridge_restart(
+    ctx: Ctx, pbx: Pbx
+) -> None:
+    """Several callers with nobody ready: each is in the *holding* bridge (music, not each other) and hears the
+    greeting to its end (the prompts of config/asterisk/sounds/ installed on the PBX); a reconcile (every 30 s
+    in production, where Asterisk answers 409 to the existing bridge) and a restarted bridge keep them there;
+    nothing is left on the PBX afterwards."""
+    finished: list[dict[str, Any]] = []
+    channels: list[str] = []
+    ari = pbx()
+    try:
+        async with observed_bridge(ctx, pbx, finished) as bridge:
+            for n in range(3):
+                channels.append(await dial_112(ari, f"08129876543{n}"))
+            await until_held(ari, channels)
+            await until(lambda: len(finished) >= 3)
+            assert [p["state"] for p in finished[:3]] == ["done"] * 3  # played to the end: no prompt missing
+            await bridge.app.reconcile()
+            channels.append(await dial_112(ari, "081298765439"))
+            await until_held(ari, channels)
+        async with observed_bridge(ctx, pbx, finished):  # restarted: the callers are still held and recorded
+            await until_held(ari, channels)
+            assert all((c := call_on(ctx, ch)) is not None and c.status == "offered" for ch in channels)
+            for channel in channels:
+                await ari.hangup(channel)
+            await until(lambda: all((c := call_on(ctx, ch)) is not None and c.status == "ended" for ch in channels))
+    finally:
+        with contextlib.suppress(AriNotFound):
+            await ari.destroy_bridge("tanggap112-hold")
+        left = [b["id"] for b in await ari.bridges() if str(b["id"]).startswith("tanggap112-")]
+        await ari.close()
+    assert not left  # the test leaves no bridge behind

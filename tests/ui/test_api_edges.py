@@ -108,5 +108,6 @@ def test_responder_sees_only_its_unit_and_masked_numbers(client: TestClient, aut
 
 
 def test_healthz_and_openapi(client: TestClient) -> None:
-    assert client.get("/healthz").json()["status"] == "ok"
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["bridge"] == {"active": None, "until": None}  # no ARI bridge runs
     assert "/api/v1/incidents" in client.get("/openapi.json").json()["paths"]

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
+from dispatch import leases
+from dispatch.clock import utcnow
 from dispatch.events import service as events
 from dispatch.users import service as users
+from telephony.ari.settings import AriOptions
 from ui.deps import DB, Admin, AnyUser, CtxDep, Staff, shown
 from ui.routes.auth import me_data
 from ui.routes.calls import sms_sender
@@ -19,8 +22,13 @@ router = APIRouter(tags=["system"])
 
 @router.get("/healthz")
 def healthz(db: DB, ctx: CtxDep) -> dict[str, Any]:
+    """Up, and which ARI bridge acts: the holder of the bridge lease (a `tanggap ari` process or a server with
+    TANGGAP_ARI_BRIDGE) and until when; none while every bridge is down, waiting, or was replaced."""
     db.execute(text("SELECT 1"))
-    return {"status": "ok", "region": ctx.region.pack.code, "database": ctx.engine.dialect.name}
+    lease = leases.current(session=db, name=f"{AriOptions().install}-bridge")
+    live = bool(lease.holder) and lease.expires_at > utcnow()
+    bridge = {"active": lease.holder if live else None, "until": lease.expires_at.isoformat() if live else None}
+    return {"status": "ok", "region": ctx.region.pack.code, "database": ctx.engine.dialect.name, "bridge": bridge}
 
 
 @router.get("/api/v1/events")
