@@ -62,7 +62,9 @@ def pbx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pbx, 
     ari = pbx.double
     db = tmp_path_factory.mktemp("recordings") / "tanggap.db"
     try:
-        with start(db, ari_url=ari.url, ari_bridge=True, ari_user=ari.user, ari_password=ari.password, agi_port=free_port()) as server:
+        with start(
+            db, ari_url=ari.url, ari_bridge=True, ari_user=ari.user, ari_password=ari.password, agi_port=free_port()
+        ) as server:
             until(lambda: ari.app_connected)
             yield pbx, server
     finally:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from dispatch.users import service as users
 from dispatch.users.models import User
+from telephony.ari.run import AriBridge
+from tests.doubles.ari_server import AriDouble
 from ui.context import Ctx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -40,3 +43,14 @@ def taker_ready(ctx: Ctx, user_id: int) -> bool:
         user = session.get(User, user_id)
         assert user is not None
         return user.available
+
+
+@contextlib.asynccontextmanager
+async def running(bridge: AriBridge, pbx: AriDouble) -> AsyncIterator[AriBridge]:
+    """The bridge started and connected to the double; stopped on the way out."""
+    await bridge.start()
+    try:
+        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
+        yield bridge
+    finally:
+        await bridge.stop()

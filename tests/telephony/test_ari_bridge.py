@@ -18,7 +18,7 @@ from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
 from telephony.desk import InProcessDesk
 from tests.doubles.ari_server import AriDouble
-from tests.telephony.conftest import taker_ready
+from tests.telephony.conftest import running, taker_ready
 from ui.context import Ctx
 
 
@@ -34,13 +34,8 @@ async def running_bridge(pbx: AriDouble, desk: InProcessDesk) -> AsyncIterator[A
     """A bridge on `desk`, connected to the double; a fast ACD, no periodic reconcile."""
     client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
     options = AriOptions(acd_interval_s=0.05, reconcile_interval_s=600, backoff_initial_s=0.02, ring_timeout_s=5)
-    bridge = AriBridge(client, desk, options)
-    await bridge.start()
-    try:
-        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
+    async with running(AriBridge(client, desk, options), pbx) as bridge:
         yield bridge
-    finally:
-        await bridge.stop()
 
 
 @pytest.fixture
@@ -311,8 +306,8 @@ async def test_holding_bridge_is_made_again_after_a_pbx_restart(ctx: Ctx, pbx: A
 async def test_a_refused_events_connection_is_logged_and_retried(
     ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Wrong credentials (Asterisk answers 401): the operator reads why in the log, and the bridge keeps trying (ari.conf may be
-    fixed and Asterisk reloaded without restarting us)."""
+    """Wrong credentials (Asterisk answers 401): the operator reads why in the log, and the bridge keeps trying
+    (ari.conf may be fixed and Asterisk reloaded without restarting us)."""
     client = AriClient(pbx.url, pbx.user, "not-the-password", pbx.app)
     options = AriOptions(reconcile_interval_s=600, backoff_initial_s=0.02, backoff_max_s=0.05)
     bridge = AriBridge(client, InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)

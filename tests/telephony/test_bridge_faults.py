@@ -8,7 +8,6 @@ time, a standby takes over from a killed one, and a replaced one stops acting; a
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,7 @@ from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
 from telephony.desk import InProcessDesk
 from tests.doubles.ari_server import AriDouble
+from tests.telephony.conftest import running
 from tests.telephony.test_ari_bridge import call_on, event_types, status_of
 from ui.context import Ctx
 
@@ -39,16 +39,6 @@ def make_bridge(ctx: Ctx, pbx: AriDouble, **options: object) -> AriBridge:
     client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
     desk = InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
     return AriBridge(client, desk, AriOptions(**{**FAST, **options}))  # type: ignore[arg-type]
-
-
-@contextlib.asynccontextmanager
-async def running(bridge: AriBridge, pbx: AriDouble) -> AsyncIterator[AriBridge]:
-    await bridge.start()
-    try:
-        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
-        yield bridge
-    finally:
-        await bridge.stop()
 
 
 def on_hold(pbx: AriDouble, channel: str, bridge_id: str = "tanggap112-hold") -> bool:
