@@ -250,7 +250,7 @@ class AriDouble:
         await asyncio.sleep(0)  # the task runs its undelayed steps now
         return uniqueid
 
-    async def drop_websockets(self, *, abrupt: bool = False) -> None:
+    async def drop_websockets(self, abrupt: bool = False) -> None:
         """Every events connection ends at once. `abrupt` is `core stop now`: the TCP connection drops without
         a close frame (the client sees 1006); otherwise a close frame 1001 (going away)."""
         sockets, self.sockets, self.active = self.sockets, [], None

@@ -33,6 +33,7 @@ import pytest
 from telephony.ari.client import AriClient
 from tests.doubles.ari_server import AriDouble
 from tests.telephony.conftest import FIXTURES
+from tests.telephony.test_doubles_match_captures import shape
 
 CAPTURES = FIXTURES / "asterisk" / "asterisk-22.10.1"
 ENTRIES: list[dict[str, Any]] = json.loads((CAPTURES / "rest_conformance.json").read_text())
@@ -52,15 +53,6 @@ NOT_REPLAYED = {
     "record_bridge_without_format": "no events file: the process crashed (test_bridge_recording_without_format)",
 }
 Json = dict[str, Any]
-
-
-def shape(value: Any) -> Any:
-    """Keys and value types, recursively; a list by its first element: what a consumer relies on."""
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(v) for v in value[:1]]
-    return type(value).__name__
 
 
 def noise(event: Json) -> bool:
