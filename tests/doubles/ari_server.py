@@ -268,6 +268,13 @@ class AriDouble:
             while not check():  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
 
+    def holding(self, channel_id: str) -> bool:
+        """The caller waits as a caller should: in a holding bridge (not a mixing one, where waiting callers
+        hear each other) whose music plays."""
+        return any(
+            b.kind == "holding" and b.moh_class is not None and channel_id in b.channels for b in self.bridges.values()
+        )
+
     def calls_to(self, method: str, path_part: str) -> list[tuple[str, str, dict[str, str]]]:
         return [r for r in self.requests if r[0] == method and path_part in r[1]]
 

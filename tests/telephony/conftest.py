@@ -1,4 +1,5 @@
-"""Telephony tests run on a real SQLite file; the PBX and Twilio are doubles speaking their wire formats."""
+"""Telephony tests run on SQLite and PostgreSQL (tests/conftest.py); the PBX and Twilio are doubles speaking their
+wire formats."""
 
 from __future__ import annotations
 
@@ -15,11 +16,6 @@ from tests.doubles.ari_server import AriDouble
 from ui.context import Ctx
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'tanggap.db'}"
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def event_types(ctx: Ctx) -> list[str]:
 async def test_caller_is_recorded_greeted_and_held(ctx: Ctx, pbx: AriDouble, bridge: AriBridge) -> None:
     channel = await pbx.incoming_call("0812-3456-7890")
     assert channel is not None
-    await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh") and "call.queued" in event_types(ctx))
+    await pbx.wait_for(lambda: pbx.holding(channel) and "call.queued" in event_types(ctx))
     call = call_on(ctx, channel)
     assert call is not None and call.caller == "+6281234567890" and call.dialled == "112"
     assert call.status == "offered" and call.provider == "asterisk"

@@ -41,13 +41,8 @@ def make_bridge(ctx: Ctx, pbx: AriDouble, **options: object) -> AriBridge:
     return AriBridge(client, desk, AriOptions(**{**FAST, **options}))  # type: ignore[arg-type]
 
 
-def on_hold(pbx: AriDouble, channel: str, bridge_id: str = "tanggap112-hold") -> bool:
-    """The caller is in a holding bridge (not a mixing one, where waiting callers hear each other) whose music
-    plays."""
-    bridge = pbx.bridges.get(bridge_id)
-    return (
-        bridge is not None and bridge.kind == "holding" and bridge.moh_class is not None and channel in bridge.channels
-    )
+def on_hold(pbx: AriDouble, channel: str) -> bool:
+    return pbx.holding(channel) and channel in pbx.bridges["tanggap112-hold"].channels
 
 
 async def test_every_caller_is_on_hold_with_music_across_reconciles(ctx: Ctx, pbx: AriDouble) -> None:

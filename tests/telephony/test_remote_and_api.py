@@ -79,7 +79,7 @@ async def test_a_taker_who_becomes_ready_is_rung_at_once_by_a_remote_bridge(
             taker = make_taker("taker1", available=False)
             channel = await pbx.incoming_call("081234567890")
             assert channel is not None
-            await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh"))  # on hold, nobody ready
+            await pbx.wait_for(lambda: pbx.holding(channel))  # on hold, nobody ready
             await asyncio.sleep(0.3)  # the ACD has looked at the queue and found nobody
             assert status_of(ctx, channel) == "offered"
             with ctx.sessions() as session:
@@ -115,7 +115,7 @@ async def test_lifespan_starts_bridge_and_supervisor_plays_recording(
         await pbx.wait_for(lambda: pbx.app_connected)
         waiting = await pbx.incoming_call("081234567890")
         assert waiting is not None
-        await pbx.wait_for(lambda: pbx.calls_to("POST", "/moh"))
+        await pbx.wait_for(lambda: pbx.holding(waiting))
         queue = (await api.get("/api/v1/telephony/queue", headers=supervisor)).json()
         assert queue["waiting"] == 1 and queue["calls"][0]["position"] == 1
         assert queue["calls"][0]["caller"] == "+6281234567890"
