@@ -80,6 +80,10 @@ class CallDesk(Protocol):
 
     async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None: ...
 
+    async def ready_after_busy(self, taker_id: int) -> bool:
+        """A busy desk's pause is over: ready again unless the call-taker changed their state meanwhile."""
+        ...
+
     async def live(self) -> list[CallBrief]: ...
 
     async def triage(self, caller: str | None) -> Triage: ...
@@ -308,6 +312,9 @@ class InProcessDesk:
             )
         )
 
+    async def ready_after_busy(self, taker_id: int, *, actor: str | None = None) -> bool:
+        return await self.run(lambda s: queue.ready_after_busy(session=s, taker_id=taker_id, actor=actor or self.actor))
+
     async def live(self) -> list[CallBrief]:
         return await self.run(lambda s: [CallBrief.of(c) for c in intake.live(session=s, provider=self.provider)])
 
@@ -468,6 +475,10 @@ class HttpDesk:
             "/acd/requeue",
             {"call_id": call_id, "taker_id": taker_id, "reason": reason, "taker_available": taker_available},
         )
+
+    async def ready_after_busy(self, taker_id: int) -> bool:
+        body = await self._call("POST", "/acd/ready-after-busy", {"taker_id": taker_id})
+        return bool(body["ready"])
 
     async def live(self) -> list[CallBrief]:
         rows = await self._call("GET", "/calls/live", params={"provider": self.provider})

@@ -169,8 +169,31 @@ def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker
             data={"id": call_id, "taker_id": taker_id, "reason": reason},
             call_id=call_id,
         )
-    _set_ready(session, taker_id, taker_available, reason, actor)
+    # A taker who stays unavailable was so already (reserved: "ringing"); the new reason is still news to their
+    # console (their desk did not answer, or answered busy), so it is recorded all the same.
+    _set_ready(session, taker_id, taker_available, reason, actor, tell=not taker_available)
     session.commit()
+
+
+DESK_BUSY, DESK_FREE_AGAIN = "desk_busy", "desk_free_again"
+
+
+def ready_after_busy(*, session: Session, taker_id: int, actor: str, look_back: int = 500) -> bool:
+    """The pause after a busy desk phone is over: the call-taker is ready again, unless their state changed
+    meanwhile (they said they are not ready, or a call came to them). Their last availability change must still
+    be the busy desk; only recent changes are read (this runs seconds after it). Commits; True if made ready."""
+    taker = session.get(User, taker_id)
+    if taker is None or taker.available:
+        return False
+    recent = session.scalars(
+        select(Event.data).where(Event.type == "taker.available").order_by(Event.seq.desc()).limit(look_back)
+    )
+    last = next((data for data in recent if data.get("user_id") == taker_id), None)
+    if last is None or last.get("reason") != DESK_BUSY:
+        return False
+    _set_ready(session, taker_id, True, DESK_FREE_AGAIN, actor)
+    session.commit()
+    return True
 
 
 def release_after(*, session: Session, call: Call, actor: str) -> None:
@@ -187,9 +210,17 @@ def release_after(*, session: Session, call: Call, actor: str) -> None:
         session.commit()
 
 
-def _set_ready(session: Session, taker_id: int, available: bool, reason: str, actor: str) -> None:
+def _set_ready(
+    session: Session, taker_id: int, available: bool, reason: str, actor: str, *, tell: bool = False
+) -> None:
+    """Set a call-taker ready or not; `tell` records the reason even when the state does not change."""
     taker = session.get(User, taker_id)
-    if taker is None or taker.available == available or taker.role not in (Role.call_taker, Role.supervisor):
+    if taker is None or taker.role not in (Role.call_taker, Role.supervisor):
+        return
+    if taker.available == available:
+        if tell:
+            data = {"user_id": taker.id, "available": available, "reason": reason}
+            record(session, "taker.available", actor=actor, data=data)
         return
     taker.available, taker.available_at = available, utcnow()
     record(

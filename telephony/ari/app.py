@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from dispatch.calls.queue import Match
+from dispatch.calls.queue import DESK_BUSY, Match
 from dispatch.calls.service import CallBrief
 from telephony.ari import channels
 from telephony.ari.channels import TAKER_PREFIX, Leg
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 Json = dict[str, Any]
 T = TypeVar("T")
 _HANGUP = {"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"}
+_USER_BUSY = 17  # Q.850 cause of a desk phone that answered 486 Busy Here
 _SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other callers to be recorded
 
 
@@ -63,6 +64,7 @@ class StasisApp:
         self._locks: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, int] = {}  # events waiting per key, so an idle key's lock can be dropped
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.Future[None]] = set()  # pauses before a busy desk is rung again
         self._counter = itertools.count()
         self._kick = asyncio.Event()
         self._route_lock = asyncio.Lock()
@@ -442,7 +444,12 @@ class StasisApp:
         channel_id = str(event["channel"].get("id", ""))
         cause = event.get("cause_txt") or (f"cause {event['cause']}" if "cause" in event else None)
         if channel_id in self.taker_legs:
-            await self._taker_gone(channel_id, cause or str(event.get("type")), watchdog=bool(event.get("watchdog")))
+            await self._taker_gone(
+                channel_id,
+                cause or str(event.get("type")),
+                watchdog=bool(event.get("watchdog")),
+                busy=event.get("cause") == _USER_BUSY,
+            )
             return
         state = self.calls.get(channel_id)
         if state is not None:
@@ -470,7 +477,7 @@ class StasisApp:
         await self._close(state)
         self.kick()
 
-    async def _taker_gone(self, taker_channel: str, cause: str, *, watchdog: bool = False) -> None:
+    async def _taker_gone(self, taker_channel: str, cause: str, *, watchdog: bool = False, busy: bool = False) -> None:
         state = self.calls.get(self.taker_legs.get(taker_channel, ""))
         if state is not None and watchdog and state.connected:
             return  # the phone was answered just as the watchdog fired
@@ -489,8 +496,24 @@ class StasisApp:
         if state.call_id is not None and taker_id is not None:
             with contextlib.suppress(AriError):
                 await self.client.hangup(taker_channel)  # the watchdog's case: still ringing somewhere
-            await self.desk.requeue(state.call_id, taker_id, f"no_answer ({cause})", False)
+            if busy:
+                # The desk phone is in use (a call on it outside the queue, e.g. rung by the dialplan's fallback):
+                # the call-taker is not ready for now, and is told so; after a pause the desk is rung again.
+                await self.desk.requeue(state.call_id, taker_id, DESK_BUSY, False)
+                timer = asyncio.ensure_future(self._after_busy(taker_id))  # not a handler: drain() does not wait
+                self._timers.add(timer)
+                timer.add_done_callback(self._timers.discard)
+            else:
+                await self.desk.requeue(state.call_id, taker_id, f"no_answer ({cause})", False)
         self.kick()
+
+    async def _after_busy(self, taker_id: int) -> None:
+        await asyncio.sleep(self.options.busy_retry_s)
+        try:
+            if await self.desk.ready_after_busy(taker_id):
+                self.kick()
+        except DeskUnavailable as exc:
+            log.warning("could not make call-taker %s ready after a busy desk: %s", taker_id, exc)
 
     def _forget_taker(self, state: CallState) -> None:
         if state.taker_channel:
@@ -648,6 +671,6 @@ class StasisApp:
     async def close(self) -> None:
         for state in self.calls.values():
             self._cancel_watchdog(state)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._timers]:
             task.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._timers, return_exceptions=True)

@@ -17,6 +17,7 @@ class AriOptions(BaseSettings):
     # Names of what this installation makes on the PBX (holding bridge, conversation bridges, recordings,
     # the fallback journal): two installations sharing one Asterisk must not clash.
     install: str = Field("tanggap112", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    busy_retry_s: float = Field(15.0, ge=1, le=300)  # a desk phone that answered busy is rung again after this
     journal_interval_s: float = Field(2.0, gt=0, le=60)  # reads the fallback journal while calls are open in it
     # One active bridge at a time: the active one renews a lease in the database; a standby takes over once it
     # has run out (a killed bridge), so within lease_ttl_s plus one poll (lease_ttl_s / 4).

@@ -16,12 +16,13 @@ import pytest
 from websockets.asyncio.client import connect
 
 from dispatch.calls.models import Call
+from dispatch.events.service import since
 from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
 from telephony.desk import InProcessDesk
 from tests.doubles.ari_server import AriDouble
-from tests.telephony.conftest import running
+from tests.telephony.conftest import running, taker_ready
 from tests.telephony.test_ari_bridge import call_on, event_types, status_of
 from ui.context import Ctx
 
@@ -221,3 +222,27 @@ async def test_two_installations_on_one_pbx_never_clash(
         assert "padang112-hold" in pbx.bridges and f"padang112-mix-{call.id}" in pbx.bridges
         await pbx.caller_hangup(caller)
         await pbx.wait_for(lambda: f"padang112-mix-{call.id}" not in pbx.bridges)
+
+
+async def test_a_busy_desk_is_rung_again_after_a_pause_and_the_call_taker_is_told(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    taker = make_taker("taker1")
+    pbx.endpoints["taker1"] = "busy"  # on a call the dialplan's fallback rang to it
+    async with running(make_bridge(ctx, pbx, busy_retry_s=1.0), pbx):
+        caller = await pbx.incoming_call("081234567890")
+        assert caller is not None
+
+        def reasons() -> list[object]:
+            with ctx.sessions() as session:
+                return [
+                    e.data.get("reason")
+                    for e in since(session, 0, limit=5000)
+                    if e.type == "taker.available" and e.data.get("user_id") == taker
+                ]
+
+        await pbx.wait_for(lambda: "desk_busy" in reasons())  # what the call-taker's console shows
+        assert status_of(ctx, caller) == "offered" and not taker_ready(ctx, taker)
+        pbx.endpoints["taker1"] = "answer"  # the other call ended
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered", timeout=5)
+        assert reasons()[-2:] == ["desk_free_again", "ringing"]

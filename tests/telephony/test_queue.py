@@ -87,9 +87,9 @@ def test_no_answer_requeues_and_keeps_taker_unavailable(ctx: Ctx, make_taker: Ca
             session=session, call_id=call_id, taker_id=taker, reason="no_answer", taker_available=False, actor="acd"
         )
         assert queue.snapshot(session=session).calls[0].connecting_to is None
-        types = [e.type for e in since(session, 0)]
+        events = [(e.type, e.data.get("reason")) for e in since(session, 0)]
     assert not taker_ready(ctx, taker)
-    assert types[-1] == "call.requeued"
+    assert events[-2:] == [("call.requeued", "no_answer"), ("taker.available", "no_answer")]  # the console is told
 
 
 def test_taker_is_ready_again_after_the_call_unless_they_changed_status(

@@ -233,6 +233,12 @@ async def bridge_lease_release(body: LeaseIn, request: Request, _user: Bridge) -
     return {"ok": True}
 
 
+@router.post("/api/v1/telephony/acd/ready-after-busy")
+async def bridge_ready_after_busy(body: TakerIn, request: Request, user: Bridge) -> dict[str, bool]:
+    """The pause after a busy desk phone is over (dispatch.calls.queue.ready_after_busy)."""
+    return {"ready": await desk_of(request.app).ready_after_busy(body.taker_id, actor=user.username)}
+
+
 @router.get("/api/v1/telephony/triage")
 def bridge_triage(ctx: CtxDep, db: DB, _user: Bridge, caller: str = "") -> dict[str, Any]:
     return intake.triage(session=db, caller=caller or None, policy=ctx.region.policy).__dict__
