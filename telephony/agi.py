@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from asterisk.agi import AGI, AGIException, AGIResultHangup, AGISIGPIPEHangup, AGIUsageError
 
-from dispatch.calls.intake import DEFAULT_TRIAGE, Triage
+from dispatch.calls.records import DEFAULT_TRIAGE, Triage
 
 log = logging.getLogger(__name__)
 Lookup = Callable[[str | None], Triage]

@@ -13,17 +13,20 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Protocol
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Protocol
 
 from config.settings import Settings
-from dispatch.context import Region
 from dispatch.events.bus import EventBus
 from telephony import twilio_voice
 from telephony.agi import FastAgiServer, lookup_via
 from telephony.ari.run import AriBridge
-from telephony.desk import CallDesk, HttpDesk, InProcessDesk
+from telephony.desk import CallDesk, HttpDesk
+
+if TYPE_CHECKING:  # the server's side; `tanggap ari` (main_remote) loads no ORM, so it starts faster
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from dispatch.context import Region
+    from telephony.desk_local import InProcessDesk
 
 log = logging.getLogger(__name__)
 Stop = Callable[[], Awaitable[None]]
@@ -39,6 +42,8 @@ class ServerContext(Protocol):
 def server_desk(ctx: ServerContext) -> InProcessDesk:
     """The server's one call desk: its writer thread serves the in-process bridge and the HTTP telephony API
     (a bridge in its own process), so every call, however it arrives, is written by one thread in batches."""
+    from telephony.desk_local import InProcessDesk
+
     return InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
 
 

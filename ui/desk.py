@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from telephony.desk import InProcessDesk
+from telephony.desk_local import InProcessDesk
 from telephony.run import server_desk
 
 

@@ -9,35 +9,16 @@ same trace again (a retry, two bridges, a crash between reading and forgetting i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.calls import service as calls
+from dispatch.calls.records import FallbackCall as FallbackCall
 from dispatch.calls.service import CallBrief, Ringing
 from dispatch.lifecycle import CallStatus
 from dispatch.users.models import User
 
 SOURCE = "fallback"
-
-
-@dataclass(frozen=True)
-class FallbackCall:
-    """One call as the dialplan's trace tells it."""
-
-    channel_id: str  # the caller channel's uniqueid
-    caller: str | None
-    started_at: datetime
-    answered_at: datetime | None = None
-    desk: str | None = None  # the endpoint that answered, e.g. "taker1"
-    ended_at: datetime | None = None
-    cause: str | None = None
-
-    @property
-    def over(self) -> bool:
-        return self.ended_at is not None
 
 
 def taker_at(*, session: Session, desk: str | None) -> int | None:

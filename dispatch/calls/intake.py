@@ -7,7 +7,6 @@ idempotent: PBX events arrive more than once and in several orders.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -15,6 +14,9 @@ from sqlalchemy.orm import Session
 from dispatch.calls import abuse, queue
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
+from dispatch.calls.records import DEFAULT_TRIAGE as DEFAULT_TRIAGE
+from dispatch.calls.records import QUEUE as QUEUE
+from dispatch.calls.records import Triage as Triage
 from dispatch.calls.schemas import CallerStatus
 from dispatch.clock import as_utc, utcnow
 from dispatch.context import Policy
@@ -22,31 +24,8 @@ from dispatch.events.service import record
 from dispatch.lifecycle import CallClass, CallStatus
 from dispatch.phone import normalise
 
-QUEUE = "tanggap112"
 REVIEW_QUEUE = "tanggap112-review"  # flagged callers: still answered, by a desk that knows the history
 RECENT_EMERGENCY = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Triage:
-    """What the PBX should know about a caller before the call is queued. Never a reason to drop it."""
-
-    flagged: bool
-    priority: str  # high (calling back about an emergency in the last hour), normal, low (flagged)
-    language: str  # id or en: the greeting to play
-    queue: str
-    calls_total: int
-
-    def variables(self) -> dict[str, str]:
-        return {
-            "TANGGAP_FLAGGED": "1" if self.flagged else "0",
-            "TANGGAP_PRIORITY": self.priority,
-            "TANGGAP_LANG": self.language,
-            "TANGGAP_QUEUE": self.queue,
-        }
-
-
-DEFAULT_TRIAGE = Triage(flagged=False, priority="normal", language="id", queue=QUEUE, calls_total=0)
 
 
 def triage_of(status: CallerStatus, *, now: datetime | None = None) -> Triage:

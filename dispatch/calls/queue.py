@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
+from dispatch.calls.records import Match as Match
 from dispatch.clock import as_utc, utcnow
 from dispatch.events.bus import Published
 from dispatch.events.models import Event
@@ -29,17 +30,6 @@ from dispatch.users.models import Role, User
 CONNECTING = "call.connecting"
 REQUEUED = "call.requeued"
 RESERVATION_TTL = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Match:
-    """A waiting call and the call-taker whose phone should ring for it."""
-
-    call_id: int
-    provider: str
-    channel_id: str
-    taker_id: int
-    endpoint: str
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -13,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from dispatch.calls import abuse
 from dispatch.calls.models import Call
+from dispatch.calls.records import CallBrief as CallBrief
+from dispatch.calls.records import Ringing as Ringing
 from dispatch.calls.schemas import CallOut
 from dispatch.clock import as_utc, utcnow
 from dispatch.context import Policy
@@ -35,35 +36,6 @@ def get(*, session: Session, call_id: int) -> Call:
 
 def get_by_channel(*, session: Session, provider: str, channel_id: str) -> Call | None:
     return session.scalar(select(Call).where(Call.provider == provider, Call.channel_id == channel_id))
-
-
-@dataclass(frozen=True)
-class Ringing:
-    """A call the PBX (or a webhook, or the API) offers: what `offer_many` needs to know of it."""
-
-    caller: str | None
-    provider: str
-    channel_id: str | None = None
-    dialled: str | None = "112"
-    at: datetime | None = None
-    text: str | None = None
-    source: str | None = None  # "fallback": taken by the dialplan while the bridge was away
-
-
-@dataclass(frozen=True)
-class CallBrief:
-    """What a PBX bridge needs to know of a call, without an ORM object: what `offer_many` answers, and what
-    the call desk (`telephony.desk`) answers for every step."""
-
-    id: int
-    channel_id: str
-    status: str
-    flagged: bool
-    taker_id: int | None
-
-    @classmethod
-    def of(cls, call: Call) -> CallBrief:
-        return cls(call.id, call.channel_id, call.status, call.flagged, call.taker_id)
 
 
 def offer(

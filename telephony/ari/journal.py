@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from dispatch.calls.fallback import FallbackCall
+from dispatch.calls.records import FallbackCall
 from telephony.ari.client import AriClient, AriError
 
 log = logging.getLogger(__name__)

@@ -78,7 +78,7 @@ async def test_bare_hangup_ends_the_session_cleanly(server_for: Callable[..., Fa
 
 async def test_triage_from_the_database(ctx: Ctx) -> None:
     from telephony.agi import lookup_via
-    from telephony.desk import InProcessDesk
+    from telephony.desk_local import InProcessDesk
 
     with ctx.sessions() as session:
         session.add(

@@ -20,7 +20,7 @@ from dispatch.events.service import since
 from telephony.ari.client import AriClient
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
-from telephony.desk import InProcessDesk
+from telephony.desk_local import InProcessDesk
 from tests.doubles.ari_server import AriDouble
 from tests.telephony.conftest import running, taker_ready
 from tests.telephony.test_ari_bridge import call_on, event_types, status_of

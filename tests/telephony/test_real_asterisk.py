@@ -26,7 +26,7 @@ from dispatch.users import service as users
 from telephony.ari.client import AriClient, AriNotFound
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
-from telephony.desk import InProcessDesk
+from telephony.desk_local import InProcessDesk
 from tests.doubles.ari_server import AriDouble
 from ui.context import Ctx
 
