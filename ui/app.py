@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
 from config.settings import Settings, load_settings
+from dispatch.clock import utcnow
+from dispatch.incidents import escalation
 from telephony.run import start_in_process
 from ui import errors, pages, stream
 from ui.context import Ctx, build
@@ -41,6 +45,29 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+async def escalate_forever(ctx: Ctx, stop: asyncio.Event, *, clock: Callable[[], datetime] = utcnow) -> None:
+    """Escalate unacknowledged assignments every `escalation_check_s` until `stop` is set.
+
+    The server decides, not the dispatcher's browser: with no console open a late unit is still escalated.
+    Every server process runs this; the assignment's marker makes each escalation happen once. A pass that
+    fails is logged and the next one tries again: the loop must outlive a database that blinked.
+    """
+
+    def one_pass() -> list[int]:
+        with ctx.sessions() as session:
+            return escalation.escalate_due(session=session, region=ctx.region, now=clock())
+
+    while not stop.is_set():
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), ctx.settings.escalation_check_s)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(one_pass)  # a pass in progress finishes before shutdown goes on
+        except Exception:
+            log.exception("escalation pass failed; trying again in %.0f s", ctx.settings.escalation_check_s)
+
+
 def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> FastAPI:
     settings = settings or (ctx.settings if ctx else load_settings())
     ctx = ctx or build(settings, server=True)
@@ -49,12 +76,16 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The ARI bridge, FastAGI and SMS alerts, when configured; the bridge shares the API's call desk.
         stop = await start_in_process(ctx, lambda: desk_of(app))
+        stop_escalating = asyncio.Event()
+        escalating = asyncio.create_task(escalate_forever(ctx, stop_escalating))
         settle_heap()
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, _SWITCH_S))
         try:
             yield
         finally:
+            stop_escalating.set()
+            await escalating
             gc.unfreeze()
             sys.setswitchinterval(switch)
             stream.close(app)

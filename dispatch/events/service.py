@@ -52,6 +52,18 @@ def record(
 _TABLE = cast(Table, Event.__table__)
 
 
+def lock_log(session: Session) -> None:
+    """Take the event log's lock for this transaction now (PostgreSQL; SQLite has one writer anyway).
+
+    `record_many` takes it before writing; a service that must lock rows which others change after taking this
+    lock (an assignment's status, say) takes it first, so both orders are the same and neither waits forever.
+    """
+    if session.bind is not None and session.get_bind().dialect.name == "postgresql":
+        if not session.info.get(_LOCKED):
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_EVENT_LOCK})
+            session.info[_LOCKED] = True
+
+
 def record_many(session: Session, events: Sequence[NewEvent]) -> list[Published]:
     """Append events to the log within the caller's transaction; returns them in sequence order.
 
@@ -61,10 +73,7 @@ def record_many(session: Session, events: Sequence[NewEvent]) -> list[Published]
     them."""
     if not events:
         return []
-    if session.bind is not None and session.get_bind().dialect.name == "postgresql":
-        if not session.info.get(_LOCKED):
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_EVENT_LOCK})
-            session.info[_LOCKED] = True
+    lock_log(session)
     now = utcnow()
     values = [
         {

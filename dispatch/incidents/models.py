@@ -77,3 +77,6 @@ class Assignment(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(String(300))  # why this unit (recommendation line)
     eta_s: Mapped[float | None] = mapped_column(Float)
+    # When the server escalated it for want of an acknowledgement (dispatch/incidents/escalation.py). Set in
+    # the transaction that writes the `assignment.escalated` event: the marker that makes it happen once.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -69,6 +69,7 @@ class AssignmentOut(BaseModel):
     cleared_at: datetime | None
     reason: str | None
     eta_s: float | None
+    escalated_at: datetime | None = None
 
 
 class IncidentOut(BaseModel):

@@ -1,10 +1,14 @@
 // The dispatcher's screen: open incidents by priority with live timers, the recommended units, assign and
 // cancel in one action, acknowledgement escalation, the assignment history and the unit board.
+//
+// Escalation is decided by the server (dispatch/incidents/escalation.py), not here: with no console open a late
+// unit must still be escalated. An assignment is shown escalated while it is still dispatched and the server
+// has stamped it (`escalated_at`, in the snapshot and in the `assignment.escalated` event).
 
 import { $, batched, debounce, fill, h } from '../lib/dom.js';
 import { getLang, label, t } from '../lib/i18n.js';
 import { get, newKey, optional, post } from '../lib/api.js';
-import { clock, dateTime, duration, since } from '../lib/time.js';
+import { clock, dateTime, duration } from '../lib/time.js';
 import { timer, toast } from '../lib/shell.js';
 import { ACTIVE } from './store.js';
 
@@ -29,7 +33,7 @@ export class Dispatch {
     this.recs = null; // recommendations of the selected incident
     this.recsMissing = false;
     this.history = [];
-    this.escalated = new Set();
+    this.proposals = new Map(); // assignment id -> the next unit the server proposed when it escalated
     this.canAssign = ['dispatcher', 'supervisor', 'admin'].includes(me.role);
     this.refreshRecs = debounce(() => this.loadRecs(), 300);
     this.refreshHistory = debounce(() => this.loadHistory(), 300);
@@ -38,7 +42,10 @@ export class Dispatch {
     this.drawUnitsSoon = batched(() => this.drawUnits());
     $('#unit-filter').addEventListener('input', () => this.drawUnits());
     store.on((topic, detail) => this.changed(topic, detail));
-    setInterval(() => this.checkEscalation(), 1000);
+  }
+
+  isEscalated(assignment) {
+    return assignment.status === 'dispatched' && Boolean(assignment.escalated_at);
   }
 
   key(e, typing) {
@@ -57,7 +64,8 @@ export class Dispatch {
       return true;
     }
     if (e.key.toLowerCase() === 'x') {
-      const next = this.nextSuggestion();
+      const late = this.store.assignmentsOf(this.selected).find((a) => this.isEscalated(a));
+      const next = late ? this.nextFor(late) : this.nextSuggestion();
       if (next) this.assign(next.unit_id, next);
       return true;
     }
@@ -110,9 +118,21 @@ export class Dispatch {
       if (this.selected != null) this.drawDetail();
     }
     if (topic === 'calls') this.drawListSoon();
+    if (topic === 'event' && detail.type === 'assignment.escalated') this.escalated(detail);
     if (topic === 'event' && this.selected != null && relatedIncident(detail) === this.selected) {
       this.refreshHistory();
     }
+  }
+
+  /** The server escalated an assignment: mark it as the server has it and keep the unit it proposed. */
+  escalated(event) {
+    const d = event.data || {};
+    const a = d.assignment;
+    if (!a) return;
+    this.store.assignments.set(a.id, { ...this.store.assignments.get(a.id), ...a });
+    if (d.next) this.proposals.set(a.id, d.next);
+    this.drawListSoon();
+    if (a.incident_id === this.selected) this.drawDetail();
   }
 
   // ---- data ------------------------------------------------------------------------------------------
@@ -140,7 +160,15 @@ export class Dispatch {
       const rows = await get(`/api/v1/incidents/${id}/events`);
       if (id === this.selected) {
         this.history = rows;
-        this.drawHistory();
+        let proposed = false;
+        for (const e of rows) {
+          if (e.type === 'assignment.escalated' && e.data && e.data.next && !this.proposals.has(e.data.assignment.id)) {
+            this.proposals.set(e.data.assignment.id, e.data.next);
+            proposed = true;
+          }
+        }
+        if (proposed) this.drawDetail(); // redraws the history too
+        else this.drawHistory();
       }
     } catch {
       // the incident may just have closed; the list already says so
@@ -158,6 +186,19 @@ export class Dispatch {
       }
     }
     return out;
+  }
+
+  /** What to offer instead of a late unit: the server's proposal while that unit is still free and not on the
+   * incident, else the best recommendation now. */
+  nextFor(assignment) {
+    const proposed = this.proposals.get(assignment.id);
+    if (proposed) {
+      const unit = this.store.units.get(proposed.unit_id);
+      const onIt = this.store.assignmentsOf(assignment.incident_id)
+        .some((a) => a.unit_id === proposed.unit_id && ACTIVE.has(a.status));
+      if (!onIt && (!unit || unit.status === 'available')) return proposed;
+    }
+    return this.nextSuggestion();
   }
 
   /** The best unit not yet on this incident and available now: offered when a unit does not acknowledge. */
@@ -202,20 +243,6 @@ export class Dispatch {
     }
   }
 
-  checkEscalation() {
-    const limit = this.region.ack_timeout_s;
-    const now = new Set();
-    for (const a of this.store.assignments.values()) {
-      if (a.status === 'dispatched' && since(a.dispatched_at) > limit) now.add(a.id);
-    }
-    const changed = now.size !== this.escalated.size || [...now].some((id) => !this.escalated.has(id));
-    this.escalated = now;
-    if (changed) {
-      this.drawList();
-      this.drawDetail();
-    }
-  }
-
   // ---- drawing ---------------------------------------------------------------------------------------
 
   drawList() {
@@ -226,7 +253,7 @@ export class Dispatch {
     fill($('#incident-list'), list.map((i) => {
       const mine = this.store.assignmentsOf(i.id);
       const active = mine.filter((a) => ACTIVE.has(a.status));
-      const escalated = active.some((a) => this.escalated.has(a.id));
+      const escalated = active.some((a) => this.isEscalated(a));
       return h('li', {
         class: ['incident', `p${i.priority}`, i.id === this.selected && 'selected', escalated && 'escalated'],
         dataset: { id: i.id }, onclick: () => this.select(i.id),
@@ -279,7 +306,7 @@ export class Dispatch {
 
   unitChip(assignment) {
     const unit = this.store.units.get(assignment.unit_id);
-    return h('span', { class: ['chip', `ust-${assignment.status}`, this.escalated.has(assignment.id) && 'escalated'] },
+    return h('span', { class: ['chip', `ust-${assignment.status}`, this.isEscalated(assignment) && 'escalated'] },
       unit ? unit.callsign : `#${assignment.unit_id}`, ' · ', t(`astatus.${assignment.status}`));
   }
 
@@ -347,8 +374,8 @@ export class Dispatch {
         'assigned.en_route', 'assigned.on_scene'].map((k) => h('th', {}, t(k))))),
       h('tbody', {}, mine.map((a) => {
         const unit = this.store.units.get(a.unit_id);
-        const late = this.escalated.has(a.id);
-        const next = late ? this.nextSuggestion() : null;
+        const late = this.isEscalated(a);
+        const next = late ? this.nextFor(a) : null;
         const active = ACTIVE.has(a.status);
         return [h('tr', { class: [`ust-${a.status}`, late && 'escalated'], dataset: { assignment: a.id } },
           h('td', {}, unit ? unit.callsign : a.unit_id),
@@ -403,6 +430,10 @@ export class Dispatch {
           d.assignment.reason ? h('span', { class: 'muted' }, ` — ${d.assignment.reason}`) : null];
       case 'assignment.status':
         return t('hist.status', { unit: unitName(d.assignment.unit_id), status: t(`astatus.${d.assignment.status}`) });
+      case 'assignment.escalated':
+        return [h('strong', {}, t('escalate.title', { unit: unitName(d.assignment.unit_id), s: d.timeout_s })),
+          d.next ? h('span', { class: 'muted' }, ` ${t('escalate.next', { unit: d.next.callsign, eta: duration(d.next.eta_s) })}`,
+            d.next.reason ? ` — ${d.next.reason}` : '') : h('span', { class: 'muted' }, ` ${t('escalate.no_next')}`)];
       default: return e.type;
     }
   }
