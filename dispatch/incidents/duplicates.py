@@ -7,6 +7,7 @@ incidents linked to a call from the same caller within the window. The call-take
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,8 +39,10 @@ def find(
     lon: float | None,
     caller: str | None,
     exclude_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[Duplicate]:
-    since = utcnow() - policy.duplicate_window
+    """`now` is the clock's time unless given (tests put incidents a millisecond either side of the window)."""
+    since = (now or utcnow()) - policy.duplicate_window
     category = None
     if type_code:
         itype = session.get(IncidentType, type_code)
