@@ -9,6 +9,7 @@ import { ConsoleMap } from './map.js';
 import { INTAKE_KEYS, Intake } from './intake.js';
 import { DISPATCH_KEYS, Dispatch } from './dispatch.js';
 import { Referrals } from './referrals.js';
+import { READINESS_KEY, Readiness } from './readiness.js';
 
 const VIEW_KEYS = { p: 'intake', d: 'dispatch', r: 'referrals' };
 
@@ -21,6 +22,7 @@ async function main() {
     dispatch: new Dispatch({ store, me, region, map }),
     referrals: new Referrals({ store }),
   };
+  const readiness = new Readiness({ store, me });
   let view = me.role === 'dispatcher' ? 'dispatch' : 'intake';
 
   const select = (name) => {
@@ -60,14 +62,23 @@ async function main() {
       select(VIEW_KEYS[e.key.toLowerCase()]);
       return;
     }
+    if (!inField && !e.ctrlKey && !e.metaKey && !e.altKey && readiness.enabled && e.key.toLowerCase() === 's') {
+      e.preventDefault();
+      readiness.toggle();
+      return;
+    }
     if (views[view].key(e, inField)) e.preventDefault();
   });
 
-  drawKeys('#keys-intake', INTAKE_KEYS);
-  drawKeys('#keys-dispatch', DISPATCH_KEYS);
+  // `S` (ready / not ready) works in every view, for those who take calls.
+  const ownKeys = readiness.enabled ? [READINESS_KEY] : [];
+  const intakeKeys = [...INTAKE_KEYS, ...ownKeys];
+  const dispatchKeys = [...DISPATCH_KEYS, ...ownKeys];
+  drawKeys('#keys-intake', intakeKeys);
+  drawKeys('#keys-dispatch', dispatchKeys);
   onLang(() => {
-    drawKeys('#keys-intake', INTAKE_KEYS);
-    drawKeys('#keys-dispatch', DISPATCH_KEYS);
+    drawKeys('#keys-intake', intakeKeys);
+    drawKeys('#keys-dispatch', dispatchKeys);
     applyI18n(document);
     store.emit('all');
   });

@@ -17,6 +17,7 @@ export class Store {
     this.stations = new Map();
     this.types = new Map();
     this.referrals = new Map();
+    this.me = null; // the logged-in user (GET /auth/me): `available` is kept current by `taker.available`
     this.listeners = [];
     this.ready = false;
     this.pending = [];
@@ -37,10 +38,10 @@ export class Store {
   async load({ referrals = true } = {}) {
     this.ready = false;
     this.pending = [];
-    const [calls, incidents, units, agencies, stations, types, open] = await Promise.all([
+    const [calls, incidents, units, agencies, stations, types, open, me] = await Promise.all([
       get('/api/v1/calls?active=true'), get('/api/v1/incidents?open=true'), get('/api/v1/units'),
       get('/api/v1/agencies'), get('/api/v1/stations'), get('/api/v1/incident-types'),
-      referrals ? get('/api/v1/referrals?open=true') : Promise.resolve([]),
+      referrals ? get('/api/v1/referrals?open=true') : Promise.resolve([]), get('/api/v1/auth/me'),
     ]);
     const full = await Promise.all(incidents.map((i) => get(`/api/v1/incidents/${i.id}`)));
     replace(this.types, types, 'code');
@@ -49,6 +50,7 @@ export class Store {
     replace(this.units, units);
     replace(this.calls, calls);
     replace(this.referrals, open);
+    this.me = me;
     this.incidents.clear();
     this.assignments.clear();
     for (const incident of full) {
@@ -118,6 +120,11 @@ export class Store {
     } else if (type === 'unit.status') {
       this.units.set(d.unit.id, { ...this.units.get(d.unit.id), ...d.unit });
       this.emit('units', d.unit.id);
+    } else if (type === 'taker.available') {
+      if (this.me && d.user_id === this.me.id) {
+        this.me.available = Boolean(d.available);
+        this.emit('readiness', event);
+      }
     } else if (type.startsWith('referral.')) {
       this.referrals.set(d.referral.id, d.referral);
       this.emit('referrals', d.referral.id);
