@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from dispatch.calls.models import Call
+from dispatch.calls.records import Match
 from dispatch.calls.service import CallBrief
+from dispatch.events.models import Event
 from dispatch.users import service as users
 from dispatch.users.models import User
 from telephony.ari.client import AriClient
@@ -32,6 +35,21 @@ async def pbx() -> AsyncIterator[AriDouble]:
     double = await AriDouble().start()
     yield double
     await double.stop()
+
+
+def queued_at(ctx: Ctx, channel: str, timeout: float = 5) -> float:
+    """When the call's `call.queued` was written (epoch seconds): after it, the bridge kicks the ACD."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        call = call_on(ctx, channel)
+        with ctx.sessions() as session:
+            at = session.scalar(
+                select(Event.at).where(Event.call_id == (call.id if call else -1), Event.type == "call.queued")
+            )
+        if at is not None:
+            return at.timestamp()
+        time.sleep(0.01)
+    raise AssertionError(f"call on {channel} never queued")
 
 
 def token(ctx: Ctx, role: str) -> str:
@@ -73,6 +91,16 @@ async def test_a_taker_who_becomes_ready_is_rung_at_once_by_a_remote_bridge(
         bridge = AriBridge(
             AriClient(pbx.url, pbx.user, pbx.password, pbx.app), desk, AriOptions(acd_interval_s=30)
         )  # fmt: skip
+        rounds: list[float] = []  # when each ACD round ended
+        claim = desk.claim
+
+        async def counted() -> list[Match]:
+            try:
+                return await claim()
+            finally:
+                rounds.append(time.time())
+
+        desk.claim = counted  # type: ignore[method-assign]
         await bridge.start()
         try:
             await pbx.wait_for(lambda: pbx.app_connected)
@@ -80,7 +108,8 @@ async def test_a_taker_who_becomes_ready_is_rung_at_once_by_a_remote_bridge(
             channel = await pbx.incoming_call("081234567890")
             assert channel is not None
             await pbx.wait_for(lambda: pbx.holding(channel))  # on hold, nobody ready
-            await asyncio.sleep(0.3)  # the ACD has looked at the queue and found nobody
+            queued = await asyncio.to_thread(queued_at, ctx, channel)
+            await pbx.wait_for(lambda: any(r > queued for r in rounds))  # the ACD looked and found nobody
             assert status_of(ctx, channel) == "offered"
             with ctx.sessions() as session:
                 user = session.get(User, taker)
