@@ -1,4 +1,5 @@
-"""A real server (uvicorn on a free loopback port, SQLite file) and a real headless Chromium.
+"""A real server (uvicorn on a free loopback port; the browser tests run once on SQLite and once on PostgreSQL)
+and a real headless Chromium.
 
 Browser tests are marked `browser`; they skip when /usr/bin/chromium or the vendored console assets
 (scripts/build_console.sh) are missing. Screenshots go to artifacts/screenshots/.
@@ -20,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Geolocation, Page, View
 from config.settings import Settings
 from dispatch.regions import seed
 from dispatch.users import service as users
+from tests.conftest import database
 from tests.servers import serve
 from ui.app import create_app
 from ui.cli import upgrade
@@ -67,9 +69,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def start(db: Path, **overrides: Any) -> Iterator[Server]:
+def start(database_url: str, **overrides: Any) -> Iterator[Server]:
     """Migrate, seed Padang, create one user per role, and serve the app in a background thread."""
-    settings = Settings(database_url=f"sqlite:///{db}", region="padang", **overrides)
+    settings = Settings(database_url=database_url, region="padang", **overrides)
     upgrade(settings)
     ctx = build(settings)
     server = Server("", ctx)
@@ -94,13 +96,23 @@ def start(db: Path, **overrides: Any) -> Iterator[Server]:
     ctx.engine.dispose()
 
 
-@pytest.fixture(scope="package")  # package, not session: sync Playwright holds a running loop in the main thread
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def browser_ready() -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed")
     if not (ROOT / "ui" / "static" / "vendor" / "leaflet" / "leaflet.js").exists():
         pytest.skip("console assets not built: run scripts/build_console.sh")
-    with start(tmp_path_factory.mktemp("browser") / "tanggap.db", ack_timeout_s=10) as running:
+
+
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
+def browser_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with database(request.param, tmp_path_factory.mktemp("browser")) as url:
+        yield url
+
+
+@pytest.fixture(scope="package")  # package, not session: sync Playwright holds a running loop in the main thread
+def server(browser_database: str) -> Iterator[Server]:
+    browser_ready()
+    with start(browser_database, ack_timeout_s=10) as running:
         yield running
 
 

@@ -448,11 +448,11 @@ def test_recommended_unit_is_assigned_with_one_key(server: Server, open_console:
     incident_id = _incident(server, "0813 5555 7002")
     desk.locator(f"#incident-list li[data-id='{incident_id}']").click()
     first = desk.locator("#recs li.rec:not(.busy)").first
-    expect(first).to_be_visible(timeout=5000)
+    expect(first).to_be_visible(timeout=15000)
     callsign = first.locator("strong").inner_text()
     desk.keyboard.press("1")  # assign the first recommended unit
     assigned = desk.locator("#incident-detail table.assigned tr", has_text=callsign)
-    expect(assigned).to_contain_text("Ditugaskan", timeout=5000)
+    expect(assigned).to_contain_text("Ditugaskan", timeout=15000)
     with server.api("dispatcher") as api:
         row = api.get(f"/api/v1/incidents/{incident_id}").json()["assignments"][0]
     assert row["reason"]  # the recommendation's reason is kept in the assignment history

@@ -4,6 +4,7 @@ the PBX, played in the supervisor's Chromium through the server (which fetches i
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -17,7 +18,8 @@ from sqlalchemy import select
 from dispatch.calls.models import Call
 from dispatch.users import service as users
 from dispatch.users.models import User
-from tests.browser.conftest import CHROMIUM, ROOT, Console, Server, start
+from tests.browser.conftest import Console, Server, browser_ready, start
+from tests.conftest import database
 from tests.doubles.ari_server import AriDouble
 from tests.servers import free_port
 
@@ -53,18 +55,25 @@ def until(check: Callable[[], Any], timeout: float = 10) -> Any:
 
 
 @pytest.fixture(scope="module")
-def pbx_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pbx, Server]]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed")
-    if not (ROOT / "ui" / "static" / "vendor" / "leaflet" / "leaflet.js").exists():
-        pytest.skip("console assets not built: run scripts/build_console.sh")
+def pbx_server(browser_database: str) -> Iterator[tuple[Pbx, Server]]:
+    """Its own server (with the ARI double and an in-server bridge) on the package's database kind: the
+    package's server shares the database, so this one gets a database of its own below."""
+    browser_ready()
     pbx = Pbx()
     ari = pbx.double
-    db = tmp_path_factory.mktemp("recordings") / "tanggap.db"
+    kind = "postgresql" if browser_database.startswith("postgresql") else "sqlite"
     try:
-        with start(
-            db, ari_url=ari.url, ari_bridge=True, ari_user=ari.user, ari_password=ari.password, agi_port=free_port()
-        ) as server:
+        with (
+            database(kind, Path(tempfile.mkdtemp(prefix="recordings-"))) as url,
+            start(
+                url,
+                ari_url=ari.url,
+                ari_bridge=True,
+                ari_user=ari.user,
+                ari_password=ari.password,
+                agi_port=free_port(),
+            ) as server,
+        ):
             until(lambda: ari.app_connected)
             yield pbx, server
     finally:
