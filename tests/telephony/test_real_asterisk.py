@@ -221,3 +221,51 @@ async def test_waiting_callers_are_held_greeted_and_survive_a_reconcile_and_a_br
         left = [b["id"] for b in await ari.bridges() if str(b["id"]).startswith("tanggap112-")]
         await ari.close()
     assert not left  # the test leaves no bridge behind
+
+
+async def test_a_bridge_killed_during_a_conversation_loses_nothing(ctx: Ctx, pbx: Pbx) -> None:
+    """The bridge dies mid-call (no clean stop: its lease and sockets are simply gone); the one started after
+    it adopts the conversation, and when the caller hangs up the call ends on record, the desk is hung up and
+    no bridge is left on the PBX."""
+    with ctx.sessions() as session:
+        desk = users.create(
+            session=session, username="desk", password="rahasia-112", role="call_taker", sip_endpoint=DESK
+        )
+        users.set_available(session=session, user=desk, available=True)
+    ari = pbx()
+    finished: list[dict[str, Any]] = []
+    try:
+        options = AriOptions(acd_interval_s=0.2, reconcile_interval_s=600, ring_timeout_s=10, lease=False)
+        first = AriBridge(pbx(), InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus), options)
+        await first.start()
+        await asyncio.wait_for(first.connected.wait(), 10)
+        channel = await dial_112(ari, "081298765440")
+        answered = await until(lambda: (c := call_on(ctx, channel)) is not None and c.status == "answered" and c)
+        for task in first._tasks:  # killed: nothing is cleaned up
+            task.cancel()
+        await asyncio.gather(*first._tasks, return_exceptions=True)
+        await first.app.close()
+        await first.client.close()
+        async with observed_bridge(ctx, pbx, finished):
+            await until(lambda: (c := call_on(ctx, channel)) is not None and c.status == "answered")
+            await ari.hangup(channel)
+            ended = await until(lambda: (c := call_on(ctx, channel)) is not None and c.status == "ended" and c)
+            assert ended.taker_id == answered.taker_id and ended.answered_at is not None
+            await until_gone(ari, f"tanggap112-mix-{answered.id}")
+    finally:
+        with contextlib.suppress(AriNotFound):
+            await ari.destroy_bridge("tanggap112-hold")
+        left = [b["id"] for b in await ari.bridges() if str(b["id"]).startswith("tanggap112-")]
+        legs = [c["id"] for c in await ari.channels() if str(c["id"]).startswith("tanggap-taker-")]
+        await ari.close()
+    assert not left and not legs  # no bridge and no desk leg left behind
+
+
+async def until_gone(ari: AriClient, bridge_id: str, timeout: float = 10) -> None:  # noqa: ASYNC109
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                await ari.bridge(bridge_id)
+            except AriNotFound:
+                return
+            await asyncio.sleep(0.1)
