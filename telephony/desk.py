@@ -82,7 +82,9 @@ class CallDesk(Protocol):
         """Take or renew the lease `name` for `ttl_s`; True if `holder` holds it now (dispatch/leases.py)."""
         ...
 
-    async def release(self, name: str, holder: str) -> None: ...
+    async def release(self, name: str, holder: str, why: str = "released") -> None:
+        """Give the lease up now; `why` ("released" or "replaced") is what /healthz shows."""
+        ...
 
     def on_taker_ready(self, kick: Kick) -> Callable[[], None]:
         """Call `kick` (from any thread) when a call-taker may have become ready; returns unsubscribe."""
@@ -232,8 +234,8 @@ class HttpDesk:
         body = await self._call("POST", "/lease", {"name": name, "holder": holder, "ttl_s": ttl_s})
         return bool(body["granted"])
 
-    async def release(self, name: str, holder: str) -> None:
-        await self._call("POST", "/lease/release", {"name": name, "holder": holder, "ttl_s": 1})
+    async def release(self, name: str, holder: str, why: str = "released") -> None:
+        await self._call("POST", "/lease/release", {"name": name, "holder": holder, "ttl_s": 1, "why": why})
 
     @property
     def notices_takers(self) -> bool:

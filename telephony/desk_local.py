@@ -262,11 +262,11 @@ class InProcessDesk:
             raise DeskUnavailable(f"bridge lease: {type(exc).__name__}") from exc
         return lease.granted
 
-    async def release(self, name: str, holder: str) -> None:
+    async def release(self, name: str, holder: str, why: str = "released") -> None:
         def work() -> None:
             try:
                 with self.sessions() as session:
-                    leases.release(session=session, name=name, holder=holder)
+                    leases.release(session=session, name=name, holder=holder, why=why)
             except SQLAlchemyError as exc:
                 raise DeskUnavailable(f"bridge lease: {type(exc).__name__}") from exc
 

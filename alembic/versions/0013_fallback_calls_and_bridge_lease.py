@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(length=128), nullable=False),
         sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
 

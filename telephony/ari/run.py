@@ -209,7 +209,7 @@ class AriBridge:
         self.app.forget_all()
         if self.options.lease:
             with contextlib.suppress(DeskUnavailable):
-                await self.desk.release(self.lease_name, self.holder)
+                await self.desk.release(self.lease_name, self.holder, "replaced")
 
     async def _journal_loop(self) -> None:
         """While calls the dialplan took are still going on, read the journal often, so their end is

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from websockets.asyncio.client import connect
 
+from dispatch import leases
 from dispatch.calls.models import Call
 from dispatch.events.service import since
 from telephony.ari.client import AriClient
@@ -40,6 +41,11 @@ def make_bridge(ctx: Ctx, pbx: AriDouble, **options: object) -> AriBridge:
     client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
     desk = InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
     return AriBridge(client, desk, AriOptions(**{**FAST, **options}))  # type: ignore[arg-type]
+
+
+def lease_state(ctx: Ctx) -> str:
+    with ctx.sessions() as session:
+        return leases.current(session=session, name="tanggap112-bridge").state
 
 
 def on_hold(pbx: AriDouble, channel: str) -> bool:
@@ -184,7 +190,7 @@ async def test_application_replaced_stops_the_bridge_acting(
     ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, make_taker: Callable[..., int]
 ) -> None:
     caplog.set_level(logging.ERROR, logger="telephony.ari.run")
-    async with running(make_bridge(ctx, pbx, lease=False, backoff_max_s=60), pbx) as bridge:
+    async with running(make_bridge(ctx, pbx, backoff_max_s=60), pbx) as bridge:
         waiting = await pbx.incoming_call("081234567890")
         assert waiting is not None
         await pbx.wait_for(lambda: on_hold(pbx, waiting))
@@ -192,6 +198,7 @@ async def test_application_replaced_stops_the_bridge_acting(
             await pbx.wait_for(lambda: bridge.state == "replaced")
             assert not bridge.app.active and not bridge.app.calls
             assert any("ApplicationReplaced" in r.getMessage() for r in caplog.records)
+            await pbx.wait_for(lambda: lease_state(ctx) == "replaced")  # what /healthz shows: nobody of ours acts
             make_taker("taker1")
             await bridge.app.route()  # its ACD rings nobody: the app is another connection's now
             assert not [r for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2]]

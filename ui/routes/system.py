@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from dispatch import leases
-from dispatch.clock import utcnow
 from dispatch.events import service as events
 from dispatch.users import service as users
 from telephony.ari.settings import AriOptions
@@ -26,8 +25,12 @@ def healthz(db: DB, ctx: CtxDep) -> dict[str, Any]:
     TANGGAP_ARI_BRIDGE) and until when; none while every bridge is down, waiting, or was replaced."""
     db.execute(text("SELECT 1"))
     lease = leases.current(session=db, name=f"{AriOptions().install}-bridge")
-    live = bool(lease.holder) and lease.expires_at > utcnow()
-    bridge = {"active": lease.holder if live else None, "until": lease.expires_at.isoformat() if live else None}
+    bridge: dict[str, Any] = {"active": lease.holder if lease.live else None}
+    if lease.live:
+        bridge["until"] = lease.expires_at.isoformat()
+    elif lease.holder:  # why nobody acts: the last bridge stopped, was replaced, or stopped renewing (died)
+        bridge["last"] = {"holder": lease.holder, "state": lease.state if lease.state != "active" else "expired",
+                          "since": lease.expires_at.isoformat()}  # fmt: skip
     return {"status": "ok", "region": ctx.region.pack.code, "database": ctx.engine.dialect.name, "bridge": bridge}
 
 

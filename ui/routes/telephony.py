@@ -218,6 +218,7 @@ class LeaseIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     holder: str = Field(min_length=1, max_length=128)
     ttl_s: float = Field(gt=0, le=60)
+    why: str = Field("released", pattern=r"^(released|replaced)$")  # for release
 
 
 @router.post("/api/v1/telephony/lease")
@@ -229,7 +230,7 @@ async def bridge_lease(body: LeaseIn, request: Request, _user: Bridge) -> dict[s
 
 @router.post("/api/v1/telephony/lease/release")
 async def bridge_lease_release(body: LeaseIn, request: Request, _user: Bridge) -> dict[str, bool]:
-    await desk_of(request.app).release(body.name, body.holder)
+    await desk_of(request.app).release(body.name, body.holder, body.why)
     return {"ok": True}
 
 
