@@ -1,4 +1,4 @@
-"""The `tanggap` command line: serve, demo, database, seeding, users, station import, road graphs."""
+"""The `tanggap` command line: serve, demo, database, backups, seeding, users, station import, road graphs."""
 
 from __future__ import annotations
 
@@ -76,6 +76,53 @@ def db_upgrade() -> None:
     settings = _settings()
     upgrade(settings)
     typer.echo(f"database schema is up to date ({settings.database_url.split('@')[-1]})")
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="The backup file to write")]) -> None:
+    """Write a consistent copy of the database to PATH (safe while the server runs)."""
+    from dispatch import backup as backups
+
+    settings = _settings()
+    try:
+        info = backups.backup(settings.sqlalchemy_url, path)
+    except backups.BackupError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"backed up {_where(settings)} to {path} ({info.kind}, schema revision {info.revision})")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="A file written by tanggap backup")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the database without asking")] = False,
+) -> None:
+    """Replace every row of the database with a backup, then migrate it to this version's schema."""
+    from alembic.script import ScriptDirectory
+
+    from dispatch import backup as backups
+
+    settings = _settings()
+    try:
+        info = backups.describe(path, backups.kind_of(settings.sqlalchemy_url))
+    except backups.BackupError as exc:
+        raise _fail(str(exc)) from None
+    known = {script.revision for script in ScriptDirectory(str(ALEMBIC_DIR)).walk_revisions()}
+    if info.revision not in known:  # the migrations could not bring it to this version: refuse before writing
+        raise _fail(f"{path} is from a newer Tanggap (schema revision {info.revision}); upgrade Tanggap first")
+    if not yes and not typer.confirm(f"Replace every row of {_where(settings)} with {path}?", default=False):
+        typer.echo("nothing restored", err=True)
+        raise typer.Exit(1)
+    try:
+        backups.restore(settings.sqlalchemy_url, path)
+    except backups.BackupError as exc:
+        raise _fail(str(exc)) from None
+    upgrade(settings)  # a backup from an older version gets this version's schema
+    typer.echo(f"restored {path} (schema revision {info.revision}) into {_where(settings)}; schema is up to date")
+
+
+def _where(settings: Settings) -> str:
+    """The database, without credentials."""
+    return settings.database_url.split("@")[-1]
 
 
 @app.command()
