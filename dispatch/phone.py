@@ -60,11 +60,19 @@ def _parsed(digits: str, region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+_HIDDEN_MIN = 4  # digits a masked number always hides, however short it is
+
+
 def mask(number: str | None) -> str | None:
-    """Keep the country code, the operator prefix and the last three digits: enough to tell callers apart."""
+    """Keep the country code, the operator prefix and the last three digits: enough to tell callers apart.
+
+    A short number (a local one a trunk passed through that could not be made E.164) keeps only its last two
+    characters: with the prefix and three digits kept, a 7-character number was shown whole."""
     if not number:
         return number
     if len(number) <= 6:
         return "*" * len(number)
     head = 6 if number.startswith("+") else 4
+    if len(number) - head - 3 < _HIDDEN_MIN:
+        return "*" * (len(number) - 2) + number[-2:]
     return number[:head] + "*" * (len(number) - head - 3) + number[-3:]

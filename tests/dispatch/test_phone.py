@@ -28,6 +28,17 @@ def test_mask_keeps_prefix_and_last_digits() -> None:
     assert mask(None) is None
 
 
+def test_a_short_number_is_never_shown_whole() -> None:
+    """A number the trunk passed through that could not be made E.164 is masked too (UU PDP): at least four
+    of its characters are hidden, whatever its length."""
+    assert mask("1234567") == "*****67" and mask("+123456") == "*****56"
+    for n in range(1, 17):
+        for number in ("9" * n, "+" + "9" * (n - 1)):
+            masked = mask(number)
+            assert masked is not None and len(masked) == len(number)
+            assert masked.count("*") >= min(len(number), 4), (number, masked)
+
+
 def test_the_quick_path_for_indonesian_numbers_agrees_with_phonenumbers(monkeypatch: pytest.MonkeyPatch) -> None:
     """normalise() skips libphonenumber for '+62...' and '0...' numbers of a possible length: same answer."""
     import random
