@@ -12,6 +12,7 @@ from config.settings import Settings
 from dispatch.context import Policy, Region
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.events.bus import EventBus, InProcessBus
+from dispatch.events.redis_bus import EventLog, RedisBus
 from dispatch.regions import load_pack
 
 
@@ -37,8 +38,6 @@ def policy_from(settings: Settings) -> Policy:
 
 def make_bus(settings: Settings) -> EventBus:
     if settings.event_bus == "redis":
-        from dispatch.events.redis_bus import RedisBus
-
         return RedisBus(settings.redis_url)
     return InProcessBus()
 
@@ -49,4 +48,7 @@ def build(settings: Settings, *, bus: EventBus | None = None, server: bool = Fal
     engine = make_engine(settings.sqlalchemy_url, background_checkpoint=server)
     bus = bus or make_bus(settings)
     region = Region(load_pack(settings.region_dir), policy_from(settings), road_graph=settings.road_graph)
-    return Ctx(settings, region, engine, make_sessionmaker(engine, bus), bus)
+    sessions = make_sessionmaker(engine, bus)
+    if isinstance(bus, RedisBus):  # what Redis did not bring is read from the log
+        bus.use_log(EventLog(sessions))
+    return Ctx(settings, region, engine, sessions, bus)

@@ -12,6 +12,9 @@ takes everything waiting in its queue and sends it as one message, and a batch w
 all consoles: a burst of 200 new calls reaches a hundred consoles as about a hundred websocket messages of one
 shared text instead of twenty thousand, which keeps the latency of a burst near that of a single call (see
 `scripts/bench_calls.py`). Consoles are sent events at most once per `_COALESCE_S` unless a new call comes.
+
+When the bus goes deaf (Redis down) every client is told `{"type": "bus.status", "data": {"live": false}}` (and
+`true` once it is back and caught up): the console then says its updates are delayed and reads the log itself.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 from dispatch import jsontext
 from dispatch.clock import utcnow
 from dispatch.events import service as events
-from dispatch.events.bus import Published
+from dispatch.events.bus import News, Published, health, watch
 from dispatch.incidents import assignments
 from dispatch.users.models import User
 from ui.context import Ctx
@@ -42,6 +45,7 @@ router = APIRouter()
 _BATCH = 500  # log rows read per query when catching up
 _PER_MESSAGE = 250  # messages per websocket message at most (about 100 KB)
 _BEHIND, _GONE = "behind", "gone"  # queue markers: fell behind / client disconnected
+_BUS_UP, _BUS_DOWN = "bus-up", "bus-down"  # queue markers: the bus is live / deaf
 # Consoles are sent events at most once per _COALESCE_S, except that a new call goes at once. A call brings about
 # five more events (queued, connecting, answered, recording, ended, a call-taker available again), often a few
 # milliseconds apart; sent one by one to 100 consoles they cost a send each (docs/telephony.md, stops 12 and 13).
@@ -132,6 +136,7 @@ class Broadcaster:
     loop: asyncio.AbstractEventLoop
     clients: set[Client] = field(default_factory=set)
     unsubscribe: Any = None
+    unwatch: Any = None
     _pending: list[Published] = field(default_factory=list)  # committed, not yet on the loop
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _held: list[Published] = field(default_factory=list)  # on the loop, waiting for the window to end
@@ -157,6 +162,18 @@ class Broadcaster:
         elif self._timer is None:
             self._timer = self.loop.call_at(self._sent_at + _COALESCE_S, self._send)
 
+    def from_watch(self, news: News) -> None:
+        """Called on the bus's thread when it goes deaf, is live again, or lost too much to replay."""
+        self.loop.call_soon_threadsafe(self._tell, news)
+
+    def _tell(self, news: News) -> None:
+        self.fan_out()  # events the bus delivered before its news go first
+        if self._held:
+            self._send()
+        marker = {"live": _BUS_UP, "deaf": _BUS_DOWN, "resync": _BEHIND}[news]
+        for client in list(self.clients):
+            client.offer(marker)
+
     def _send(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -173,6 +190,8 @@ class Broadcaster:
         """Stop taking events from the bus; events still held for the window are dropped with the clients."""
         if self.unsubscribe is not None:
             self.unsubscribe()
+        if self.unwatch is not None:
+            self.unwatch()
         if self._timer is not None:
             self._timer.cancel()
 
@@ -182,6 +201,7 @@ def broadcaster(app: FastAPI) -> Broadcaster:
     if found is None:
         found = Broadcaster(asyncio.get_running_loop())
         found.unsubscribe = app.state.ctx.bus.subscribe(found.from_bus)
+        found.unwatch = watch(app.state.ctx.bus, found.from_watch)
         app.state.broadcaster = found
     return found
 
@@ -274,8 +294,13 @@ def _last(ctx: Ctx) -> int:
         return events.last_seq(session)
 
 
-def _control(kind: str, seq: int, **data: Any) -> str:
+def _control(kind: str, seq: int | None, **data: Any) -> str:
     return jsontext.dumps({"seq": seq, "type": kind, "at": utcnow().isoformat(), "data": data})
+
+
+def _bus_status(live: bool) -> Part:
+    # No sequence number: it is about this server, not an event of the log, and must not move a client's `since`.
+    return _one(_control("bus.status", None, live=live))
 
 
 @router.websocket("/ws")
@@ -298,7 +323,10 @@ async def stream(ws: WebSocket) -> None:
     try:
         last = int(raw_since) if raw_since is not None else await asyncio.to_thread(_last, ctx)
         last = await _catch_up(ctx, ws, viewer, last)
-        await _send(ws, [_one(_control("live", last))])
+        live = [_one(_control("live", last))]
+        if health(ctx.bus) != "ok":
+            live.append(_bus_status(False))
+        await _send(ws, live)
         await _follow(ctx, ws, viewer, client, last)
     except WebSocketDisconnect:
         pass
@@ -313,6 +341,9 @@ async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, client: Client, last:
         for item in await client.take():
             if item == _GONE:
                 return
+            if item in (_BUS_UP, _BUS_DOWN):
+                parts.append(_bus_status(item == _BUS_UP))
+                continue
             if item == _BEHIND:
                 parts.append(_one(_control("resync", last, reason="fell behind; reconnect with since")))
                 await _send(ws, parts)

@@ -2,7 +2,8 @@
 
 Callers only see `EventBus`: `publish` a batch after a commit, `subscribe(handler) -> unsubscribe`. The first
 implementation is in-process; a PostgreSQL LISTEN/NOTIFY or Redis one can fan out across server processes
-behind the same two methods.
+behind the same two methods. A bus that can go deaf (Redis) also says how it is (`health`) and tells watchers
+when it goes deaf, is live again, or lost so much that websocket clients must resync (`watch`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,34 @@ class Published:
 
 Handler = Callable[[Published], None]
 Unsubscribe = Callable[[], None]
+Health = Literal["ok", "degraded", "down"]
+News = Literal["live", "deaf", "resync"]  # what a watched bus tells its watchers
+NewsHandler = Callable[[News], None]
 
 
 class EventBus(Protocol):
     def publish(self, events: Sequence[Published]) -> None: ...
 
     def subscribe(self, handler: Handler) -> Unsubscribe: ...
+
+
+@runtime_checkable
+class WatchedBus(Protocol):
+    """A bus that can lose its transport: "ok" live, "degraded" deaf but delivering from the event log,
+    "down" delivering nothing."""
+
+    def health(self) -> Health: ...
+
+    def watch(self, handler: NewsHandler) -> Unsubscribe: ...
+
+
+def health(bus: object) -> Health:
+    """An in-process bus cannot go deaf: it is always "ok"."""
+    return bus.health() if isinstance(bus, WatchedBus) else "ok"
+
+
+def watch(bus: object, handler: NewsHandler) -> Unsubscribe:
+    return bus.watch(handler) if isinstance(bus, WatchedBus) else (lambda: None)
 
 
 @dataclass

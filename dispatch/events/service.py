@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -15,6 +16,7 @@ from dispatch.errors import Invalid
 from dispatch.events.bus import EventBus, Published
 from dispatch.events.models import Event
 
+log = logging.getLogger(__name__)
 _PENDING = "tanggap_pending_events"
 _LOCKED = "tanggap_events_locked"
 # On PostgreSQL two transactions can take sequence numbers in one order and commit in the other; a reader
@@ -133,12 +135,21 @@ def for_incident(session: Session, incident_id: int) -> Sequence[Event]:
     return session.scalars(select(Event).where(Event.incident_id == incident_id).order_by(Event.seq)).all()
 
 
+publish_failures = 0  # publishes that raised (a bus that reports its own failures, like RedisBus, never does)
+
+
 def _after_commit(session: Session) -> None:
+    global publish_failures
     pending: list[Published] = session.info.pop(_PENDING, [])
     session.info.pop(_LOCKED, None)
     bus: EventBus | None = session.info.get("bus")
     if pending and bus is not None:
-        bus.publish(pending)
+        try:
+            bus.publish(pending)
+        except Exception as exc:  # committed already: the events are in the log, which subscribers catch up from
+            publish_failures += 1
+            log.warning("publishing events %s..%s failed (%s); they are in the event log", pending[0].seq,
+                        pending[-1].seq, type(exc).__name__)  # fmt: skip
 
 
 def _after_rollback(session: Session) -> None:

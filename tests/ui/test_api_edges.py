@@ -110,4 +110,5 @@ def test_responder_sees_only_its_unit_and_masked_numbers(client: TestClient, aut
 def test_healthz_and_openapi(client: TestClient) -> None:
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["bridge"] == {"active": None}  # no ARI bridge runs
+    assert health["database"] == "ok" and health["bus"] == "ok"  # the in-process bus cannot go deaf
     assert "/api/v1/incidents" in client.get("/openapi.json").json()["paths"]

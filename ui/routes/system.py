@@ -2,36 +2,52 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch import leases
 from dispatch.events import service as events
+from dispatch.events.bus import health
 from dispatch.users import service as users
 from telephony.ari.settings import AriOptions
 from ui.deps import DB, Admin, AnyUser, CtxDep, Staff, shown
 from ui.routes.auth import me_data
 from ui.routes.calls import sms_sender
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz")
-def healthz(db: DB, ctx: CtxDep) -> dict[str, Any]:
-    """Up, and which ARI bridge acts: the holder of the bridge lease (a `tanggap ari` process or a server with
-    TANGGAP_ARI_BRIDGE) and until when; none while every bridge is down, waiting, or was replaced."""
-    db.execute(text("SELECT 1"))
-    lease = leases.current(session=db, name=f"{AriOptions().install}-bridge")
+def healthz(ctx: CtxDep) -> Any:
+    """Up; the database ("ok"/"down") and the event bus ("ok", "degraded": deaf to the other servers and
+    delivering from the event log, "down") apart; and which ARI bridge acts: the holder of the bridge lease (a
+    `tanggap ari` process or a server with TANGGAP_ARI_BRIDGE) and until when; none while every bridge is down,
+    waiting, or was replaced. 200 while the database answers, 503 when it does not."""
+    bus = health(ctx.bus)
+    head = {"region": ctx.region.pack.code, "dialect": ctx.engine.dialect.name, "bus": bus,
+            "bus_publish_failures": getattr(ctx.bus, "publish_failures", 0) + events.publish_failures}  # fmt: skip
+    try:
+        with ctx.sessions() as db:
+            db.execute(text("SELECT 1"))
+            lease = leases.current(session=db, name=f"{AriOptions().install}-bridge")
+    except SQLAlchemyError as exc:
+        log.warning("health check: the database is down (%s)", type(exc).__name__)
+        return JSONResponse({"status": "down", **head, "database": "down"}, status_code=503)
     bridge: dict[str, Any] = {"active": lease.holder if lease.live else None}
     if lease.live:
         bridge["until"] = lease.expires_at.isoformat()
     elif lease.holder:  # why nobody acts: the last bridge stopped, was replaced, or stopped renewing (died)
         bridge["last"] = {"holder": lease.holder, "state": lease.state if lease.state != "active" else "expired",
                           "since": lease.expires_at.isoformat()}  # fmt: skip
-    return {"status": "ok", "region": ctx.region.pack.code, "database": ctx.engine.dialect.name, "bridge": bridge}
+    status = "ok" if bus == "ok" else "degraded"
+    return {"status": status, **head, "database": "ok", "bridge": bridge}
 
 
 @router.get("/api/v1/events")

@@ -4,7 +4,7 @@ import { $, fill, h, typing } from '../lib/dom.js';
 import { applyI18n, onLang, t } from '../lib/i18n.js';
 import { Stream } from '../lib/stream.js';
 import { boot, connection, tickTimers, toast } from '../lib/shell.js';
-import { Store } from './store.js';
+import { LogFollower, Store } from './store.js';
 import { ConsoleMap } from './map.js';
 import { INTAKE_KEYS, Intake } from './intake.js';
 import { DISPATCH_KEYS, Dispatch } from './dispatch.js';
@@ -97,13 +97,29 @@ async function main() {
       loading = false;
     }
   };
+  const follower = new LogFollower({
+    receive: (event) => stream.receive(event),
+    since: () => (store.ready ? stream.seq : null),
+    onChange: (delayed) => {
+      $('#bus-banner').hidden = !delayed;
+      document.body.classList.toggle('bus-delayed', delayed);
+    },
+  });
   const stream = new Stream({
-    onEvent: (event) => store.apply(event),
-    // Once loaded, a reconnect replays what was missed from `since`: no reload needed.
-    onLive: () => load(),
+    onEvent: (event) => {
+      if (event.type === 'bus.status') follower.set(Boolean(event.data && event.data.live));
+      else store.apply(event);
+    },
+    // Once loaded, a reconnect replays what was missed from `since`: no reload needed. A server whose bus is
+    // deaf says so right after `live`; one that says nothing is live.
+    onLive: () => {
+      follower.set(true);
+      load();
+    },
     onState: connection,
   });
   window.tanggapStream = stream; // for the browser tests and for a supervisor's console debugging
+  window.tanggapFollower = follower;
   stream.start();
   tickTimers();
   setInterval(() => store.prune(views.intake.current), 10 * 60 * 1000);

@@ -173,4 +173,47 @@ function replace(map, rows, key = 'id') {
   for (const row of rows) map.set(row[key], row);
 }
 
+/**
+ * While the server says its bus is deaf (`bus.status` live: false), events may come late or not at all on the
+ * websocket: read the event log every few seconds ourselves, through `receive` (the stream's own dedupe by
+ * `seq`, so an event that also comes on the websocket is applied once), until the bus is back.
+ */
+export class LogFollower {
+  constructor({ receive, since, onChange, everyMs = 3000 }) {
+    Object.assign(this, { receive, since, onChange, everyMs });
+    this.delayed = false;
+    this.timer = null;
+    this.reading = false;
+  }
+
+  /** `live`: the server's bus is live (also on every websocket (re)connection, until it says otherwise). */
+  set(live) {
+    if (this.delayed === !live) return;
+    this.delayed = !live;
+    clearInterval(this.timer);
+    this.timer = null;
+    if (this.delayed) {
+      this.timer = setInterval(() => this.read(), this.everyMs);
+      this.read();
+    }
+    this.onChange(this.delayed);
+  }
+
+  async read() {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      for (let since = this.since(); since != null; since = this.since()) {
+        const rows = await get(`/api/v1/events?since=${since}&limit=500`);
+        for (const event of rows) this.receive(event);
+        if (rows.length < 500 || !this.delayed) break;
+      }
+    } catch {
+      // The server itself is unreachable: the connection banner says so, and the next round tries again.
+    } finally {
+      this.reading = false;
+    }
+  }
+}
+
 export const ACTIVE = new Set(['dispatched', 'acknowledged', 'en_route', 'on_scene', 'transporting', 'at_hospital']);

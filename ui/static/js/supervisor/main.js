@@ -46,11 +46,14 @@ async function main() {
     loadLive();
     if ($('#to').value >= localDate(0) || !data.all) loadPeriod();
   }, 1500);
+  const delayed = busBanner(refresh);
   const stream = new Stream({
     onEvent: (event) => {
-      if (LIVE.some((prefix) => event.type.startsWith(prefix))) refresh();
+      if (event.type === 'bus.status') delayed(!(event.data && event.data.live));
+      else if (LIVE.some((prefix) => event.type.startsWith(prefix))) refresh();
     },
     onLive: (first) => {
+      delayed(false); // a server whose bus is deaf says so right after `live`
       if (!first || !data.all || !data.queue) refresh(); // missed events, or a first load that failed
     },
     onState: connection,
@@ -60,6 +63,30 @@ async function main() {
   setInterval(() => {
     if (stream.state !== 'live') connection(stream.state, { retryAt: stream.retryAt });
   }, 1000);
+}
+
+/**
+ * While the server's bus is deaf (Redis down) events may not come: say so in a banner under the connection's
+ * and reload the live figures every few seconds instead, until the bus is back. Returns `set(delayed)`.
+ */
+function busBanner(refresh, everyMs = 5000) {
+  const banner = h('div', { id: 'bus-banner', class: 'banner bus-delayed', role: 'status', 'aria-live': 'polite' });
+  Object.assign(banner.style, { background: '#fff3e0', color: '#7a3b00', fontWeight: '600' });
+  banner.hidden = true;
+  const draw = () => {
+    banner.textContent = t('bus.delayed');
+  };
+  draw();
+  onLang(draw);
+  ($('#offline-banner') || document.body.firstChild).after(banner);
+  let timer = null;
+  return (delayed) => {
+    if (banner.hidden === !delayed) return;
+    banner.hidden = !delayed;
+    clearInterval(timer);
+    timer = delayed ? setInterval(refresh, everyMs) : null;
+    if (delayed) refresh();
+  };
 }
 
 function params(extra = {}) {
