@@ -1,0 +1,52 @@
+"""Caller numbers at the edges: trunk formats, what is not a number, and masking short and national numbers."""
+
+import pytest
+
+from dispatch.phone import mask, normalise
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("6281234567890", "+6281234567890"),  # the trunk's form: country code without the plus
+        ("6281234567", "+6281234567"),  # the shortest such number that is still taken as one
+        ("00 62 812 3456 7890", "+6281234567890"),  # international prefix 00
+        ("00441632960000", "+441632960000"),
+    ],
+)
+def test_trunk_and_international_forms_are_one_caller(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0812", "0812"),  # too short for a mobile: digits kept, no '+62' invented
+        ("+6281", "6281"),
+        ("+12", "12"),  # not even parseable
+        ("12-34", "1234"),  # only the digits are kept
+    ],
+)
+def test_what_is_not_a_possible_number_keeps_its_digits_without_a_plus(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["+", " + ", "Anonymous", "PRIVATE"])
+def test_no_digits_is_a_withheld_number(raw: str) -> None:
+    assert normalise(raw) is None
+
+
+@pytest.mark.parametrize(("number", "masked"), [("123", "***"), ("112", "***"), ("123456", "******")])
+def test_a_short_code_is_masked_whole(number: str, masked: str) -> None:
+    assert mask(number) == masked
+
+
+def test_a_national_number_keeps_its_operator_prefix_and_last_three_digits() -> None:
+    assert mask("081234567890") == "0812*****890"
+    assert mask("+6281234567890") == "+62812*****890"
+
+
+def test_the_shortest_numbers_that_keep_their_prefix_hide_four_digits() -> None:
+    """An 11-digit national mobile (and its E.164 form) is long enough to keep prefix and last three digits."""
+    assert mask("08123456789") == "0812****789"
+    assert mask("+628123456789") == "+62812****789"
