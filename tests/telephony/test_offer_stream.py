@@ -45,6 +45,7 @@ class Gate:
 
     def __init__(self) -> None:
         self.entered, self.open = threading.Event(), threading.Event()
+        self.written = threading.Event()  # the held batch has been written (or refused as known)
         self.first = True
 
     def install(self, app: Any) -> None:
@@ -56,6 +57,10 @@ class Gate:
                 self.first = False
                 self.entered.set()
                 await asyncio.to_thread(self.open.wait, 30)  # opened from the test's own thread and loop
+                try:
+                    return await real(ringing, actor=actor)
+                finally:
+                    self.written.set()
             return await real(ringing, actor=actor)
 
         desk.offer_many = gated  # type: ignore[method-assign]
@@ -136,7 +141,7 @@ async def test_calls_out_when_the_stream_drops_go_by_http_and_are_recorded_once(
             await desk._stream._ws.close()  # the connection drops with the ten calls unanswered
             offered = await calls
             gate.open.set()  # the server then writes the stream's copy of the calls: nothing new
-            await asyncio.sleep(0.3)
+            assert await asyncio.to_thread(gate.written.wait, 10)  # the marker: that copy has been written
         finally:
             await desk.close()
     assert requests == ["POST /calls/batch"]
