@@ -17,6 +17,7 @@ from config.settings import Settings
 from dispatch.models import Base
 from dispatch.regions import seed
 from dispatch.users import service as users
+from tests.servers import RedisProcess
 from ui.app import create_app
 from ui.context import Ctx, build
 
@@ -107,3 +108,14 @@ def auth(make_user: Callable[..., str]) -> dict[str, dict[str, str]]:
     out = {role: {"Authorization": f"Bearer {make_user(role)}"} for role in ROLES}
     out["responder"] = {"Authorization": f"Bearer {make_user('responder', unit='DAMKAR-03-PMK1')}"}
     return out
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A `redis-server` of the test's own on a free port: fault tests kill it, never the machine's shared one."""
+    server = RedisProcess(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -7,26 +7,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from dispatch.events.redis_bus import RedisBus
 from tests.browser.conftest import DESKTOP, Console, Server, browser_ready, start
-from tests.dispatch.test_redis_faults import RedisProcess
+from tests.servers import RedisProcess
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture

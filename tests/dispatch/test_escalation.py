@@ -27,8 +27,11 @@ PADANG_BARAT = (-0.9262, 100.3560)
 MS = timedelta(milliseconds=1)
 
 
-def dispatch(ctx: Ctx, session: Session, callsign: str = "DAMKAR-03-PMK1") -> Assignment:
-    body = IncidentIn(type_code="fire_house", lat=PADANG_BARAT[0], lon=PADANG_BARAT[1])
+def dispatch(
+    ctx: Ctx, session: Session, callsign: str = "DAMKAR-03-PMK1", at: tuple[float, float] = PADANG_BARAT
+) -> Assignment:
+    """A house fire at `at` with `callsign` assigned to it, not acknowledged."""
+    body = IncidentIn(type_code="fire_house", lat=at[0], lon=at[1])
     incident = incidents.create(session=session, region=ctx.region, body=body, actor="t", user_id=None)
     unit = session.scalars(select(Unit).where(Unit.callsign == callsign)).one()
     return assignments.assign(session=session, incident_id=incident.id, unit_id=unit.id, actor="d", user_id=None)

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -27,66 +23,7 @@ from dispatch.events import service as events
 from dispatch.events.bus import Handler, Published, Unsubscribe
 from dispatch.events.redis_bus import EventLog, RedisBus
 from dispatch.models import Base
-from tests.servers import free_port
-
-DEADLINE_S = 20.0
-
-
-class RedisProcess:
-    """A `redis-server` of the test's own, killed with SIGKILL and started again on the same port."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.folder = folder
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        argv = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(
-            ["redis-server", *argv, "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        probe = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        try:
-            until(lambda: _pings(probe), "redis-server did not start")
-        finally:
-            probe.close()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()  # -9: no goodbye to the clients
-            self.proc.wait(10)
-        self.proc = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
-def until(condition: Callable[[], object], what: str, deadline_s: float = DEADLINE_S) -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(what)
-        time.sleep(0.02)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+from tests.servers import DEADLINE_S, RedisProcess, until
 
 
 class Collector:

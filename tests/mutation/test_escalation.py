@@ -9,37 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.agencies.models import Unit
-from dispatch.events.models import Event
-from dispatch.incidents import assignments, escalation
-from dispatch.incidents import service as incidents
-from dispatch.incidents.models import Assignment
-from dispatch.incidents.schemas import IncidentIn
+from dispatch.incidents import escalation
+from tests.dispatch.test_escalation import dispatch, escalations, timeout
 from ui.context import Ctx
 
-PADANG_BARAT = (-0.9262, 100.3560)
 SIKUAI = (-1.1276, 100.3528)  # an island: no fire engine or ambulance drives there from the mainland
-
-
-def dispatch(
-    ctx: Ctx, session: Session, callsign: str = "DAMKAR-03-PMK1", at: tuple[float, float] = PADANG_BARAT
-) -> Assignment:
-    body = IncidentIn(type_code="fire_house", lat=at[0], lon=at[1])
-    incident = incidents.create(session=session, region=ctx.region, body=body, actor="t", user_id=None)
-    unit = session.scalars(select(Unit).where(Unit.callsign == callsign)).one()
-    return assignments.assign(session=session, incident_id=incident.id, unit_id=unit.id, actor="d", user_id=None)
-
-
-def escalations(session: Session) -> list[Event]:
-    session.rollback()  # read what is committed now
-    return list(session.scalars(select(Event).where(Event.type == escalation.ESCALATED).order_by(Event.seq)))
-
-
-def timeout(ctx: Ctx) -> timedelta:
-    return timedelta(seconds=ctx.region.policy.ack_timeout_s)
 
 
 def test_the_event_says_how_overdue_to_the_millisecond(ctx: Ctx, session: Session) -> None:

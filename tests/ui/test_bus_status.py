@@ -20,20 +20,9 @@ from dispatch.models import Base
 from dispatch.regions import seed
 from dispatch.users import service as users
 from tests.conftest import PASSWORD
-from tests.dispatch.test_redis_faults import DEADLINE_S, RedisProcess, until
-from tests.servers import serve
+from tests.servers import DEADLINE_S, RedisProcess, serve, until
 from ui.app import create_app
 from ui.context import Ctx, build
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    server = RedisProcess(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture
