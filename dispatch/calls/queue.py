@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
+from dispatch.calls.records import DESK_BUSY as DESK_BUSY
+from dispatch.calls.records import DESK_FREE_AGAIN
 from dispatch.calls.records import Match as Match
 from dispatch.clock import as_utc, utcnow
 from dispatch.events.bus import Published
@@ -163,9 +165,6 @@ def requeue(*, session: Session, call_id: int, taker_id: int, reason: str, taker
     # console (their desk did not answer, or answered busy), so it is recorded all the same.
     _set_ready(session, taker_id, taker_available, reason, actor, tell=not taker_available)
     session.commit()
-
-
-DESK_BUSY, DESK_FREE_AGAIN = "desk_busy", "desk_free_again"
 
 
 def ready_after_busy(*, session: Session, taker_id: int, actor: str, look_back: int = 500) -> bool:

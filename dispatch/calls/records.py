@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from dispatch.calls.models import Call
 
 QUEUE = "tanggap112"
+# Why a call-taker's desk is not ready (the reason of their `taker.available` event): it answered busy, and the
+# pause after it is over. The bridge sends the first, the queue answers with the second.
+DESK_BUSY, DESK_FREE_AGAIN = "desk_busy", "desk_free_again"
 
 
 @dataclass(frozen=True)

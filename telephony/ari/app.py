@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from dispatch.calls.records import CallBrief, Match
+from dispatch.calls.records import DESK_BUSY, CallBrief, Match
 from telephony.ari import channels
 from telephony.ari.channels import TAKER_PREFIX, Leg
 from telephony.ari.client import AriClient, AriError, AriNotFound
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 Json = dict[str, Any]
 T = TypeVar("T")
 _HANGUP = {"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"}
-DESK_BUSY = "desk_busy"  # as dispatch.calls.queue.DESK_BUSY (not imported: the bridge loads no ORM)
 _USER_BUSY = 17  # Q.850 cause of a desk phone that answered 486 Busy Here
 _SETTLE_MAX_S = 1.0  # the longest a caller's answer and music wait for other callers to be recorded
 
