@@ -8,12 +8,13 @@ when it goes deaf, is live again, or lost so much that websocket clients must re
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Published:
 
 Handler = Callable[[Published], None]
 Unsubscribe = Callable[[], None]
+T = TypeVar("T")
 Health = Literal["ok", "degraded", "down"]
 News = Literal["live", "deaf", "resync"]  # what a watched bus tells its watchers
 NewsHandler = Callable[[News], None]
@@ -68,6 +70,30 @@ def watch(bus: object, handler: NewsHandler) -> Unsubscribe:
     return bus.watch(handler) if isinstance(bus, WatchedBus) else (lambda: None)
 
 
+class Listeners(Generic[T]):
+    """Callbacks added and removed from any thread; `add` returns the function that removes the one added."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, T] = {}
+        self._keys = itertools.count()
+        self._lock = threading.Lock()
+
+    def add(self, item: T) -> Unsubscribe:
+        with self._lock:
+            key = next(self._keys)
+            self._items[key] = item
+
+        def remove() -> None:
+            with self._lock:
+                self._items.pop(key, None)
+
+        return remove
+
+    def all(self) -> list[T]:
+        with self._lock:
+            return list(self._items.values())
+
+
 @dataclass
 class InProcessBus:
     """Delivers to handlers in this process, synchronously and in sequence order.
@@ -76,13 +102,12 @@ class InProcessBus:
     and skipped so it cannot stop delivery to the others.
     """
 
-    _handlers: dict[int, Handler] = field(default_factory=dict)
-    _next: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _handlers: Listeners[Handler] = field(default_factory=Listeners)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # one publish at a time: sequence order
 
     def publish(self, events: Sequence[Published]) -> None:
         with self._lock:
-            handlers = list(self._handlers.values())
+            handlers = self._handlers.all()
             for event in sorted(events, key=lambda e: e.seq):
                 for handler in handlers:
                     try:
@@ -91,13 +116,4 @@ class InProcessBus:
                         log.exception("event handler failed on seq %s", event.seq)
 
     def subscribe(self, handler: Handler) -> Unsubscribe:
-        with self._lock:
-            key = self._next
-            self._next += 1
-            self._handlers[key] = handler
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._handlers.pop(key, None)
-
-        return unsubscribe
+        return self._handlers.add(handler)

@@ -29,7 +29,7 @@ from redis.retry import Retry
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.events import service as event_log
-from dispatch.events.bus import Handler, Health, InProcessBus, News, NewsHandler, Published, Unsubscribe
+from dispatch.events.bus import Handler, Health, InProcessBus, Listeners, News, NewsHandler, Published, Unsubscribe
 
 log = logging.getLogger(__name__)
 CHANNEL = "tanggap112:events"
@@ -103,8 +103,7 @@ class RedisBus:
         self._seen: set[int] = set()
         self._order: collections.deque[int] = collections.deque()
         self._deliver_lock = threading.Lock()
-        self._watchers: dict[int, NewsHandler] = {}
-        self._next_watcher = 0
+        self._watchers: Listeners[NewsHandler] = Listeners()
         self._connected = threading.Event()
         self._log_ok = False
         self._missed = threading.Event()  # a publish failed: read the log soon
@@ -178,16 +177,7 @@ class RedisBus:
         return "down"
 
     def watch(self, handler: NewsHandler) -> Unsubscribe:
-        with self._deliver_lock:
-            key = self._next_watcher
-            self._next_watcher += 1
-            self._watchers[key] = handler
-
-        def unwatch() -> None:
-            with self._deliver_lock:
-                self._watchers.pop(key, None)
-
-        return unwatch
+        return self._watchers.add(handler)
 
     def wait_live(self, timeout: float) -> bool:
         """True once the listener is subscribed and caught up (for start-up checks and tests)."""
@@ -263,9 +253,7 @@ class RedisBus:
         self._tell("live" if live else "deaf")
 
     def _tell(self, news: News) -> None:
-        with self._deliver_lock:
-            watchers = list(self._watchers.values())
-        for handler in watchers:
+        for handler in self._watchers.all():
             try:
                 handler(news)
             except Exception:
