@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Roles that see caller numbers in full; the others see them masked (UU PDP No. 27/2022).
     roles_seeing_caller: tuple[str, ...] = ("call_taker", "supervisor", "admin")
 
+    # Where a server (Twilio webhooks) and a bridge keep, fsync'd, what the database or the server could not take
+    # yet (telephony/spool.py); on the machine's own disk, never a network share.
+    journal_dir: Path = Path("./journal")
+
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     ws_buffer: int = Field(1000, ge=10, le=100_000)
 
