@@ -17,7 +17,7 @@ from config.settings import Settings
 from dispatch.models import Base
 from dispatch.regions import seed
 from dispatch.users import service as users
-from tests.servers import RedisProcess
+from tests.servers import PostgresProcess, RedisProcess
 from ui.app import create_app
 from ui.context import Ctx, build
 
@@ -119,3 +119,16 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresProcess]:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, a free port): fault tests stop and
+    restart it, never the machine's shared one."""
+    server = PostgresProcess()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.remove()

@@ -3,8 +3,12 @@ real sockets (slow websocket clients, browsers, telephony doubles)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -90,3 +94,46 @@ def until(condition: Callable[[], object], what: str, deadline_s: float = DEADLI
         if time.monotonic() > end:
             raise AssertionError(what)
         time.sleep(0.02)
+
+
+class PostgresProcess:
+    """A PostgreSQL cluster of the test's own (initdb in `folder`, a free port), stopped, killed and started
+    again at will; never the machine's shared server. As root, the cluster is run by the `postgres` user, since
+    PostgreSQL refuses to run as root."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        # Its own temporary folder, not pytest's tmp_path: that one sits in folders only root may enter.
+        self.folder = Path(tempfile.mkdtemp(prefix="tanggap-pg-"))
+        self.data = self.folder / "pgdata"
+        self.log = self.folder / "postgres.log"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str) -> None:
+        subprocess.run([*self._as, *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def init(self) -> None:
+        if self._as:
+            shutil.chown(self.folder, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` closes every client connection, as `pg_ctlcluster ... restart` does."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would (`immediate`: no checkpoint, clients cut; recovery on the next start)."""
+        self.stop("immediate")
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
