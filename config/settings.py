@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REGIONS_DIR = Path(__file__).resolve().parent / "regions"
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class Settings(BaseSettings):
@@ -68,6 +71,9 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_from_number: str | None = None
     public_url: str | None = None
+    # Desk phones (E.164, comma-separated) a Twilio caller is dialled to, all at once, while the database cannot
+    # be reached; without them the caller is held in Twilio's queue until it can (docs/telephony.md).
+    twilio_fallback_numbers: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("database_url")
     @classmethod
@@ -75,6 +81,22 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
+
+    @field_validator("twilio_fallback_numbers", mode="before")
+    @classmethod
+    def _desk_numbers(cls, value: object) -> object:
+        """`+62751111,+62751112` (or a JSON list): E.164 numbers, at most 10 (what one Twilio <Dial> rings)."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a comma-separated list of E.164 numbers")
+        numbers = tuple(str(n).strip() for n in value if str(n).strip())
+        bad = [n for n in numbers if not E164.match(n)]
+        if bad:
+            raise ValueError(f"not E.164 numbers (+ country code, digits only): {', '.join(bad)}")
+        if len(numbers) > 10:
+            raise ValueError("at most 10 numbers: Twilio rings no more at once")
+        return numbers
 
     @field_validator("region")
     @classmethod

@@ -9,7 +9,7 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -18,6 +18,7 @@ from dispatch import jsontext
 from dispatch.clock import as_utc
 
 log = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 3  # PostgreSQL: connecting, and waiting for a free connection of the pool
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -105,9 +106,15 @@ def make_engine(url: str, *, background_checkpoint: bool = False, **kwargs: Any)
             event.listen(engine, "connect", _no_autocheckpoint)
             WalCheckpointer(engine).start()
         return engine
+    # A PostgreSQL that is down or unreachable must fail a request within seconds, not after the system's TCP
+    # timeout (minutes): Twilio gives a webhook 15 s, and the webhook still has to retry once and journal the call
+    # (ui/twilio_journal.py). libpq's connect_timeout is whole seconds; the URL's own value wins.
+    connect_args: dict[str, Any] = kwargs.pop("connect_args", {})
+    if "connect_timeout" not in make_url(url).query:
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S, **connect_args}
     if "poolclass" not in kwargs:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
-    return create_engine(url, **kwargs)
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=CONNECT_TIMEOUT_S)
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def make_sessionmaker(engine: Engine, bus: Any) -> sessionmaker[Session]:

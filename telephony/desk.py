@@ -36,8 +36,31 @@ def _brief(body: dict[str, Any]) -> CallBrief:
     )
 
 
+def _at(body: dict[str, Any], at: datetime | None) -> dict[str, Any]:
+    """`at` only when given: a server that records the time itself needs no field it does not know."""
+    return {**body, "at": at.isoformat()} if at is not None else body
+
+
 class DeskUnavailable(Exception):
     """The dispatch core could not be reached; the bridge keeps the caller on hold and retries."""
+
+
+class DeskRefused(DeskUnavailable):
+    """The server answered, and said no to this step (no such call, invalid): trying it again changes nothing, so
+    the bridge's journal sets it aside instead of waiting on it (telephony/desk_journal.py)."""
+
+
+_REFUSED = {400, 404, 409, 422}  # the server's own verdict on the step; 401, 403, 429 and 5xx may pass
+
+
+def _refusal(status: object, detail: str) -> DeskUnavailable:
+    return (DeskRefused if status in _REFUSED else DeskUnavailable)(f"{status} {detail}")
+
+
+def _refused_on_stream(why: str) -> DeskUnavailable:
+    """The call stream's 4xx (`"<status> <detail>"`), told apart as over HTTP."""
+    status, _, detail = why.partition(" ")
+    return _refusal(int(status) if status.isdigit() else status, detail)
 
 
 class CallDesk(Protocol):
@@ -56,9 +79,19 @@ class CallDesk(Protocol):
         """The call waits for a call-taker; returns its place in the queue."""
         ...
 
-    async def answered(self, call_id: int, taker_id: int) -> CallBrief: ...
+    async def answered(self, call_id: int, taker_id: int, *, at: datetime | None = None) -> CallBrief:
+        """A call-taker is talking to the caller; `at` is when (None: now, on the server's clock)."""
+        ...
 
-    async def finish(self, call_id: int, cause: str | None) -> CallBrief: ...
+    async def finish(self, call_id: int, cause: str | None, *, at: datetime | None = None) -> CallBrief:
+        """The call is over; `at` is when it ended (None: now). A journal replays it long after: hence `at`."""
+        ...
+
+    async def ended_unrecorded(self, channel_id: str, cause: str | None, at: datetime) -> bool:
+        """A caller hung up before their call could be recorded (the core unreachable all along). True if the
+        desk keeps the call and its end to record later (the bridge's journal, telephony/desk_journal.py): the
+        bridge may then forget the caller. False: nothing is kept, the bridge keeps the caller and retries."""
+        ...
 
     async def set_recording(self, call_id: int, ref: str) -> CallBrief: ...
 
@@ -131,7 +164,7 @@ class HttpDesk:
                 _brief,
                 self._offers_by_http,
                 timeout=timeout,
-                refused=DeskUnavailable,
+                refused=_refused_on_stream,
             )
         self._queued = _Together(self._poster("/calls/queued/batch"), lambda row: row["position"])
         self._finished = _Together(self._poster("/calls/finish/batch"), _brief)
@@ -158,7 +191,7 @@ class HttpDesk:
                 if status < 500:
                     if status >= 400:
                         text = content[:200].decode(errors="replace")
-                        raise DeskUnavailable(f"{method} {path}: {status} {text}")
+                        raise _refusal(status, f"{method} {path}: {text}")
                     return orjson.loads(content) if content else None
                 log.warning("dispatch API %s %s answered %s, attempt %d", method, path, status, attempt)
             if attempt < self.attempts:
@@ -186,11 +219,15 @@ class HttpDesk:
         position: int | None = await self._queued({"call_id": call_id})
         return position
 
-    async def answered(self, call_id: int, taker_id: int) -> CallBrief:
-        return _brief(await self._call("POST", f"/calls/{call_id}/answered", {"taker_id": taker_id}))
+    async def answered(self, call_id: int, taker_id: int, *, at: datetime | None = None) -> CallBrief:
+        body = _at({"taker_id": taker_id}, at)
+        return _brief(await self._call("POST", f"/calls/{call_id}/answered", body))
 
-    async def finish(self, call_id: int, cause: str | None) -> CallBrief:
-        return await self._finished({"call_id": call_id, "cause": cause})
+    async def finish(self, call_id: int, cause: str | None, *, at: datetime | None = None) -> CallBrief:
+        return await self._finished(_at({"call_id": call_id, "cause": cause}, at))
+
+    async def ended_unrecorded(self, channel_id: str, cause: str | None, at: datetime) -> bool:
+        return False  # nothing of its own to keep it in; JournaledDesk around this desk does
 
     async def set_recording(self, call_id: int, ref: str) -> CallBrief:
         return _brief(await self._call("POST", f"/calls/{call_id}/recording", {"ref": ref}))
@@ -309,7 +346,7 @@ class _Together(Generic[R]):
             if isinstance(row, Exception):
                 future.set_exception(row)
             elif isinstance(row, dict) and "error" in row:
-                future.set_exception(DeskUnavailable(f"{row['error'].get('status')} {row['error'].get('detail')}"))
+                future.set_exception(_refusal(row["error"].get("status"), str(row["error"].get("detail"))))
             else:
                 future.set_result(self._parse(row))
 

@@ -197,18 +197,27 @@ class InProcessDesk:
     async def queued(self, call_id: int, *, actor: str | None = None) -> int | None:
         return await self.run(lambda s: intake.queued(session=s, call_id=call_id, actor=actor or self.actor))
 
-    async def answered(self, call_id: int, taker_id: int, *, actor: str | None = None) -> CallBrief:
+    async def answered(
+        self, call_id: int, taker_id: int, *, at: datetime | None = None, actor: str | None = None
+    ) -> CallBrief:
         return await self.run(
             lambda s: CallBrief.of(
-                intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=actor or self.actor)
+                intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=actor or self.actor, at=at)
             )
         )
 
-    async def finish(self, call_id: int, cause: str | None, *, actor: str | None = None) -> CallBrief:
+    async def finish(
+        self, call_id: int, cause: str | None, *, at: datetime | None = None, actor: str | None = None
+    ) -> CallBrief:
         return await self.run(
-            lambda s: CallBrief.of(intake.finish(session=s, call_id=call_id, actor=actor or self.actor, cause=cause)),
+            lambda s: CallBrief.of(
+                intake.finish(session=s, call_id=call_id, actor=actor or self.actor, cause=cause, at=at)
+            ),
             1,
         )
+
+    async def ended_unrecorded(self, channel_id: str, cause: str | None, at: datetime) -> bool:
+        return False  # in the server's own process there is no server to wait for: the bridge retries
 
     async def set_recording(self, call_id: int, ref: str, *, actor: str | None = None) -> CallBrief:
         return await self.run(

@@ -7,7 +7,7 @@ TwiML is built with the twilio library's `VoiceResponse` / `MessagingResponse`, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
@@ -25,6 +25,7 @@ WARNING = (
     "Panggilan ini direkam. Jika Anda dalam keadaan darurat, tetap di saluran."
 )
 HOLD = "Mohon tetap di saluran. Anda berada di antrean nomor {position}."
+HOLD_ON = "Mohon tetap di saluran, petugas kami segera menjawab."  # the place in the queue is not known
 RETRY = "Petugas belum dapat menjawab. Mohon tetap di saluran."
 SMS_ACK = "112: Pesan Anda diterima. Petugas akan segera membalas. Jika bisa, sebutkan alamat atau patokan lokasi."
 ENDED = {"completed", "no-answer", "busy", "failed", "canceled"}
@@ -72,7 +73,9 @@ def url(path: str, **query: object) -> str:
     return path + (f"?{urlencode(params)}" if params else "")
 
 
-def greet_and_enqueue(call_id: int, *, flagged: bool) -> str:
+def greet_and_enqueue(call_id: int | None, *, flagged: bool) -> str:
+    """Greet and queue. Without `call_id` (the database could not be asked) the queue's callbacks name the call
+    by Twilio's CallSid, which they carry anyway."""
     response = VoiceResponse()
     if flagged:
         response.say(WARNING, language=LANGUAGE)
@@ -81,7 +84,19 @@ def greet_and_enqueue(call_id: int, *, flagged: bool) -> str:
     return str(response)
 
 
-def _enqueue(response: VoiceResponse, call_id: int) -> None:
+def greet_and_dial_desks(numbers: Sequence[str], timeout_s: int = 20) -> str:
+    """Greet and ring these desk phones all at once, the first to answer takes the caller: for when the
+    database cannot be asked who is ready. The <Dial> action hangs up after a conversation, and queues the caller
+    when no desk answered."""
+    response = VoiceResponse()
+    response.say(GREETING, language=LANGUAGE)
+    dial = response.dial(action=url("/telephony/twilio/dial"), method="POST", timeout=timeout_s)
+    for number in numbers:
+        dial.number(number)
+    return str(response)
+
+
+def _enqueue(response: VoiceResponse, call_id: int | None) -> None:
     response.enqueue(
         QUEUE_NAME,
         wait_url=url("/telephony/twilio/wait", call_id=call_id),
@@ -95,6 +110,14 @@ def hold(position: int | None) -> str:
     """The wait music loop: Twilio requests the waitUrl again when this finishes."""
     response = VoiceResponse()
     response.say(HOLD.format(position=position or 1), language=LANGUAGE)
+    response.pause(length=8)
+    return str(response)
+
+
+def hold_on() -> str:
+    """Hold without a place in the queue (the database cannot be asked); Twilio asks the waitUrl again after."""
+    response = VoiceResponse()
+    response.say(HOLD_ON, language=LANGUAGE)
     response.pause(length=8)
     return str(response)
 
@@ -119,7 +142,7 @@ def dial_taker(call_id: int, taker_id: int, identity: str, timeout_s: int = 20) 
     return str(response)
 
 
-def retry(call_id: int) -> str:
+def retry(call_id: int | None) -> str:
     response = VoiceResponse()
     response.say(RETRY, language=LANGUAGE)
     _enqueue(response, call_id)

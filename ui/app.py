@@ -23,6 +23,7 @@ from ui.desk import close_desk, desk_of
 from ui.middleware import BodyLimit, SecurityHeaders
 from ui.recent_tokens import RecentTokens
 from ui.routes import auth, calls, geo, incidents, offer_stream, reports, system, telephony, units
+from ui.twilio_journal import journal_of
 
 log = logging.getLogger(__name__)
 # How long a thread may hold the GIL while another waits for it. Database work runs in threads (the call desk's
@@ -78,6 +79,9 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
         stop = await start_in_process(ctx, lambda: desk_of(app))
         stop_escalating = asyncio.Event()
         escalating = asyncio.create_task(escalate_forever(ctx, stop_escalating))
+        # Twilio webhooks the database could not take, replayed once it can (ui/twilio_journal.py).
+        stop_replaying = asyncio.Event()
+        replaying = asyncio.create_task(journal_of(app).replay_forever(stop_replaying))
         settle_heap()
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, _SWITCH_S))
@@ -86,6 +90,8 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
         finally:
             stop_escalating.set()
             await escalating
+            stop_replaying.set()
+            await replaying
             gc.unfreeze()
             sys.setswitchinterval(switch)
             stream.close(app)

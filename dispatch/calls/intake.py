@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.calls import abuse, queue
@@ -20,6 +21,7 @@ from dispatch.calls.records import Triage as Triage
 from dispatch.calls.schemas import CallerStatus
 from dispatch.clock import as_utc, utcnow
 from dispatch.context import Policy
+from dispatch.events.models import Event
 from dispatch.events.service import record
 from dispatch.lifecycle import CallClass, CallStatus
 from dispatch.phone import normalise
@@ -87,17 +89,19 @@ def queued(*, session: Session, call_id: int, actor: str) -> int | None:
     return position
 
 
-def answered(*, session: Session, call_id: int, taker_id: int | None, actor: str) -> Call:
-    """A call-taker is talking to the caller. Repeating it (or a console answer that came first) is fine."""
+def answered(*, session: Session, call_id: int, taker_id: int | None, actor: str, at: datetime | None = None) -> Call:
+    """A call-taker is talking to the caller. Repeating it (or a console answer that came first) is fine.
+    `at`: when it happened, for a step the bridge kept in its journal while the server was unreachable."""
     call = calls.get(session=session, call_id=call_id)
     if call.status != CallStatus.offered:
         return call
-    return calls.answer(session=session, call_id=call_id, taker_id=taker_id, actor=actor)
+    return calls.answer(session=session, call_id=call_id, taker_id=taker_id, actor=actor, at=at)
 
 
-def finish(*, session: Session, call_id: int, actor: str, cause: str | None) -> Call:
-    """The call is over (either side hung up): end it and make its taker ready again."""
-    call = calls.end(session=session, call_id=call_id, actor=actor, cause=cause)
+def finish(*, session: Session, call_id: int, actor: str, cause: str | None, at: datetime | None = None) -> Call:
+    """The call is over (either side hung up): end it and make its taker ready again. `at`: when it ended (a
+    journal replays the end long after it); ending an ended call changes nothing, not even its end time."""
+    call = calls.end(session=session, call_id=call_id, actor=actor, cause=cause, at=at)
     queue.release_after(session=session, call=call, actor=actor)
     return call
 
@@ -119,6 +123,25 @@ def sms_event(
     incident_id: int | None = None,
     unit_id: int | None = None,
 ) -> None:
-    """`sms.sent`, `sms.failed` and `sms.status` (delivery reports) in the event log. Commits."""
+    """`sms.sent`, `sms.failed` and `sms.status` (delivery reports) in the event log. Commits.
+
+    Twilio may post a delivery report twice, and one kept in the Twilio journal while the database was down is
+    replayed: a report with the `message_sid` and `status` of a recorded event of this kind and unit is that
+    event, and records nothing."""
+    if _recorded(session, kind, data, incident_id=incident_id, unit_id=unit_id):
+        return
     record(session, kind, actor=actor, data=data, incident_id=incident_id, unit_id=unit_id)
     session.commit()
+
+
+def _recorded(
+    session: Session, kind: str, data: dict[str, object], *, incident_id: int | None, unit_id: int | None
+) -> bool:
+    """Read by the unit, else the incident (both indexed): a unit gets a handful of SMS an incident. With
+    neither the check would read every event, and is skipped (our alerts always name their unit)."""
+    sid = data.get("message_sid")
+    if not sid or (unit_id is None and incident_id is None):
+        return False
+    where = Event.unit_id == unit_id if unit_id is not None else Event.incident_id == incident_id
+    seen = session.scalars(select(Event.data).where(where, Event.type == kind))
+    return any(d.get("message_sid") == sid and d.get("status") == data.get("status") for d in seen)

@@ -52,9 +52,17 @@ def report(
     actor: str,
     error: str | None = None,
     call_id: int | None = None,
+    at: datetime | None = None,
 ) -> CallerLocation:
-    """Keep a location report (valid or not, raw text included) and tell the consoles if it is usable."""
-    call = session.get(Call, call_id) if call_id else current_call_for(session=session, caller=caller)
+    """Keep a location report (valid or not, raw text included) and tell the consoles if it is usable.
+
+    A report with the raw text of one already kept from this caller and source is that report (an AML SMS
+    posted twice, or replayed from the Twilio journal): nothing is written. `at`: when it came, if before now
+    (the journal replays it once the database is back); it also picks the call it belongs to."""
+    kept = _kept(session, caller, source, raw)
+    if kept is not None:
+        return kept
+    call = session.get(Call, call_id) if call_id else current_call_for(session=session, caller=caller, now=at)
     row = CallerLocation(
         call_id=call.id if call else None,
         caller=normalise(caller),
@@ -63,7 +71,7 @@ def report(
         lon=lon,
         accuracy_m=accuracy_m,
         fix_at=fix_at,
-        received_at=utcnow(),
+        received_at=at or utcnow(),
         raw=raw,
         valid=error is None,
         error=error,
@@ -82,6 +90,21 @@ def report(
         )
     session.commit()
     return row
+
+
+def _kept(session: Session, caller: str | None, source: str, raw: str | None) -> CallerLocation | None:
+    """The report already kept with this raw text from this number (by number: indexed). An AML text carries
+    its fix's own time, so two different reports never share it."""
+    if raw is None:
+        return None
+    number = normalise(caller)
+    same_caller = CallerLocation.caller == number if number is not None else CallerLocation.caller.is_(None)
+    return session.scalar(
+        select(CallerLocation)
+        .where(same_caller, CallerLocation.source == source, CallerLocation.raw == raw)
+        .order_by(CallerLocation.id)
+        .limit(1)
+    )
 
 
 def for_call(*, session: Session, call_id: int) -> Sequence[CallerLocation]:

@@ -9,6 +9,7 @@ caller was told.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,10 +51,19 @@ def _live_text_call(session: Session, number: str | None) -> Call | None:
 
 
 def receive(
-    *, session: Session, provider: str, message_id: str, caller: str | None, dialled: str | None, text: str, actor: str
+    *,
+    session: Session,
+    provider: str,
+    message_id: str,
+    caller: str | None,
+    dialled: str | None,
+    text: str,
+    actor: str,
+    at: datetime | None = None,
 ) -> tuple[Call, bool]:
     """An SMS to 112: the next text of the sender's live text call, else a new text call. Returns the call and
-    whether it is new. The same message twice (a webhook retried) is one message. Commits."""
+    whether it is new. The same message twice (a webhook retried, or replayed from the Twilio journal) is one
+    message. `at`: when it came, if before now (a journal replays it once the database is back). Commits."""
     known = session.scalar(select(CallMessage).where(CallMessage.provider_ref == message_id)) if message_id else None
     if known is not None:
         return calls.get(session=session, call_id=known.call_id), False
@@ -62,9 +72,9 @@ def receive(
     if call is None:
         call = calls.offer(
             session=session, caller=caller, provider=provider, channel_id=message_id or None, dialled=dialled,
-            text=text, actor=actor, commit=False,
+            at=at, text=text, actor=actor, commit=False,
         )  # fmt: skip
-    _add(session, call, direction="in", body=text, status="received", actor=actor, ref=message_id or None)
+    _add(session, call, direction="in", body=text, status="received", actor=actor, ref=message_id or None, at=at)
     session.commit()
     return call, new
 
@@ -93,8 +103,8 @@ def mark(
         raise Invalid(f"unknown message status {status[:20]!r}")
     if ref is not None:
         message.provider_ref = ref
-    if STEP[status] < STEP[message.status]:
-        session.commit()  # the provider's id is kept; the later state stands
+    if STEP[status] < STEP[message.status] or (status, error) == (message.status, message.error):
+        session.commit()  # the provider's id is kept; the later state (or this one, told twice) stands
         return message
     message.status, message.error = status, error
     call = calls.get(session=session, call_id=message.call_id)
@@ -118,10 +128,12 @@ def _add(
     actor: str,
     ref: str | None = None,
     author: str | None = None,
+    at: datetime | None = None,
 ) -> CallMessage:
     message = CallMessage(
-        call_id=call.id, direction=direction, body=body, at=utcnow(), author=author, provider_ref=ref, status=status
-    )
+        call_id=call.id, direction=direction, body=body, at=at or utcnow(), author=author, provider_ref=ref,
+        status=status,
+    )  # fmt: skip
     session.add(message)
     session.flush()
     _log(session, call, message, actor)

@@ -24,7 +24,7 @@ from dispatch.calls.records import Match as Match
 from dispatch.clock import as_utc, utcnow
 from dispatch.events.bus import Published
 from dispatch.events.models import Event
-from dispatch.events.service import record
+from dispatch.events.service import lock_log, record
 from dispatch.lifecycle import CallStatus
 from dispatch.users import service as users
 from dispatch.users.models import Role, User
@@ -109,6 +109,12 @@ def claim(
     takers = users.available_takers(session=session)
     if not takers:
         return []  # the common case under load: nobody ready, nothing to read
+    # One routing process at a time from here, however many servers: every writer of queue events takes the event
+    # log's lock first and keeps it to its commit (PostgreSQL; SQLite has one writer), so the queue read below is
+    # the queue these reservations are written to. Read before it, two servers planned from reads a moment apart
+    # and rang two call-takers for one call; and taking it only at the first event, after a taker's row, was the
+    # reverse of every other writer's order: a deadlock with `requeue` (tests/dispatch/test_two_servers.py).
+    lock_log(session)
     waiting = head(session=session, limit=limit)
     taken = reservations(session=session, call_ids=[c.id for c in waiting], ttl=ttl)
     pairs = plan(waiting, takers, taken)

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -51,7 +52,18 @@ class CallState:
     taker_id: int | None = None
     connected: bool = False
     ended: bool = False
+    ended_at: datetime | None = None  # when the caller hung up, kept for the retries of a core that was away
     watchdog: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+def _event_time(event: Json) -> datetime:
+    """When Asterisk says the event happened (`timestamp`, `2026-11-22T08:00:38.327+0000`), else now: the time
+    a step is recorded with, also when the bridge's journal delivers it to the server long after."""
+    try:
+        at = datetime.fromisoformat(str(event["timestamp"]))
+    except (KeyError, ValueError):
+        return datetime.now(UTC)
+    return at if at.tzinfo is not None else datetime.now(UTC)
 
 
 class StasisApp:
@@ -154,7 +166,7 @@ class StasisApp:
         if leg.kind == "caller":
             await self._caller(channel, leg)
         elif leg.kind == "taker":
-            await self._taker_answered(channel, leg)
+            await self._taker_answered(channel, leg, _event_time(event))
         else:
             log.debug("ignoring StasisStart of channel %s (not a caller)", channel.get("id"))
 
@@ -396,7 +408,7 @@ class StasisApp:
             }
         )
 
-    async def _taker_answered(self, channel: Json, leg: Leg) -> None:
+    async def _taker_answered(self, channel: Json, leg: Leg, at: datetime | None = None) -> None:
         taker_channel = str(channel["id"])
         caller_channel = self.taker_legs.get(taker_channel)
         state = self.calls.get(caller_channel) if caller_channel else None
@@ -422,7 +434,7 @@ class StasisApp:
         except AriNotFound:
             return  # one side hung up while we connected them; its hang-up event cleans up
         state.connected = True
-        await self.desk.answered(state.call_id, state.taker_id or 0)
+        await self.desk.answered(state.call_id, state.taker_id or 0, at=at)
         state.hold_bridge = None
         if self.options.record:
             await self._record(state)
@@ -442,28 +454,34 @@ class StasisApp:
     async def _gone(self, event: Json) -> None:
         channel_id = str(event["channel"].get("id", ""))
         cause = event.get("cause_txt") or (f"cause {event['cause']}" if "cause" in event else None)
+        at = _event_time(event)
         if channel_id in self.taker_legs:
             await self._taker_gone(
                 channel_id,
                 cause or str(event.get("type")),
                 watchdog=bool(event.get("watchdog")),
                 busy=event.get("cause") == _USER_BUSY,
+                at=at,
             )
             return
         state = self.calls.get(channel_id)
         if state is not None:
-            await self._caller_gone(state, cause or "caller hung up")
+            await self._caller_gone(state, cause or "caller hung up", at)
 
-    async def _caller_gone(self, state: CallState, cause: str) -> None:
+    async def _caller_gone(self, state: CallState, cause: str, at: datetime | None = None) -> None:
         if self.calls.get(state.channel_id) is not state:
             return  # closed already: hang-up events come in threes
         state.ended = True
-        # Keep the state while the core is unreachable: the next reconcile finds the channel gone and retries.
+        state.ended_at = state.ended_at or at or datetime.now(UTC)  # a retry records the first hang-up's time
         if state.call_id is None and not await self._ensure_offered(state):
+            # Never recorded, the core still away. A journal keeps the call and its end for when it is back (then
+            # the caller is forgotten here); without one the state stays and the next reconcile retries.
+            if await self.desk.ended_unrecorded(state.channel_id, cause, state.ended_at):
+                await self._close(state)
             return
         assert state.call_id is not None
         try:
-            await self.desk.finish(state.call_id, cause)
+            await self.desk.finish(state.call_id, cause, at=state.ended_at)
         except DeskUnavailable as exc:
             log.error("could not end call %s: %s (reconcile retries)", state.call_id, exc)
             return
@@ -472,11 +490,22 @@ class StasisApp:
             with contextlib.suppress(AriError):
                 await self.client.hangup(state.taker_channel)
             if ringing and state.taker_id is not None:
-                await self.desk.requeue(state.call_id, state.taker_id, "caller_hung_up", True)
+                try:
+                    await self.desk.requeue(state.call_id, state.taker_id, "caller_hung_up", True)
+                except DeskUnavailable as exc:  # the end is recorded (or journaled): the caller's state goes
+                    log.warning("call %s: could not free call-taker %s: %s", state.call_id, state.taker_id, exc)
         await self._close(state)
         self.kick()
 
-    async def _taker_gone(self, taker_channel: str, cause: str, *, watchdog: bool = False, busy: bool = False) -> None:
+    async def _taker_gone(
+        self,
+        taker_channel: str,
+        cause: str,
+        *,
+        watchdog: bool = False,
+        busy: bool = False,
+        at: datetime | None = None,
+    ) -> None:
         state = self.calls.get(self.taker_legs.get(taker_channel, ""))
         if state is not None and watchdog and state.connected:
             return  # the phone was answered just as the watchdog fired
@@ -486,7 +515,7 @@ class StasisApp:
         self._cancel_watchdog(state)
         if state.connected:
             # The call-taker hung up mid-conversation: the call is over for the caller too.
-            await self._caller_gone(state, "call-taker hung up")
+            await self._caller_gone(state, "call-taker hung up", at)
             with contextlib.suppress(AriError):
                 await self.client.hangup(state.channel_id)
             return

@@ -26,7 +26,9 @@ from config.settings import Settings
 from telephony.ari.app import StasisApp
 from telephony.ari.client import AriClient, AriError
 from telephony.ari.settings import AriOptions
-from telephony.desk import CallDesk, DeskUnavailable
+from telephony.desk import CallDesk, DeskUnavailable, HttpDesk
+from telephony.desk_journal import JournaledDesk
+from telephony.spool import Spool
 
 log = logging.getLogger(__name__)
 Stop = Callable[[], Awaitable[None]]
@@ -64,10 +66,15 @@ class AriBridge:
 
     @classmethod
     def from_settings(cls, settings: Settings, desk: CallDesk, options: AriOptions | None = None) -> AriBridge:
+        """A bridge reaching the server over HTTP keeps what the server could not take in its journal
+        (`TANGGAP_JOURNAL_DIR`/bridge.jsonl, telephony/desk_journal.py), replayed when the server answers again;
+        one in the server's own process has no server to wait for."""
         if not settings.ari_url:
             raise ValueError("TANGGAP_ARI_URL is not set")
         password = settings.ari_password.get_secret_value() if settings.ari_password else ""
         client = AriClient(settings.ari_url, settings.ari_user, password, settings.ari_app)
+        if isinstance(desk, HttpDesk):
+            desk = JournaledDesk(desk, Spool(settings.journal_dir, "bridge"))
         return cls(client, desk, options)
 
     async def start(self) -> None:

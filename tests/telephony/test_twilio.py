@@ -27,8 +27,10 @@ AML_V2 = 'A"ML=2;en=112;et=1795334438;lo=-0.94921,100.35432,8.5;lt=17;lc=68;ls=G
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, region="padang", twilio_auth_token=SecretStr(TOKEN))
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url, region="padang", twilio_auth_token=SecretStr(TOKEN), journal_dir=tmp_path / "journal"
+    )
 
 
 @pytest.fixture

@@ -19,20 +19,25 @@ from telephony.ari.settings import AriOptions
 from ui.deps import DB, Admin, AnyUser, CtxDep, Staff, shown
 from ui.routes.auth import me_data
 from ui.routes.calls import sms_sender
+from ui.twilio_journal import journal_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["system"])
 
 
 @router.get("/healthz")
-def healthz(ctx: CtxDep) -> Any:
+def healthz(request: Request, ctx: CtxDep) -> Any:
     """Up; the database ("ok"/"down") and the event bus ("ok", "degraded": deaf to the other servers and
-    delivering from the event log, "down") apart; and which ARI bridge acts: the holder of the bridge lease (a
+    delivering from the event log, "down") apart; the Twilio journal ("ok", "degraded": webhooks wait in it to
+    be replayed, "down": it cannot be written, and a webhook the database cannot take is lost; with how many
+    wait and why it cannot be written); and which ARI bridge acts: the holder of the bridge lease (a
     `tanggap ari` process or a server with TANGGAP_ARI_BRIDGE) and until when; none while every bridge is down,
     waiting, or was replaced. 200 while the database answers, 503 when it does not."""
     bus = health(ctx.bus)
+    journal = journal_of(request.app).health()
     head = {"region": ctx.region.pack.code, "dialect": ctx.engine.dialect.name, "bus": bus,
-            "bus_publish_failures": getattr(ctx.bus, "publish_failures", 0) + events.publish_failures}  # fmt: skip
+            "bus_publish_failures": getattr(ctx.bus, "publish_failures", 0) + events.publish_failures,
+            "journal": journal}  # fmt: skip
     try:
         with ctx.sessions() as db:
             db.execute(text("SELECT 1"))
@@ -46,7 +51,7 @@ def healthz(ctx: CtxDep) -> Any:
     elif lease.holder:  # why nobody acts: the last bridge stopped, was replaced, or stopped renewing (died)
         bridge["last"] = {"holder": lease.holder, "state": lease.state if lease.state != "active" else "expired",
                           "since": lease.expires_at.isoformat()}  # fmt: skip
-    status = "ok" if bus == "ok" else "degraded"
+    status = "ok" if bus == "ok" and journal["status"] == "ok" else "degraded"
     return {"status": status, **head, "database": "ok", "bridge": bridge}
 
 

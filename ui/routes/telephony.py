@@ -17,11 +17,12 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dispatch.calls import intake, locations, messages, queue
+from dispatch.calls import intake, queue
 from dispatch.calls import service as calls
 from dispatch.calls.fallback import FallbackCall
 from dispatch.calls.models import Call
 from dispatch.calls.service import CallBrief, Ringing
+from dispatch.clock import utcnow
 from dispatch.errors import DomainError
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
@@ -29,6 +30,8 @@ from telephony.ari.client import AriClient, AriError, AriNotFound
 from ui.deps import DB, CtxDep, Supervisor, require_detached, shown
 from ui.desk import desk_of
 from ui.errors import status_of
+from ui.twilio_journal import Deferred, journal_of
+from ui.twilio_steps import Hook
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
@@ -65,6 +68,7 @@ class StepIn(BaseModel):
 
     call_id: int
     cause: str | None = Field(None, max_length=200)  # for finish
+    at: datetime | None = None  # for finish: when the call ended (a step replayed from the bridge's journal)
 
 
 class StepsIn(BaseModel):
@@ -75,10 +79,12 @@ class StepsIn(BaseModel):
 
 class TakerIn(BaseModel):
     taker_id: int
+    at: datetime | None = None  # when the call-taker answered (None: now)
 
 
 class CauseIn(BaseModel):
     cause: str | None = Field(None, max_length=200)
+    at: datetime | None = None  # when the call ended (None: now)
 
 
 class RefIn(BaseModel):
@@ -154,17 +160,17 @@ async def bridge_queued_many(body: StepsIn, request: Request, user: Bridge) -> l
 async def bridge_finish_many(body: StepsIn, request: Request, user: Bridge) -> list[dict[str, Any]]:
     """`finish` for the calls that ended together (a burst's callers hang up within seconds of each other)."""
     desk = desk_of(request.app)
-    return await _each([desk.finish(c.call_id, c.cause, actor=user.username) for c in body.calls], asdict)
+    return await _each([desk.finish(c.call_id, c.cause, at=c.at, actor=user.username) for c in body.calls], asdict)
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/answered")
 async def bridge_answered(call_id: int, body: TakerIn, request: Request, user: Bridge) -> dict[str, Any]:
-    return asdict(await desk_of(request.app).answered(call_id, body.taker_id, actor=user.username))
+    return asdict(await desk_of(request.app).answered(call_id, body.taker_id, at=body.at, actor=user.username))
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/finish")
 async def bridge_finish(call_id: int, body: CauseIn, request: Request, user: Bridge) -> dict[str, Any]:
-    return asdict(await desk_of(request.app).finish(call_id, body.cause, actor=user.username))
+    return asdict(await desk_of(request.app).finish(call_id, body.cause, at=body.at, actor=user.username))
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/recording")
@@ -305,6 +311,10 @@ async def play_recording(call_id: int, ctx: CtxDep, user: Supervisor) -> Streami
 
 
 # -- Twilio webhooks ----------------------------------------------------------------------------------------
+# Each answers TwiML whatever the database does: its step runs through the journal (ui/twilio_journal.py),
+# which answers `Deferred` when the database could not be reached, and the caller is kept on the line all the
+# same. The callbacks name the call by `call_id`, or, for a caller greeted while the database was down, by the
+# CallSid Twilio sends with every one of them.
 
 _warned = False
 
@@ -334,193 +344,108 @@ def _twiml(text: str) -> Response:
     return Response(text, media_type=TWIML)
 
 
-async def _db(ctx: Any, fn: Callable[[Any], Any]) -> Any:
-    def work() -> Any:
-        with ctx.sessions() as session:
-            return fn(session)
-
-    return await asyncio.to_thread(work)
+async def _step(request: Request, route: str, form: dict[str, str], **query: int | None) -> Any:
+    """The webhook's database step, at the time it came in: its result, or `Deferred`."""
+    ids = {name: str(value) for name, value in query.items() if value is not None}
+    return await journal_of(request.app).run(Hook(route, form, ids, utcnow()))
 
 
 @router.post("/telephony/twilio/voice")
-async def twilio_voice_call(form: TwilioForm, ctx: CtxDep) -> Response:
-    """A call to the 112 number: record it, greet in Bahasa Indonesia, and queue it for a call-taker."""
-    call = await _db(
-        ctx,
-        lambda s: intake.offer(
-            session=s,
-            provider="twilio",
-            channel_id=form.get("CallSid", ""),
-            caller=form.get("From"),
-            dialled=form.get("To"),
-            at=None,
-            actor="twilio",
-        ),
-    )
+async def twilio_voice_call(form: TwilioForm, request: Request, ctx: CtxDep) -> Response:
+    """A call to the 112 number: record it, greet in Bahasa Indonesia, and queue it for a call-taker. Without
+    the database: greet, and ring the desk phones of TANGGAP_TWILIO_FALLBACK_NUMBERS, else queue the caller
+    (whether they were flagged cannot be known, so no warning)."""
+    call = await _step(request, "voice", form)
+    if isinstance(call, Deferred):
+        desks = ctx.settings.twilio_fallback_numbers
+        if desks:
+            return _twiml(twilio_voice.greet_and_dial_desks(desks))
+        return _twiml(twilio_voice.greet_and_enqueue(None, flagged=False))
     if call.status == "ended":
         return _twiml(twilio_voice.hangup())
     return _twiml(twilio_voice.greet_and_enqueue(call.id, flagged=call.flagged))
 
 
-async def _reserved(ctx: Any, call_id: int) -> tuple[int, str] | None:
-    """The taker reserved for this call, claiming ready takers for the head of the queue if needed."""
-
-    def work(session: Any) -> tuple[int, str] | None:
-        found = queue.reservations(session=session, call_ids=[call_id]).get(call_id)
-        if found is None:
-            queue.claim(session=session, provider="twilio", actor="twilio")
-            found = queue.reservations(session=session, call_ids=[call_id]).get(call_id)
-        if found is None:
-            return None
-        taker = session.get(User, found.taker_id)
-        return (found.taker_id, taker.sip_endpoint or taker.username) if taker else None
-
-    result: tuple[int, str] | None = await _db(ctx, work)
-    return result
-
-
 @router.post("/telephony/twilio/wait")
-async def twilio_wait(form: TwilioForm, ctx: CtxDep, call_id: int) -> Response:
+async def twilio_wait(form: TwilioForm, request: Request, call_id: int | None = None) -> Response:
     """Twilio's waitUrl, polled while the caller is in the queue: leave it once a taker is reserved."""
-    if await _reserved(ctx, call_id) is not None:
+    seek = await _step(request, "wait", form, call_id=call_id)
+    if isinstance(seek, Deferred):
+        return _twiml(twilio_voice.hold_on())
+    if seek.taker is not None:
         return _twiml(twilio_voice.leave_queue())
-    position = await _db(ctx, lambda s: queue.position(session=s, call_id=call_id))
-    return _twiml(twilio_voice.hold(position))
+    return _twiml(twilio_voice.hold(seek.position))
 
 
 @router.post("/telephony/twilio/queue-exit")
-async def twilio_queue_exit(form: TwilioForm, ctx: CtxDep, call_id: int) -> Response:
+async def twilio_queue_exit(form: TwilioForm, request: Request, call_id: int | None = None) -> Response:
     """The <Enqueue> action: after <Leave/>, ring the reserved taker's Twilio Client."""
     if form.get("QueueResult") != "leave":
         return _twiml(twilio_voice.hangup())  # hung up in the queue: the status callback ends the call
-    reserved = await _reserved(ctx, call_id)
-    if reserved is None:
+    seek = await _step(request, "queue-exit", form, call_id=call_id)
+    if isinstance(seek, Deferred):
         return _twiml(twilio_voice.retry(call_id))
-    taker_id, identity = reserved
-    return _twiml(twilio_voice.dial_taker(call_id, taker_id, identity))
+    if seek.taker is None:
+        return _twiml(twilio_voice.retry(seek.call_id))
+    taker_id, identity = seek.taker
+    return _twiml(twilio_voice.dial_taker(seek.call_id, taker_id, identity))
 
 
 @router.post("/telephony/twilio/client-status")
-async def twilio_client_status(form: TwilioForm, ctx: CtxDep, call_id: int, taker_id: int) -> Response:
+async def twilio_client_status(
+    form: TwilioForm, request: Request, call_id: int | None = None, taker_id: int | None = None
+) -> Response:
     if form.get("CallStatus") in ("in-progress", "answered"):
-        await _db(ctx, lambda s: intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor="twilio"))
+        await _step(request, "client-status", form, call_id=call_id, taker_id=taker_id)
     return _twiml(twilio_voice.empty())
 
 
 @router.post("/telephony/twilio/dial")
-async def twilio_dial_result(form: TwilioForm, ctx: CtxDep, call_id: int, taker_id: int) -> Response:
-    """The <Dial> action: after a conversation hang up; if the taker did not answer, back to the queue."""
-    status = form.get("DialCallStatus", "")
-    if status in ("completed", "answered"):
+async def twilio_dial_result(
+    form: TwilioForm, request: Request, call_id: int | None = None, taker_id: int | None = None
+) -> Response:
+    """The <Dial> action: after a conversation hang up; if nobody answered, back to the queue. A taker's Client
+    (`taker_id`) goes back to the queue with the call; a desk phone's (none) answering is recorded."""
+    answered = form.get("DialCallStatus") in ("completed", "answered")
+    if answered and taker_id is not None:
         return _twiml(twilio_voice.hangup())
-    await _db(
-        ctx,
-        lambda s: queue.requeue(
-            session=s,
-            call_id=call_id,
-            taker_id=taker_id,
-            reason=f"twilio {status or 'failed'}",
-            taker_available=False,
-            actor="twilio",
-        ),
-    )
-    return _twiml(twilio_voice.retry(call_id))
+    known = await _step(request, "dial", form, call_id=call_id, taker_id=taker_id)
+    if answered:
+        return _twiml(twilio_voice.hangup())
+    return _twiml(twilio_voice.retry(call_id if isinstance(known, Deferred) else known))
 
 
 @router.post("/telephony/twilio/status")
-async def twilio_call_status(form: TwilioForm, ctx: CtxDep) -> dict[str, str]:
+async def twilio_call_status(form: TwilioForm, request: Request) -> Response:
     """Call status callback: completed, no-answer, busy, failed or canceled end the call."""
-    status = form.get("CallStatus", "")
-    if status in twilio_voice.ENDED:
-
-        def end(session: Any) -> None:
-            call = calls.get_by_channel(session=session, provider="twilio", channel_id=form.get("CallSid", ""))
-            if call is not None:
-                intake.finish(session=session, call_id=call.id, actor="twilio", cause=f"twilio {status}")
-
-        await _db(ctx, end)
-    return {"status": status}
+    if form.get("CallStatus", "") in twilio_voice.ENDED:
+        await _step(request, "status", form)
+    return _twiml(twilio_voice.empty())
 
 
 @router.post("/telephony/twilio/sms")
-async def twilio_sms(form: TwilioForm, ctx: CtxDep) -> Response:
-    """SMS to 112: an AML location report, or a text call from someone who cannot speak."""
-    body, sender = form.get("Body", ""), form.get("From")
-    if aml.is_aml(body):
-        await _db(ctx, lambda s: _aml_report(s, sender, body, form.get("MessageSid", "")))
-        return _twiml(twilio_voice.sms_reply(None))  # handsets send AML; nobody reads a reply
-    _, new = await _db(
-        ctx,
-        lambda s: messages.receive(
-            session=s,
-            provider="sms",
-            message_id=form.get("MessageSid") or "",
-            caller=sender,
-            dialled=form.get("To"),
-            text=body,
-            actor="twilio",
-        ),
-    )
-    # The first text of a conversation is acknowledged; the next ones join it, and a person answers them.
-    return _twiml(twilio_voice.sms_reply(twilio_voice.SMS_ACK if new else None))
-
-
-def _aml_report(session: Any, sender: str | None, body: str, sid: str) -> None:
-    """Keep the report, raw text included, whatever its shape: a parser bug must not lose a caller's fix."""
-    fix: aml.AmlFix | None = None
-    error: str | None = None
-    try:
-        fix = aml.parse(body)
-    except aml.AmlError as exc:
-        error = str(exc)
-        log.warning("malformed AML SMS %s: %s", sid, error)  # never the number or the location
-    except Exception as exc:
-        error = "AML message could not be read"
-        log.error("AML SMS %s could not be read (%s); kept raw", sid, type(exc).__name__)
-    locations.report(
-        session=session,
-        caller=sender,
-        source="aml",
-        lat=fix.lat if fix else None,
-        lon=fix.lon if fix else None,
-        accuracy_m=fix.accuracy_m if fix else None,
-        fix_at=fix.fix_at if fix else None,
-        raw=body,
-        actor="twilio",
-        error=error,
-    )
+async def twilio_sms(form: TwilioForm, request: Request) -> Response:
+    """SMS to 112: an AML location report, or a text call from someone who cannot speak. The first text of a
+    conversation is acknowledged (the next ones join it, and a person answers them); handsets send AML, and
+    nobody reads a reply. Without the database the text is acknowledged: whether it began a conversation is
+    not known, and an acknowledgement too many is better than none."""
+    new = await _step(request, "sms", form)
+    if aml.is_aml(form.get("Body", "")):
+        return _twiml(twilio_voice.sms_reply(None))
+    acknowledge = new is True or isinstance(new, Deferred)
+    return _twiml(twilio_voice.sms_reply(twilio_voice.SMS_ACK if acknowledge else None))
 
 
 @router.post("/telephony/twilio/sms-status")
 async def twilio_sms_status(
     form: TwilioForm,
-    ctx: CtxDep,
+    request: Request,
     unit_id: int | None = None,
     incident_id: int | None = None,
     assignment_id: int | None = None,
     reply_id: int | None = None,
-) -> dict[str, str]:
-    status = form.get("MessageStatus", "")
-    if reply_id is not None:  # a call-taker's reply to a text caller: its own record says what became of it
-        code = form.get("ErrorCode")
-        await _db(
-            ctx,
-            lambda s: messages.mark(
-                session=s, message_id=reply_id, status=status, actor="twilio", error=f"Twilio {code}" if code else None
-            ),
-        )
-        return {"status": status}
-    data: dict[str, object] = {
-        "message_sid": form.get("MessageSid"),
-        "status": status,
-        "error_code": form.get("ErrorCode"),
-        "unit_id": unit_id,
-        "assignment_id": assignment_id,
-    }
-    await _db(
-        ctx,
-        lambda s: intake.sms_event(
-            session=s, kind="sms.status", actor="twilio", data=data, incident_id=incident_id, unit_id=unit_id
-        ),
-    )
-    return {"status": status}
+) -> Response:
+    """A delivery report: of a call-taker's reply (`reply_id`) or of an alert to a unit."""
+    ids = {"unit_id": unit_id, "incident_id": incident_id, "assignment_id": assignment_id, "reply_id": reply_id}
+    await _step(request, "sms-status", form, **ids)
+    return _twiml(twilio_voice.empty())
