@@ -56,10 +56,11 @@ def report(
 ) -> CallerLocation:
     """Keep a location report (valid or not, raw text included) and tell the consoles if it is usable.
 
-    A report with the raw text of one already kept from this caller and source is that report (an AML SMS
-    posted twice, or replayed from the Twilio journal): nothing is written. `at`: when it came, if before now
-    (the journal replays it once the database is back); it also picks the call it belongs to."""
-    kept = _kept(session, caller, source, raw)
+    A report with the raw text and the time (`at`) of one already kept from this caller and source is that report
+    (an AML SMS replayed from the Twilio journal, which keeps the time it came in): nothing is written. `at`: when
+    it came, if before now (the journal replays it once the database is back); it also picks the call it belongs
+    to."""
+    kept = _kept(session, caller, source, raw, at)
     if kept is not None:
         return kept
     call = session.get(Call, call_id) if call_id else current_call_for(session=session, caller=caller, now=at)
@@ -92,16 +93,23 @@ def report(
     return row
 
 
-def _kept(session: Session, caller: str | None, source: str, raw: str | None) -> CallerLocation | None:
-    """The report already kept with this raw text from this number (by number: indexed). An AML text carries
-    its fix's own time, so two different reports never share it."""
-    if raw is None:
+def _kept(
+    session: Session, caller: str | None, source: str, raw: str | None, at: datetime | None
+) -> CallerLocation | None:
+    """The report already kept from this number with this raw text, received at `at` (by number: indexed).
+
+    Only the time the webhook came in tells a replay from a new report: a handset may send the same text twice
+    (AML without its own time, a retry), and each of those is a report of its own. Without `at` there is no
+    replay to recognise."""
+    if raw is None or at is None:
         return None
     number = normalise(caller)
     same_caller = CallerLocation.caller == number if number is not None else CallerLocation.caller.is_(None)
     return session.scalar(
         select(CallerLocation)
-        .where(same_caller, CallerLocation.source == source, CallerLocation.raw == raw)
+        .where(
+            same_caller, CallerLocation.source == source, CallerLocation.raw == raw, CallerLocation.received_at == at
+        )
         .order_by(CallerLocation.id)
         .limit(1)
     )
