@@ -62,7 +62,10 @@ def lock_log(session: Session) -> None:
     """
     if session.bind is not None and session.get_bind().dialect.name == "postgresql":
         if not session.info.get(_LOCKED):
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_EVENT_LOCK})
+            # Not after flushing the changes waiting in the session: that would lock their rows first (a taker's
+            # state, say) and then wait here, the reverse order of a claim that holds this lock and wants the row.
+            with session.no_autoflush:
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_EVENT_LOCK})
             session.info[_LOCKED] = True
 
 
