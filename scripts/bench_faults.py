@@ -13,8 +13,12 @@ with music (fallback callers ring the desks, which is a person, not an error); c
 `call.offered` the console never received; recovery_s: from the fault to normal service (a bridge connected
 again and every call of the outage recorded). Target: 0, 0, 0, 0 and recovery_s <= 5.
 
+The multi-server scenarios (server_kill, postgres_restart, redis_kill: two servers behind nginx on PostgreSQL
+and the Redis bus, Twilio webhooks at 10 calls/s) are in scripts/bench_faults_server.py; same JSON line.
+
     .venv/bin/python scripts/bench_faults.py                      # every scenario
     .venv/bin/python scripts/bench_faults.py --only bridge_kill
+    .venv/bin/python scripts/bench_faults.py --only server_kill,redis_kill --quick   # a few seconds each
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import aiohttp  # noqa: E402
+import bench_faults_server as multi  # noqa: E402
 from bench_calls import free_port, prepare  # noqa: E402
 
 from tests.doubles.ari_server import AriDouble  # noqa: E402
@@ -225,19 +230,25 @@ async def hang_up_later(pbx: AriDouble, channel: str, after: float) -> None:
     await pbx.caller_hangup(channel)
 
 
-SCENARIOS = ("bridge_kill", "bridge_takeover")
+BRIDGE_SCENARIOS = ("bridge_kill", "bridge_takeover")
+SCENARIOS = (*BRIDGE_SCENARIOS, *multi.SCENARIOS)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated scenarios: " + ",".join(SCENARIOS))
+    parser.add_argument("--quick", action="store_true", help="the multi-server scenarios in a few seconds each")
     args = parser.parse_args()
     wanted = args.only.split(",") if args.only else list(SCENARIOS)
     unknown = set(wanted) - set(SCENARIOS)
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     for name in wanted:
-        print(json.dumps(asyncio.run(scenario(name))), flush=True)
+        if name in BRIDGE_SCENARIOS:
+            result = asyncio.run(scenario(name))
+        else:
+            result = asyncio.run(multi.scenario(name, multi.QUICK if args.quick else multi.FULL))
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

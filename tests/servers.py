@@ -68,7 +68,7 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        probe = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        probe = redis.Redis(port=self.port, socket_connect_timeout=0.2, retry=None)  # one try a probe
         try:
             until(lambda: _pings(probe), "redis-server did not start")
         finally:

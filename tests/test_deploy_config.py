@@ -123,13 +123,26 @@ def test_websockets_are_upgraded_and_kept_open(path: str) -> None:
     assert "proxy_set_header Connection $tanggap_connection;" in conf
 
 
+def test_only_twilio_webhooks_are_sent_again_after_a_server_took_them() -> None:
+    """A POST that reached a server that then died goes to the other server only for Twilio's webhooks, which are
+    idempotent by CallSid/MessageSid; any other POST may have written, and its client retries with a key."""
+    conf = NGINX.read_text()
+    twilio = re.search(r"location /telephony/twilio/ \{(.*?)\n    \}", conf, re.DOTALL)
+    assert twilio and "proxy_pass http://tanggap;" in twilio.group(1)
+    assert re.search(r"proxy_next_upstream [^;]*non_idempotent;", twilio.group(1))
+    directives = [line for line in conf.splitlines() if not line.lstrip().startswith("#")]
+    assert sum("non_idempotent" in line for line in directives) == 1
+
+
 def test_the_proxied_paths_are_the_apps() -> None:
     from ui import stream
-    from ui.routes import offer_stream, system
+    from ui.routes import offer_stream, system, telephony
 
     routers = (stream.router, offer_stream.router, system.router)
     paths = {getattr(route, "path", None) for router in routers for route in router.routes}
     assert {"/ws", "/api/v1/telephony/calls/stream", "/healthz"} <= paths
+    twilio = {getattr(route, "path", "") for route in telephony.router.routes} - {None}
+    assert {"/telephony/twilio/voice", "/telephony/twilio/status"} <= twilio
 
 
 @pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)")

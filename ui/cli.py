@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -68,6 +69,46 @@ def upgrade(settings: Settings) -> None:
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
     cfg.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
     command.upgrade(cfg, "head")
+
+
+def at_head(settings: Settings) -> bool:
+    """Whether the database's schema is already at the newest migration, found without loading alembic (a third
+    of a second of every restart): the heads the migration files name against `alembic_version`'s rows. Any
+    doubt (a file not in alembic's shape, no such table, no database) is False, and alembic decides."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.pool import NullPool
+
+    heads = migration_heads()
+    if not heads:
+        return False
+    engine = create_engine(settings.sqlalchemy_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            found = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    return found == heads
+
+
+_REVISION = re.compile(r"^revision(?:: [^=]+)? = ['\"]([^'\"]+)['\"]\s*$", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision(?:: [^=]+)? = (.+)$", re.MULTILINE)
+
+
+def migration_heads() -> set[str]:
+    """The revisions no migration file revises; empty when a file does not read as alembic writes them."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (ALEMBIC_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.findall(source), _DOWN.findall(source)
+        if len(revision) != 1 or len(down) != 1 or not re.fullmatch(r"None|\(?['\"].*", down[0].strip()):
+            return set()
+        revisions.add(revision[0])
+        revised.update(re.findall(r"['\"]([^'\"]+)['\"]", down[0]))
+    return revisions - revised
 
 
 @db_app.command("upgrade")
@@ -218,7 +259,8 @@ def serve(
 
     settings = _settings()
     _logging(settings)
-    upgrade(settings)
+    if not at_head(settings):  # after an update, or on a new database; a restart skips loading alembic
+        upgrade(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

@@ -12,7 +12,6 @@ from config.settings import Settings
 from dispatch.context import Policy, Region
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.events.bus import EventBus, InProcessBus
-from dispatch.events.redis_bus import EventLog, RedisBus
 from dispatch.regions import load_pack
 
 
@@ -38,6 +37,8 @@ def policy_from(settings: Settings) -> Policy:
 
 def make_bus(settings: Settings) -> EventBus:
     if settings.event_bus == "redis":
+        from dispatch.events.redis_bus import RedisBus  # the Redis client only where it is used: faster restarts
+
         return RedisBus(settings.redis_url)
     return InProcessBus()
 
@@ -49,6 +50,9 @@ def build(settings: Settings, *, bus: EventBus | None = None, server: bool = Fal
     bus = bus or make_bus(settings)
     region = Region(load_pack(settings.region_dir), policy_from(settings), road_graph=settings.road_graph)
     sessions = make_sessionmaker(engine, bus)
-    if isinstance(bus, RedisBus):  # what Redis did not bring is read from the log
-        bus.use_log(EventLog(sessions))
+    use_log = getattr(bus, "use_log", None)
+    if use_log is not None:  # the Redis bus: what Redis did not bring is read from the log
+        from dispatch.events.redis_bus import EventLog  # loads redis, which a server on the in-process bus never needs
+
+        use_log(EventLog(sessions))
     return Ctx(settings, region, engine, sessions, bus)

@@ -85,7 +85,7 @@ class RedisBus:
         *,
         channel: str = CHANNEL,
         log_reader: EventLog | None = None,
-        backoff_s: tuple[float, float] = (0.2, 5.0),
+        backoff_s: tuple[float, float] = (0.2, 1.0),  # a Redis back from a restart is heard within 1 s
         poll_s: float | None = 1.0,
         sweep_s: float = 5.0,
         max_catch_up: int = 10_000,

@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -22,7 +23,9 @@ from dispatch.errors import Invalid
 from dispatch.incidents import service as incidents
 from dispatch.incidents.models import Assignment, Incident
 from dispatch.lifecycle import ACTIVE_ASSIGNMENT, UnitStatus
-from geo.travel import Origins, TravelModel
+
+if TYPE_CHECKING:  # for the annotations only: numpy loads when a travel model is first used, not at start-up
+    from geo.travel import Origins, TravelModel
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,30 @@ def test_import_stations_geojson(tmp_path: Path) -> None:
     )
     r = run(["import", "stations", str(f)], tmp_path)
     assert r.returncode == 0 and "imported 1 stations" in r.stdout
+
+
+def test_serve_knows_the_newest_migration_without_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from ui.cli import ALEMBIC_DIR, migration_heads
+
+    assert migration_heads() == set(ScriptDirectory(str(ALEMBIC_DIR)).get_heads())
+
+
+def test_serve_skips_alembic_only_at_the_newest_schema(database_url: str) -> None:
+    """A restart skips loading alembic when the schema is at head; a new database, or one a migration behind,
+    is migrated as before."""
+    from sqlalchemy import create_engine, text
+
+    from config.settings import Settings
+    from ui.cli import at_head, upgrade
+
+    settings = Settings(database_url=database_url, region="padang")
+    assert not at_head(settings)  # no schema yet
+    upgrade(settings)
+    assert at_head(settings)
+    engine = create_engine(settings.sqlalchemy_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    engine.dispose()
+    assert not at_head(settings)
