@@ -13,8 +13,9 @@ How a module is run:
   `[tool.mutmut]` section written into the copy's pyproject.toml mutates only that module and runs only the
   test files that guard it (`MODULES`). The copy is a snapshot: edits made elsewhere while it runs do not leak
   in, and mutmut's cache there lets a second run re-test only the functions that changed.
-- SQLite only (`-k "not postgresql"`): tests/conftest.py runs every database test on SQLite and PostgreSQL, and
-  no module listed here speaks SQL of its own, so the PostgreSQL half would double the time and kill nothing new.
+- SQLite only (`-k "not postgresql"`): tests/conftest.py runs every database test on SQLite and PostgreSQL; the
+  PostgreSQL half would double the time. What only PostgreSQL can show (row locks, the event log's advisory
+  lock in `queue.claim`) is guarded by the suite's PostgreSQL tests (tests/dispatch/test_two_servers.py), not here.
 - tests/properties/ is left out: its Hypothesis properties take minutes on their own and each mutant would run
   them again. tests/browser/ is left out too (a real Chromium per mutant).
 - Files in tests/mutation/ named after the module (`test_<name>.py`) are added to its tests: they hold the
@@ -94,7 +95,11 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "telephony/twilio_voice.py": ("tests/telephony/test_twilio.py",),
     "geo/jurisdiction.py": ("tests/geo/test_jurisdiction.py", "tests/geo/test_coverage.py"),
-    "dispatch/recommend/service.py": ("tests/ui/test_geo_routes.py", "tests/geo/test_travel.py"),
+    "dispatch/recommend/service.py": (
+        "tests/ui/test_geo_routes.py",
+        "tests/geo/test_travel.py",
+        "tests/mutation/test_recommend.py",  # not test_service.py: several modules are called service.py
+    ),
 }
 QUICK = ("dispatch/incidents/duplicates.py", "dispatch/lifecycle.py", "dispatch/calls/abuse.py")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dispatch.agencies.models import Unit
@@ -70,7 +70,8 @@ def assign(
     unit = session.get(Unit, unit_id, with_for_update=True)
     if unit is None:
         raise NotFound(f"unit {unit_id} not found")
-    if unit.status != UnitStatus.available:
+    if unit.status != UnitStatus.available or not _claim(session, unit.id):
+        session.rollback()  # nothing is written yet; re-read the unit, which another dispatcher may have just taken
         busy = active_for_unit(session=session, unit_id=unit.id)
         where = f" on incident #{busy.incident_id}" if busy else ""
         raise Conflict(f"unit {unit.callsign} is {unit.status}{where}, not available")
@@ -135,6 +136,20 @@ def _roll_up(incident: Incident, row: Assignment) -> dict[str, Any]:
     if changed:
         incident.version += 1
     return fields(incident, *changed)
+
+
+def _claim(session: Session, unit_id: int) -> bool:
+    """Take the unit if it is still available: of two dispatchers who both read it available, one UPDATE matches.
+
+    SQLite has no row locks (`with_for_update` is a no-op there) and reads outside a transaction, so without this
+    both dispatchers' assignments were written and one unit was sent to two incidents at once."""
+    claimed = session.execute(
+        update(Unit)
+        .where(Unit.id == unit_id, Unit.status == UnitStatus.available)
+        .values(status=UnitStatus.dispatched)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(claimed, "rowcount", 0) == 1
 
 
 def _set_unit(unit: Unit, status: UnitStatus, now: datetime) -> None:
