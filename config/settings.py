@@ -26,7 +26,18 @@ class Settings(BaseSettings):
     port: int = Field(8112, ge=1, le=65535)
     secret_key: SecretStr = SecretStr("change-me-in-production")
     session_hours: float = Field(12, gt=0, le=24 * 7)
-    cookie_secure: bool = False
+    # The session cookie's Secure flag; unset, it is on when TANGGAP_PUBLIC_URL is https (`secure_cookie`).
+    cookie_secure: bool | None = None
+    # Failed logins: an account is locked after login_lock_after in a row, a client address (consoles behind one
+    # NAT share it) after login_lock_after_address; the first lock lasts login_lock_s and each further failure
+    # doubles it, up to login_lock_max_s. At most login_hash_workers password checks (argon2: 64 MiB each) run
+    # at once and login_hash_queue wait; more are answered 503 at once (docs/security.md).
+    login_lock_after: int = Field(5, ge=1, le=1000)
+    login_lock_after_address: int = Field(20, ge=1, le=100_000)
+    login_lock_s: float = Field(30, gt=0, le=3600)
+    login_lock_max_s: float = Field(900, gt=0, le=7 * 24 * 3600)
+    login_hash_workers: int = Field(1, ge=1, le=16)  # one check already uses every core (argon2's 4 lanes)
+    login_hash_queue: int = Field(8, ge=0, le=1000)
     demo_password: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # "redis" when several server processes share one database and must all see every event.
@@ -109,6 +120,13 @@ class Settings(BaseSettings):
     @property
     def region_dir(self) -> Path:
         return REGIONS_DIR / self.region
+
+    @property
+    def secure_cookie(self) -> bool:
+        """Whether the session cookie is sent over HTTPS only: as set, else when the public URL is https."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return (self.public_url or "").lower().startswith("https://")
 
     @property
     def sqlalchemy_url(self) -> str:

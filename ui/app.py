@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
                 await stop()
             await close_desk(app)
 
-    app = FastAPI(title="Tanggap 112", version="0.1.0", lifespan=lifespan)
+    # /docs is ui.pages' (local Swagger files, staff only); FastAPI's own would load them from a CDN, for anyone.
+    app = FastAPI(title="Tanggap 112", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.state.recent_tokens = RecentTokens()
     errors.install(app)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dispatch.users import service as users
 from dispatch.users.models import User
 from ui.context import Ctx
+from ui.origin import forbid_cross_site
 from ui.present import masked, sees_caller
 
 COOKIE = "tanggap_session"
@@ -30,11 +31,18 @@ def get_db(ctx: Annotated[Ctx, Depends(get_ctx)]) -> Iterator[Session]:
 
 
 def token_from(conn: HTTPConnection) -> str | None:
-    """Bearer header for API clients, the session cookie for the console, `?token=` for websockets."""
+    """Bearer header for API clients, the session cookie for the console, `?token=` for websockets.
+
+    Another site's page can make the browser send the cookie, never the header: a state-changing request
+    that logs in by cookie must come from this server's own pages (403 otherwise, `ui.origin`)."""
     header = conn.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
-    return conn.cookies.get(COOKIE) or conn.query_params.get("token")
+    cookie = conn.cookies.get(COOKIE)
+    if cookie:
+        forbid_cross_site(conn)
+        return cookie
+    return conn.query_params.get("token")
 
 
 def user_for(session: Session, conn: HTTPConnection) -> User | None:

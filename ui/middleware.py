@@ -69,6 +69,10 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 class SecurityHeaders:
+    """The headers every response carries; and `Cache-Control: no-store` on the API and the `/ws` handshake,
+    which carry callers' numbers and places (UU PDP No. 27/2022): no browser cache or proxy keeps a copy. An
+    API route that set its own (the region's boundaries, the same for everyone) keeps it."""
+
     def __init__(self, app: ASGIApp, tile_origin: str | None) -> None:
         self.app = app
         self.headers = [
@@ -79,13 +83,32 @@ class SecurityHeaders:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, _no_store_on("websocket.accept", send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        private = scope["path"].startswith("/api/")
 
         async def add(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + self.headers
+                headers = list(message.get("headers", []))
+                if private and not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(_NO_STORE)
+                message["headers"] = headers + self.headers
             await send(message)
 
         await self.app(scope, receive, add)
+
+
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _no_store_on(kind: str, send: Send) -> Send:
+    async def add(message: Message) -> None:
+        if message["type"] == kind:
+            message["headers"] = [*message.get("headers", []), _NO_STORE]
+        await send(message)
+
+    return add

@@ -9,11 +9,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
+import fastapi_offline
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -26,12 +28,17 @@ router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 I18N = HERE / "i18n" / "messages.json"
+# Swagger UI's own files, as the fastapi-offline package ships them: /docs works on a LAN without internet, and
+# under the console's CSP (nothing from elsewhere, no inline script).
+DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
 
 # Which roles may open each page, and where each role lands after logging in.
 PAGES: dict[str, tuple[str, ...]] = {
     "console": ("call_taker", "dispatcher", "supervisor", "admin"),
     "responder": ("responder",),
     "supervisor": ("supervisor", "admin"),
+    "docs": ("call_taker", "dispatcher", "supervisor", "admin", "telephony"),  # the API's documentation
 }
 HOME = {
     "call_taker": "/console",
@@ -68,9 +75,54 @@ def home(request: Request, db: DB) -> Response:
     return RedirectResponse(HOME.get(user.role, "/login?role=none"), status_code=303)
 
 
+# Control characters and backslashes: browsers drop tabs and newlines from a URL and read "\\" as "/", so
+# "/\t/evil.example" or "/\\evil.example" would leave this server.
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def _path_only(value: str) -> bool:
+    if not value.startswith("/") or value.startswith("//") or _UNSAFE_IN_PATH.search(value):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(raw: str | None) -> str:
+    """Where to go after logging in: `raw` if it is a path on this server, else "/". It must start with one
+    "/" (not "//" or "/\\"), name no scheme or host, and hold no control character or backslash, and so must
+    every further percent-decoding of it (the login page's script applies the same rules)."""
+    value = raw or "/"
+    for _ in range(4):
+        if not _path_only(value):
+            return "/"
+        decoded = unquote(value)
+        if decoded == value:
+            return raw or "/"
+        value = decoded
+    return "/"  # still encoded four times over: nobody's page
+
+
 @router.get("/login")
 def login_page(request: Request) -> Response:
+    raw = request.query_params.get("next")
+    if raw is not None and safe_next(raw) != raw:
+        # Dropped here too, not only by the page's script: the address bar no longer shows it.
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "next"]
+        return RedirectResponse("/login" + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
     return _file(request, STATIC / "pages" / "login.html", page=True)
+
+
+@router.get("/docs")
+def docs_page(request: Request, db: DB) -> Response:
+    """Swagger UI over /openapi.json, for logged-in staff; "Try it out" sends their session cookie."""
+    return _page("docs", request, db)
+
+
+@router.get("/docs/assets/{name}")
+def docs_asset(name: str, request: Request) -> Response:
+    if name not in DOCS_FILES:
+        raise HTTPException(404, f"{name} not found")
+    return _file(request, DOCS_ASSETS / name)
 
 
 @router.get("/console")

@@ -37,7 +37,8 @@ from dispatch.events.bus import News, Published, health, watch
 from dispatch.incidents import assignments
 from dispatch.users.models import User
 from ui.context import Ctx
-from ui.deps import detached_user
+from ui.deps import COOKIE, detached_user
+from ui.origin import foreign
 from ui.present import masked, sees_caller
 
 log = logging.getLogger(__name__)
@@ -307,6 +308,11 @@ def _bus_status(live: bool) -> Part:
 async def stream(ws: WebSocket) -> None:
     ctx: Ctx = ws.app.state.ctx
     raw_since = ws.query_params.get("since")
+    if ws.cookies.get(COOKIE) and (who := foreign(ws, ctx.settings)) is not None:
+        # Another site's page opening the stream with the console's cookie: refused before the handshake (403).
+        log.info("websocket from another origin refused: %s", who)
+        await ws.close(code=4403, reason="cross-origin websocket refused")
+        return
     user = await asyncio.to_thread(detached_user, ctx, ws)
     if user is None:
         await ws.close(code=4401, reason="login required")

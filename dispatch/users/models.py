@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dispatch.db import Base, UTCDateTime
@@ -50,3 +50,21 @@ class Token(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginLock(Base):
+    """Failed logins of one account or one client address in a row, and until when it may not try again.
+
+    In the database, not in a server's memory: behind nginx the next attempt may reach another server, and a
+    restart must not hand an attacker a fresh count (dispatch/users/throttle.py).
+    """
+
+    __tablename__ = "login_locks"
+    __table_args__ = (UniqueConstraint("kind", "subject", name="uq_login_locks_kind_subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "account" or "address"
+    subject: Mapped[str] = mapped_column(String(100))  # the username as typed, or the client's address
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

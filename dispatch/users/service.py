@@ -1,4 +1,4 @@
-"""Users, password hashing (argon2) and opaque login tokens."""
+"""Users and their opaque login tokens (passwords are hashed and checked in `hashing`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,9 +14,8 @@ from dispatch.agencies.models import Unit
 from dispatch.clock import utcnow
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.events.service import record
+from dispatch.users.hashing import hash_password
 from dispatch.users.models import Role, Token, User
-
-_hasher = PasswordHasher()
 
 
 def create(
@@ -49,7 +46,7 @@ def create(
         username=username,
         name=name or username,
         role=role,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         unit_id=unit_id,
         sip_endpoint=sip_endpoint,
         created_at=utcnow(),
@@ -62,20 +59,14 @@ def create(
 def set_password(*, session: Session, user: User, password: str) -> None:
     if len(password) < 8:
         raise Invalid("password must have at least 8 characters")
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = hash_password(password)
     session.commit()
 
 
-def authenticate(*, session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user is None:
-        _hasher.hash(password)  # spend the same time whether or not the user exists
-        return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return user
+def find_active(*, session: Session, username: str) -> User | None:
+    """The user who may log in with this username; the password is checked apart (`hashing.HashPool`), off
+    the request's database session."""
+    return session.scalar(select(User).where(User.username == username, User.active.is_(True)))
 
 
 def _digest(token: str) -> str:

@@ -3,10 +3,11 @@
 import { t } from './i18n.js';
 
 export class ApiError extends Error {
-  constructor(status, message, kind) {
+  constructor(status, message, kind, data = null) {
     super(message);
     this.status = status;
     this.kind = kind;
+    this.data = data; // the whole answer, e.g. retry_after_s of a locked login
   }
 
   /** A network failure or a server hiccup: the same request may succeed later. */
@@ -53,7 +54,7 @@ export async function api(method, url, body, { key, signal, quiet401 } = {}) {
   }
   if (!response.ok) {
     throw new ApiError(response.status, (data && data.error) || `${response.status} ${response.statusText}`,
-      data && data.kind);
+      data && data.kind, data);
   }
   return data;
 }
