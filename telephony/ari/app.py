@@ -514,10 +514,7 @@ class StasisApp:
             return
         self._cancel_watchdog(state)
         if state.connected:
-            # The call-taker hung up mid-conversation: the call is over for the caller too.
-            await self._caller_gone(state, "call-taker hung up", at)
-            with contextlib.suppress(AriError):
-                await self.client.hangup(state.channel_id)
+            await self._conversation_over(state, at)
             return
         taker_id = state.taker_id
         self._forget_taker(state)
@@ -534,6 +531,12 @@ class StasisApp:
             else:
                 await self.desk.requeue(state.call_id, taker_id, f"no_answer ({cause})", False)
         self.kick()
+
+    async def _conversation_over(self, state: CallState, at: datetime | None) -> None:
+        """The call-taker hung up mid-conversation: the call is over for the caller too."""
+        await self._caller_gone(state, "call-taker hung up", at)
+        with contextlib.suppress(AriError):
+            await self.client.hangup(state.channel_id)
 
     async def _after_busy(self, taker_id: int) -> None:
         await asyncio.sleep(self.options.busy_retry_s)
@@ -601,6 +604,13 @@ class StasisApp:
                 if leg.call_id is not None and leg.taker_id is not None:
                     with contextlib.suppress(DeskUnavailable):
                         await self.desk.requeue(leg.call_id, leg.taker_id, "orphan_leg", True)
+        # A conversation resumed whose call-taker's leg is gone (hung up while no bridge was connected) is over
+        # for the caller too, as when a call-taker hangs up mid-conversation: never left alone and silent in the
+        # conversation bridge.
+        for state in list(self.calls.values()):
+            if state.connected and not state.ended and state.taker_channel is None and state.channel_id in ours:
+                counts["ended"] += 1
+                await self._under_lock(state.channel_id, partial(self._conversation_over, state, None))
         gone = [s for s in list(self.calls.values()) if s.seen < horizon and s.channel_id not in ours]
         known = {s.call_id for s in self.calls.values()}
         for state in gone:

@@ -1,0 +1,793 @@
+"""The ARI bridge (telephony/ari/app.py) where its main tests look away: a conversation that outlives a restart of
+the bridge while stray and orphaned desk legs are hung up, a waiting caller put back on hold, the music class,
+hang-up causes and times (caller and call-taker), a caller the core never recorded, a call claimed for a caller
+this bridge does not have, desks that cannot be rung, do not answer or answer busy, the ring watchdog after an
+answer, the ACD through an outage of the dispatch core. Every wait is for a condition, never a fixed sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from dispatch.calls.models import Call
+from dispatch.events.service import since
+from dispatch.users import service as users
+from telephony.ari.app import StasisApp, _event_time
+from telephony.ari.client import AriClient, AriNotFound
+from telephony.ari.run import AriBridge
+from telephony.ari.settings import AriOptions
+from telephony.desk import DeskUnavailable
+from telephony.desk_local import InProcessDesk
+from tests.doubles.ari_server import AriDouble
+from tests.telephony.conftest import running, taker_ready
+from tests.telephony.test_ari_bridge import call_on, event_types, status_of
+from tests.telephony.test_bridge_faults import FAST, make_bridge, on_hold
+from ui.context import Ctx
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[AriDouble]:
+    double = await AriDouble().start()
+    yield double
+    await double.stop()
+
+
+@pytest.fixture
+def make_taker(ctx: Ctx) -> Callable[..., int]:
+    """A call-taker whose desk phone is `endpoint`, ready for calls unless `available=False`; returns the id."""
+
+    def make(endpoint: str, *, available: bool = True) -> int:
+        with ctx.sessions() as session:
+            user = users.create(
+                session=session, username=endpoint, password="rahasia-112", role="call_taker", sip_endpoint=endpoint
+            )
+            if available:
+                users.set_available(session=session, user=user, available=True)
+            return user.id
+
+    return make
+
+
+def bridge_on(ctx: Ctx, pbx: AriDouble, desk: InProcessDesk | None = None, **options: Any) -> AriBridge:
+    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+    desk = desk or InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    return AriBridge(client, desk, AriOptions(**{**FAST, **options}))
+
+
+def events_of(ctx: Ctx, kind: str) -> list[dict[str, Any]]:
+    with ctx.sessions() as session:
+        return [dict(e.data) for e in since(session, 0, limit=5000) if e.type == kind]
+
+
+# -- pure helpers -----------------------------------------------------------------------------------------
+
+
+def test_an_event_is_recorded_at_asterisks_time_else_now() -> None:
+    assert _event_time({"timestamp": "2026-11-22T08:00:38.327+0000"}) == datetime(
+        2026, 11, 22, 8, 0, 38, 327000, tzinfo=UTC
+    )
+    before = datetime.now(UTC)
+    for event in ({}, {"timestamp": "not a time"}, {"timestamp": "2026-11-22T08:00:38"}):  # naive: not trusted
+        at = _event_time(event)
+        assert at.tzinfo is not None and before <= at <= datetime.now(UTC), event
+
+
+def test_events_are_keyed_by_the_caller_they_belong_to() -> None:
+    app = StasisApp(SimpleNamespace(), SimpleNamespace())  # type: ignore[arg-type]
+    app.taker_legs["taker-leg"] = "caller-1"
+    assert app._key({"channel": {"id": "caller-1"}}) == "caller-1"
+    assert app._key({"channel": {"id": "taker-leg"}}) == "caller-1"  # a taker's leg waits behind its caller
+    assert app._key({"channel": {}}) == ""
+    assert app._key({"playback": {"target_uri": "channel:caller-2"}}) == "caller-2"
+    assert app._key({"recording": {"target_uri": "channel:caller-3"}}) == "caller-3"
+    assert app._key({"recording": {"target_uri": "bridge:tanggap112-mix-7"}}) == "bridge:tanggap112-mix-7"
+    assert app._key({"playback": {"target_uri": "endpoint:PJSIP/x"}}) is None
+    assert app._key({"type": "ApplicationReplaced"}) is None
+
+
+def test_the_acd_polls_slowly_only_while_the_desk_tells_of_ready_call_takers() -> None:
+    options = AriOptions(acd_interval_s=0.5, acd_idle_s=15)
+    told = StasisApp(SimpleNamespace(), SimpleNamespace(notices_takers=True), options)  # type: ignore[arg-type]
+    deaf = StasisApp(SimpleNamespace(), SimpleNamespace(notices_takers=False), options)  # type: ignore[arg-type]
+    assert told._acd_wait() == 15 and deaf._acd_wait() == 0.5
+    options = AriOptions(acd_interval_s=20, acd_idle_s=15)  # never faster than the plain interval
+    assert StasisApp(SimpleNamespace(), SimpleNamespace(notices_takers=True), options)._acd_wait() == 20  # type: ignore[arg-type]
+
+
+# -- on hold, with music ----------------------------------------------------------------------------------
+
+
+async def test_the_holding_bridge_plays_the_configured_music_class(ctx: Ctx, pbx: AriDouble) -> None:
+    async with running(make_bridge(ctx, pbx, moh_class="tanggap-tunggu"), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller))
+        hold = pbx.bridges["tanggap112-hold"]
+        assert hold.kind == "holding" and hold.moh_class == "tanggap-tunggu" and hold.name == "tanggap112 queue"
+
+
+async def test_a_waiting_caller_taken_out_of_the_holding_bridge_is_put_back_by_a_reconcile(
+    ctx: Ctx, pbx: AriDouble
+) -> None:
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
+        other = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+        await other.remove_channel("tanggap112-hold", caller)  # by hand, or lost in an Asterisk hiccup
+        await other.close()
+        assert not on_hold(pbx, caller)
+        await bridge.app.reconcile()
+        assert on_hold(pbx, caller)
+        assert bridge.app.calls[caller].hold_bridge == "tanggap112-hold"
+        assert status_of(ctx, caller) == "offered"
+
+
+# -- a restart of the bridge ------------------------------------------------------------------------------
+
+
+async def test_a_conversation_outlives_a_restart_of_the_bridge(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    taker = make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+    call = call_on(ctx, caller)
+    assert call is not None and call.status == "answered"
+    mix = f"tanggap112-mix-{call.id}"
+    leg = next(c for c in pbx.channels if c != caller and not c.startswith("tanggap112-journal-"))
+    assert set(pbx.bridges[mix].channels) == {caller, leg}
+    async with in_stasis_unseen(pbx):  # a leg of no call in our app: hung up, never taken for a conversation's
+        stray = await pbx.incoming_call("081234567809", args=["taker"])
+    assert stray is not None
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        await pbx.wait_for(lambda: stray not in pbx.channels)
+        await pbx.wait_for(lambda: caller in bridge.app.calls and leg in bridge.app.taker_legs)
+        counts = await bridge.app.reconcile()
+        assert counts["orphans"] == 0 and counts["bridges"] == 0 and counts["ended"] == 0
+        state = bridge.app.calls[caller]
+        assert state.connected and state.taker_id == taker and state.mix_bridge == mix
+        assert state.taker_channel == leg and bridge.app.taker_legs[leg] == caller
+        assert set(pbx.bridges[mix].channels) == {caller, leg}  # still talking
+        assert not pbx.calls_to("DELETE", f"/channels/{caller}") and not pbx.calls_to("DELETE", f"/channels/{leg}")
+        assert not on_hold(pbx, caller) and status_of(ctx, caller) == "answered"
+        await pbx.caller_hangup(leg)  # the call-taker hangs up: the caller's call ends too
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and caller not in pbx.channels)
+        await pbx.wait_for(lambda: mix not in pbx.bridges and taker_ready(ctx, taker))
+
+
+@contextlib.asynccontextmanager
+async def in_stasis_unseen(pbx: AriDouble) -> AsyncIterator[None]:
+    """Channels made in here enter our app while no bridge of ours is connected (another process held it)."""
+    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+    async with connect(client.events_url()):
+        await pbx.wait_for(lambda: pbx.app_connected)
+        yield
+    await client.close()
+
+
+async def test_a_desk_answered_while_no_bridge_was_connected_is_hung_up_and_the_caller_rung_again(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    taker = make_taker("taker1")
+    pbx.endpoints["taker1"] = "ring"
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: len([c for c in pbx.channels if c.startswith("tanggap-taker-")]) == 1)
+    leg = next(c for c in pbx.channels if c.startswith("tanggap-taker-"))
+    await pbx.answer_taker(leg)  # picked up in the gap: in our app, but no bridge heard it
+    pbx.endpoints["taker1"] = "answer"
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+        assert leg not in pbx.channels  # not adopted: a waiting caller is never tied to a leg nobody bridged
+        reasons = [e.get("reason") for e in events_of(ctx, "call.requeued")]
+        assert reasons == ["orphan_leg"]
+        call = call_on(ctx, caller)
+        assert call is not None and call.taker_id == taker
+        state = bridge.app.calls[caller]
+        assert state.connected and state.taker_channel not in (None, leg)
+
+
+async def test_a_reconcile_never_moves_a_caller_who_is_rung_talking_or_gone(ctx: Ctx, pbx: AriDouble) -> None:
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
+        await bridge.app.drain()
+        state = bridge.app.calls[caller]
+        adds = len(pbx.calls_to("POST", "/addChannel"))
+        for ringing, connected, ended in ((True, False, False), (False, True, False), (False, False, True)):
+            state.taker_channel = "tanggap-taker-x" if ringing else None
+            state.connected, state.ended = connected, ended
+            await bridge.app._rehold(state)
+        assert len(pbx.calls_to("POST", "/addChannel")) == adds
+        state.taker_channel, state.connected, state.ended = None, False, False
+        await bridge.app._rehold(state)
+        assert len(pbx.calls_to("POST", "/addChannel")) == adds + 1 and on_hold(pbx, caller)
+
+
+async def test_a_caller_whose_call_ended_while_the_bridge_was_away_is_hung_up(ctx: Ctx, pbx: AriDouble) -> None:
+    from dispatch.calls import service as calls
+
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
+    call = call_on(ctx, caller)
+    assert call is not None
+    with ctx.sessions() as session:
+        calls.end(session=session, call_id=call.id, actor="test", cause="ended by hand")
+        session.commit()
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        await pbx.wait_for(lambda: caller not in pbx.channels)
+        await bridge.app.drain()
+        assert caller not in bridge.app.calls or bridge.app.calls[caller].ended
+    assert status_of(ctx, caller) == "ended"
+
+
+# -- hang-ups -------------------------------------------------------------------------------------------
+
+
+async def test_a_hang_up_is_recorded_with_its_cause_and_asterisks_time(ctx: Ctx, pbx: AriDouble) -> None:
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        callers = [await pbx.incoming_call(f"08123456780{n}") for n in range(3)]
+        assert None not in callers
+        await pbx.wait_for(lambda: event_types(ctx).count("call.queued") == 3)
+        first, second, third = (str(c) for c in callers)
+        at = "2026-11-22T08:00:38.327+0000"
+        bridge.app.dispatch({"type": "StasisEnd", "timestamp": at, "channel": {"id": first}})
+        bridge.app.dispatch({"type": "ChannelHangupRequest", "cause": 19, "channel": {"id": second}})
+        bridge.app.dispatch({"type": "ChannelDestroyed", "cause": 3, "cause_txt": "No route", "channel": {"id": third}})
+        await bridge.app.drain()
+        causes = {e["channel_id"]: e["cause"] for e in events_of(ctx, "call.ended")}
+        assert causes == {first: "caller hung up", second: "cause 19", third: "No route"}
+        ended = call_on(ctx, first)
+        assert ended is not None and ended.ended_at is not None
+        assert ended.ended_at.replace(tzinfo=UTC) == datetime(2026, 11, 22, 8, 0, 38, 327000, tzinfo=UTC)
+        assert not bridge.app.calls and not bridge.app.by_call and not bridge.app._locks and not bridge.app._pending
+
+
+async def test_a_caller_who_hangs_up_while_the_core_is_away_is_ended_by_the_next_reconcile(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
+        desk.down = True
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: bridge.app.calls[caller].ended)
+        await bridge.app.drain()
+        assert status_of(ctx, caller) == "offered" and caller in bridge.app.calls  # kept for the retry
+        call = call_on(ctx, caller)
+        assert call is not None
+        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert f"could not end call {call.id}: core away (reconcile retries)" in logged
+        desk.down = False
+        counts = await bridge.app.reconcile()
+        assert counts["ended"] == 1 and status_of(ctx, caller) == "ended" and not bridge.app.calls
+
+
+class FlakyDesk(InProcessDesk):
+    """The dispatch core, unreachable while `down`; `journal` says whether an unrecorded call's end is kept for
+    it (a bridge in its own process journals it on its disk)."""
+
+    down = False  # finish and claim
+    offers_down = False
+    requeue_down = False
+    journal = False
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.unrecorded: list[tuple[str, str | None, datetime]] = []
+
+    async def offer(self, **kwargs: Any) -> Any:
+        if self.offers_down:
+            raise DeskUnavailable("core away")
+        return await super().offer(**kwargs)
+
+    async def ended_unrecorded(self, channel_id: str, cause: str | None, at: datetime) -> bool:
+        self.unrecorded.append((channel_id, cause, at))
+        return self.journal
+
+    async def finish(self, call_id: int, cause: str | None, *, at: datetime | None = None) -> Any:
+        if self.down:
+            raise DeskUnavailable("core away")
+        return await super().finish(call_id, cause, at=at)
+
+    async def claim(self) -> Any:
+        if self.down:
+            raise DeskUnavailable("core away")
+        return await super().claim()
+
+    async def requeue(self, call_id: int, taker_id: int, reason: str, taker_available: bool) -> None:
+        if self.requeue_down:
+            raise DeskUnavailable("core away")
+        await super().requeue(call_id, taker_id, reason, taker_available)
+
+
+# -- routing to a call-taker ----------------------------------------------------------------------------
+
+
+async def test_the_acd_goes_on_after_the_core_was_away(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    desk.down = True
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        make_taker("taker1")
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
+        with pytest.raises(DeskUnavailable):
+            await bridge.app.route()
+        bridge.app.active = False  # a standby for a moment: its ACD rings nobody
+        desk.down = False
+        bridge.app.kick()
+        with pytest.raises(TimeoutError):
+            await pbx.wait_for(lambda: status_of(ctx, caller) != "offered", timeout=0.3)
+        bridge.app.active = True
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+
+
+async def test_a_claimed_call_of_a_caller_on_another_bridge_is_given_back_and_the_taker_stays_ready(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    from dispatch.calls import service as calls
+
+    async with running(make_bridge(ctx, pbx), pbx):
+        # after the first reconcile has read the live calls (it lists the bridges last): it would end this one
+        await pbx.wait_for(lambda: [r for r in pbx.calls_to("GET", "/bridges") if r[1] == "/ari/bridges"])
+        with ctx.sessions() as session:
+            calls.offer(session=session, caller="+6281234567801", provider="asterisk", channel_id="elsewhere")
+            session.commit()
+        taker = make_taker("taker1")
+        await pbx.wait_for(
+            lambda: any(e.get("reason") == "not_on_this_bridge" for e in events_of(ctx, "call.requeued"))
+        )
+        given_back = [e for e in events_of(ctx, "taker.available") if e.get("reason") == "not_on_this_bridge"]
+        assert given_back and all(e["available"] and e["user_id"] == taker for e in given_back)  # ready again
+        assert status_of(ctx, "elsewhere") == "offered"
+        assert not [r for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2]]  # nobody rung
+
+
+async def test_a_desk_that_cannot_be_rung_is_set_not_ready_and_the_next_one_is_rung(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    pbx.endpoints["dead"] = "unregistered"
+    dead = make_taker("dead")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: any(e.get("reason") == "originate_failed" for e in events_of(ctx, "call.requeued")))
+        assert not taker_ready(ctx, dead) and status_of(ctx, caller) == "offered" and on_hold(pbx, caller)
+        assert not bridge.app.taker_legs and bridge.app.calls[caller].taker_channel is None
+        other = make_taker("other")
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+        call = call_on(ctx, caller)
+        assert call is not None and call.taker_id == other
+
+
+async def test_the_desk_is_rung_with_the_callers_number_and_the_ring_timeout(ctx: Ctx, pbx: AriDouble) -> None:
+    with ctx.sessions() as session:
+        users.create(
+            session=session, username="sip2", password="rahasia-112", role="call_taker", sip_endpoint="PJSIP/desk-2"
+        )
+        session.commit()
+    pbx.endpoints["desk-2"] = "ring"
+    async with running(make_bridge(ctx, pbx, ring_timeout_s=7), pbx):
+        with ctx.sessions() as session:
+            from sqlalchemy import select
+
+            from dispatch.users.models import User
+
+            user = session.scalar(select(User).where(User.username == "sip2"))
+            assert user is not None
+            users.set_available(session=session, user=user, available=True)
+            session.commit()
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: [r for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2]])
+        originate = next(r[2] for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2])
+        assert originate["endpoint"] == "PJSIP/desk-2"  # a full dial string is used as it is
+        assert originate["callerId"] == "112 <081234567801>"  # as the network gave it
+        assert originate["timeout"] == "7"
+        assert originate["channelId"].startswith("tanggap-taker-")
+
+
+class BusyDesk:
+    """Only what `_after_busy` asks of the dispatch core."""
+
+    notices_takers = False
+
+    def __init__(self, answer: bool | None) -> None:
+        self.answer, self.asked = answer, []
+
+    async def ready_after_busy(self, taker_id: int) -> bool:
+        self.asked.append(taker_id)
+        if self.answer is None:
+            raise DeskUnavailable("core away")
+        return self.answer
+
+
+async def test_after_a_busy_desk_the_call_taker_is_made_ready_and_the_acd_told(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    for answer, kicked in ((True, True), (False, False), (None, False)):
+        desk = BusyDesk(answer)
+        app = StasisApp(SimpleNamespace(), desk)  # type: ignore[arg-type]
+        app.options.busy_retry_s = 0  # the pause itself is AriOptions' (1-300 s)
+        await app._after_busy(7)
+        assert desk.asked == [7] and app._kick.is_set() is kicked
+    (record,) = [r for r in caplog.records if r.name == "telephony.ari.app"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "could not make call-taker 7 ready after a busy desk: core away"
+
+
+@pytest.mark.parametrize("journal", [False, True])
+async def test_a_caller_the_core_never_heard_of_is_held_and_their_call_reaches_the_record(
+    ctx: Ctx, pbx: AriDouble, journal: bool
+) -> None:
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    desk.down = desk.offers_down = True
+    desk.journal = journal
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller) and pbx.calls_to("POST", f"/channels/{caller}/play"))
+        await bridge.app.drain()
+        assert call_on(ctx, caller) is None and bridge.app.calls[caller].call_id is None  # on hold all the same
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: desk.unrecorded)
+        await bridge.app.drain()
+        hangup = next(e for e in pbx.sent if e["type"] == "ChannelHangupRequest")
+        at = _event_time(hangup)
+        assert desk.unrecorded[0] == (caller, "caller hung up", at)
+        if journal:  # the journal has the call and its end: the bridge forgets the caller
+            assert len(desk.unrecorded) == 1 and caller not in bridge.app.calls
+            return
+        assert {u[2] for u in desk.unrecorded} == {at}  # hang-up events come in threes: the first one's time
+        desk.down = desk.offers_down = False
+        counts = await bridge.app.reconcile()  # the core is back: recorded and ended, at the hang-up's time
+        assert counts["ended"] == 1 and caller not in bridge.app.calls
+        call = call_on(ctx, caller)
+        assert call is not None and call.status == "ended" and call.classification == "abandoned"
+        assert call.ended_at is not None and call.ended_at.replace(tzinfo=UTC) == at
+
+
+async def test_a_caller_whose_channel_vanished_unseen_is_ended_now_by_a_reconcile(
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
+        await bridge.app.drain()
+        del pbx.channels[caller]  # gone without a word (events lost in a gap)
+        pbx.bridges["tanggap112-hold"].channels.remove(caller)
+        monkeypatch.setenv("TZ", "Asia/Jakarta")  # the host's clock is not UTC: "now" must still be UTC
+        time.tzset()
+        try:
+            before = datetime.now(UTC)
+            counts = await bridge.app.reconcile()
+            after = datetime.now(UTC)
+        finally:
+            monkeypatch.delenv("TZ")
+            time.tzset()
+        assert counts == {"offered": 0, "ended": 1, "orphans": 0, "bridges": 0, "fallback": 0}
+        call = call_on(ctx, caller)
+        assert call is not None and call.status == "ended" and call.ended_at is not None
+        assert before <= call.ended_at.replace(tzinfo=UTC) <= after
+        assert [e["cause"] for e in events_of(ctx, "call.ended")] == ["channel gone (reconciled)"]
+
+
+async def test_a_caller_who_hangs_up_while_the_desk_rings_frees_the_call_taker_as_not_at_fault(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    taker = make_taker("slow")
+    pbx.endpoints["slow"] = "ring"
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: len([c for c in pbx.channels if c.startswith("tanggap-taker-")]) == 1)
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and not pbx.channels and taker_ready(ctx, taker))
+        call = call_on(ctx, caller)
+        assert call is not None
+        assert events_of(ctx, "call.requeued") == [{"id": call.id, "taker_id": taker, "reason": "caller_hung_up"}]
+
+
+async def test_a_caller_who_hangs_up_mid_conversation_ends_it_without_requeueing(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    taker = make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and not pbx.channels and taker_ready(ctx, taker))
+        assert not events_of(ctx, "call.requeued")
+        assert [e["cause"] for e in events_of(ctx, "call.ended")] == ["cause 16"]  # the BYE after the music
+
+
+async def test_a_caller_who_hangs_up_while_the_desk_rings_is_ended_even_if_the_taker_cannot_be_freed(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    taker = make_taker("slow")
+    pbx.endpoints["slow"] = "ring"
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: len([c for c in pbx.channels if c.startswith("tanggap-taker-")]) == 1)
+        desk.requeue_down = True
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and not pbx.channels)
+        await pbx.wait_for(lambda: caller not in bridge.app.calls)
+        call = call_on(ctx, caller)
+        assert call is not None
+        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert f"call {call.id}: could not free call-taker {taker}: core away" in logged
+
+
+async def test_the_ring_watchdog_firing_as_the_desk_answers_leaves_the_conversation_alone(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+        leg = bridge.app.calls[caller].taker_channel
+        assert leg is not None
+        event = {"type": "ChannelDestroyed", "cause_txt": "ring watchdog", "channel": {"id": leg}, "watchdog": True}
+        bridge.app.dispatch(event)
+        await bridge.app.drain()
+        assert status_of(ctx, caller) == "answered" and caller in pbx.channels and leg in pbx.channels
+        assert bridge.app.taker_legs[leg] == caller and bridge.app.calls[caller].connected
+
+
+async def test_a_conversation_bridge_destroyed_by_someone_else_does_not_keep_the_call_open(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    taker = make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+        mix = bridge.app.calls[caller].mix_bridge
+        assert mix is not None
+        other = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+        await other.destroy_bridge(mix)  # by hand on the PBX
+        await other.close()
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and taker_ready(ctx, taker))
+        await pbx.wait_for(lambda: not bridge.app.calls and not bridge.app.taker_legs and not bridge.app.by_call)
+
+
+async def test_a_call_taker_who_hangs_up_mid_conversation_ends_the_call_at_that_moment(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+        leg = next(c for c in pbx.channels if c.startswith("tanggap-taker-"))
+        await pbx.caller_hangup(leg)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and not pbx.channels)
+        first = next(
+            e for e in pbx.sent if e["type"] in ("ChannelHangupRequest", "StasisEnd") and e["channel"]["id"] == leg
+        )
+        call = call_on(ctx, caller)
+        assert call is not None and call.ended_at is not None
+        assert call.ended_at.replace(tzinfo=UTC) == _event_time(first)
+        assert [e["cause"] for e in events_of(ctx, "call.ended")] == ["call-taker hung up"]
+
+
+async def test_an_unanswered_desk_is_given_back_with_the_networks_reason(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    pbx.endpoints["away"] = "no-answer"
+    away = make_taker("away")
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: events_of(ctx, "call.requeued"))
+        call = call_on(ctx, caller)
+        assert call is not None
+        (requeued,) = events_of(ctx, "call.requeued")
+        assert requeued == {"id": call.id, "taker_id": away, "reason": "no_answer (User alerting, no answer)"}
+
+
+async def test_a_busy_desk_leaves_no_pause_behind_and_logs_no_failure(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    taker = make_taker("taker1")
+    pbx.endpoints["taker1"] = "busy"
+    async with running(make_bridge(ctx, pbx, busy_retry_s=1.0), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: bridge.app._timers)
+        pbx.endpoints["taker1"] = "answer"
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered" and not bridge.app._timers, timeout=5)
+        call = call_on(ctx, caller)
+        assert call is not None and call.taker_id == taker
+    assert not [r for r in caplog.records if r.name == "telephony.ari.app"]
+
+
+async def test_a_reconcile_step_waits_behind_the_events_of_its_caller_and_a_failure_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    app = StasisApp(SimpleNamespace(), SimpleNamespace())  # type: ignore[arg-type]
+    gate, order = asyncio.Event(), []
+
+    async def event() -> None:
+        order.append("event")
+        await gate.wait()
+        order.append("event done")
+
+    async def step() -> None:
+        order.append("reconcile")
+
+    first = asyncio.ensure_future(app._serialised("caller-1", event, "StasisStart"))
+    await wait_until(lambda: order == ["event"])
+    second = asyncio.ensure_future(app._under_lock("caller-1", step))
+    await wait_until(lambda: app._pending.get("caller-1") == 2)  # queued on the caller's lock
+    assert order == ["event"]
+    gate.set()
+    await asyncio.gather(first, second)
+    assert order == ["event", "event done", "reconcile"] and not app._locks and not app._pending
+
+    async def refused() -> None:
+        raise AriNotFound(404, "Channel not found")
+
+    async def broken() -> None:
+        raise RuntimeError("bug")
+
+    await app._under_lock("caller-2", refused)
+    await app._under_lock("caller-3", broken)
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "telephony.ari.app"]
+    assert logged == [
+        (logging.WARNING, "reconcile for channel caller-2: ARI 404: Channel not found"),
+        (logging.ERROR, "reconcile for channel caller-3 failed"),
+    ]
+    assert not app._locks and not app._pending
+
+
+async def wait_until(check: Callable[[], object]) -> None:
+    async with asyncio.timeout(5):
+        while not check():  # noqa: ASYNC110 - the condition has no event to wait on
+            await asyncio.sleep(0.001)
+
+
+async def test_a_desk_leg_that_goes_without_a_cause_is_given_back_with_the_event_named(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    pbx.endpoints["slow"] = "ring"
+    slow = make_taker("slow")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: bridge.app.taker_legs)
+        (leg,) = bridge.app.taker_legs
+        bridge.app.dispatch({"type": "StasisEnd", "channel": {"id": leg}})  # no cause, no cause_txt
+        await pbx.wait_for(lambda: events_of(ctx, "call.requeued"))
+        call = call_on(ctx, caller)
+        assert call is not None
+        assert events_of(ctx, "call.requeued") == [{"id": call.id, "taker_id": slow, "reason": "no_answer (StasisEnd)"}]
+        assert leg not in pbx.channels and status_of(ctx, caller) == "offered"  # hung up; the caller waits on
+
+
+async def test_a_desk_leg_that_ends_after_its_caller_hung_up_with_the_core_away_does_not_count_as_no_answer(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    pbx.endpoints["slow"] = "ring"
+    slow = make_taker("slow")
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: bridge.app.taker_legs)
+        (leg,) = bridge.app.taker_legs
+        desk.down = True  # the caller's end cannot be recorded: the bridge keeps the call for a reconcile
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: bridge.app.calls[caller].ended)
+        bridge.app.dispatch({"type": "ChannelDestroyed", "cause": 19, "cause_txt": "No answer", "channel": {"id": leg}})
+        await bridge.app.drain()
+        assert not events_of(ctx, "call.requeued")  # not the call-taker's fault: the caller had gone
+        desk.down = False
+        await bridge.app.reconcile()
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and taker_ready(ctx, slow))
+        call = call_on(ctx, caller)
+        assert call is not None
+        assert events_of(ctx, "call.requeued") == [{"id": call.id, "taker_id": slow, "reason": "caller_hung_up"}]
+
+
+async def test_a_desk_answering_after_its_caller_hung_up_is_hung_up_and_never_bridged(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="telephony.ari.app")
+    pbx.endpoints["slow"] = "ring"
+    slow = make_taker("slow")
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: bridge.app.taker_legs)
+        (leg,) = bridge.app.taker_legs
+        desk.down = True  # the end is not recorded yet: the caller's state stays, marked ended
+        await pbx.caller_hangup(caller)
+        await pbx.wait_for(lambda: bridge.app.calls[caller].ended)
+        await pbx.answer_taker(leg)
+        await pbx.wait_for(lambda: leg not in pbx.channels)
+        await bridge.app.drain()
+        assert not [b for b in pbx.bridges if b.startswith("tanggap112-mix-")]
+        call = call_on(ctx, caller)
+        assert call is not None
+        assert events_of(ctx, "call.requeued") == [{"id": call.id, "taker_id": slow, "reason": "caller_gone"}]
+        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert f"call-taker leg {leg} answered but its call is gone; hanging up" in logged
+
+
+@pytest.mark.parametrize("fmt", ["gsm", "mp3"])
+async def test_a_conversation_is_recorded_in_the_configured_format_and_a_refused_recording_is_only_logged(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture, fmt: str
+) -> None:
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    make_taker("taker1")
+    async with running(make_bridge(ctx, pbx, record_format=fmt), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: pbx.calls_to("POST", "/record") and status_of(ctx, caller) == "answered")
+        assert pbx.calls_to("POST", "/record")[0][2]["format"] == fmt
+        call = call_on(ctx, caller)
+        assert call is not None
+        if fmt == "gsm":
+            await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+            return
+        await pbx.wait_for(lambda: [r for r in caplog.records if r.name == "telephony.ari.app"])
+        (logged,) = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert logged == f"could not record call {call.id}: ARI 422: specified format is unknown on this system"
+        assert status_of(ctx, caller) == "answered" and caller in pbx.channels  # the conversation goes on
+
+
+async def test_a_caller_whose_call_taker_hung_up_while_no_bridge_was_connected_is_not_left_alone(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """Found by a survivor of `_resume`: the caller was adopted as talking, with nobody on the other end, and
+    left in silence in the conversation bridge until they gave up."""
+    taker = make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+    call = call_on(ctx, caller)
+    assert call is not None and call.status == "answered"
+    leg = next(c for c in pbx.channels if c != caller and not c.startswith("tanggap112-journal-"))
+    await pbx.caller_hangup(leg)  # the call-taker hangs up while no bridge hears it
+    assert caller in pbx.channels
+    async with running(make_bridge(ctx, pbx), pbx):
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and caller not in pbx.channels)
+        await pbx.wait_for(lambda: f"tanggap112-mix-{call.id}" not in pbx.bridges and taker_ready(ctx, taker))
+    ended = [e for e in events_of(ctx, "call.ended") if e.get("cause") == "call-taker hung up"]
+    assert len(ended) == 1
