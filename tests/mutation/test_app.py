@@ -28,33 +28,14 @@ from telephony.ari.settings import AriOptions
 from telephony.desk import DeskUnavailable
 from telephony.desk_local import InProcessDesk
 from tests.doubles.ari_server import AriDouble
+from tests.telephony import conftest as telephony
 from tests.telephony.conftest import running, taker_ready
 from tests.telephony.test_ari_bridge import call_on, event_types, status_of
 from tests.telephony.test_bridge_faults import FAST, make_bridge, on_hold
 from ui.context import Ctx
 
-
-@pytest.fixture
-async def pbx() -> AsyncIterator[AriDouble]:
-    double = await AriDouble().start()
-    yield double
-    await double.stop()
-
-
-@pytest.fixture
-def make_taker(ctx: Ctx) -> Callable[..., int]:
-    """A call-taker whose desk phone is `endpoint`, ready for calls unless `available=False`; returns the id."""
-
-    def make(endpoint: str, *, available: bool = True) -> int:
-        with ctx.sessions() as session:
-            user = users.create(
-                session=session, username=endpoint, password="rahasia-112", role="call_taker", sip_endpoint=endpoint
-            )
-            if available:
-                users.set_available(session=session, user=user, available=True)
-            return user.id
-
-    return make
+# The telephony tests' fixtures: their conftest reaches tests/telephony/ only.
+pbx, make_taker = telephony.pbx, telephony.make_taker
 
 
 def bridge_on(ctx: Ctx, pbx: AriDouble, desk: InProcessDesk | None = None, **options: Any) -> AriBridge:

@@ -19,6 +19,14 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.fixture
+async def pbx() -> AsyncIterator[AriDouble]:
+    """The ARI double, answering as the captures of a real Asterisk 22 do (tests/doubles/ari_server.py)."""
+    double = await AriDouble().start()
+    yield double
+    await double.stop()
+
+
+@pytest.fixture
 def make_taker(ctx: Ctx) -> Callable[..., int]:
     """A call-taker with a SIP endpoint, optionally ready for calls; returns the user id."""
 

@@ -22,13 +22,6 @@ from tests.telephony.conftest import running, taker_ready
 from ui.context import Ctx
 
 
-@pytest.fixture
-async def pbx() -> AsyncIterator[AriDouble]:
-    double = await AriDouble().start()
-    yield double
-    await double.stop()
-
-
 @contextlib.asynccontextmanager
 async def running_bridge(pbx: AriDouble, desk: InProcessDesk) -> AsyncIterator[AriBridge]:
     """A bridge on `desk`, connected to the double; a fast ACD, no periodic reconcile."""

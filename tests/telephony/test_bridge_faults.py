@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from websockets.asyncio.client import connect
@@ -28,13 +28,6 @@ from tests.telephony.test_ari_bridge import call_on, event_types, status_of
 from ui.context import Ctx
 
 FAST = {"acd_interval_s": 0.05, "reconcile_interval_s": 600, "backoff_initial_s": 0.02, "ring_timeout_s": 5}
-
-
-@pytest.fixture
-async def pbx() -> AsyncIterator[AriDouble]:
-    double = await AriDouble().start()
-    yield double
-    await double.stop()
 
 
 def make_bridge(ctx: Ctx, pbx: AriDouble, **options: object) -> AriBridge:

@@ -74,13 +74,6 @@ class Server:
 
 
 @pytest.fixture
-async def pbx() -> AsyncIterator[AriDouble]:
-    double = await AriDouble().start()
-    yield double
-    await double.stop()
-
-
-@pytest.fixture
 async def server(ctx: Ctx) -> AsyncIterator[Server]:
     server = Server(ctx)
     await asyncio.to_thread(server.start)

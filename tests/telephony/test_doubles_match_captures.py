@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from websockets.asyncio.client import connect
 
 from telephony.ari.client import AriClient
@@ -32,13 +30,6 @@ def captured(kind: str, **has: Any) -> list[Any]:
     found = [shape(e) for e in CAPTURES if e["type"] == kind and all((k in e) == bool(v) for k, v in has.items())]
     assert found, f"no captured {kind} {has}"
     return found
-
-
-@pytest.fixture
-async def pbx() -> AsyncIterator[AriDouble]:
-    double = await AriDouble().start()
-    yield double
-    await double.stop()
 
 
 async def test_event_shapes_match_the_captures(pbx: AriDouble) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -28,13 +27,6 @@ from tests.servers import free_port, serve
 from tests.telephony.test_ari_bridge import call_on, status_of
 from ui.app import create_app
 from ui.context import Ctx
-
-
-@pytest.fixture
-async def pbx() -> AsyncIterator[AriDouble]:
-    double = await AriDouble().start()
-    yield double
-    await double.stop()
 
 
 def queued_at(ctx: Ctx, channel: str, timeout: float = 5) -> float:
