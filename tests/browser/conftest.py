@@ -125,6 +125,14 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def submit_login(page: Page, username: str) -> None:
+    """Type and send the login form once its script is ready: the button stays disabled until then."""
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.locator("#login button[type=submit]:enabled").wait_for(timeout=15000)
+    page.press("#password", "Enter")
+
+
 class Console:
     """One logged-in browser context, with every console error and CSP violation collected."""
 
@@ -153,9 +161,7 @@ class Console:
     def login(self, path: str | None = None) -> Page:
         page = self.page
         page.goto(f"{self.server.url}/login" + (f"?next={path}" if path else ""))
-        page.fill("#username", self.username)
-        page.fill("#password", PASSWORD)
-        page.press("#password", "Enter")
+        submit_login(page, self.username)
         page.wait_for_load_state("domcontentloaded")
         page.locator("#conn.conn-live").wait_for(timeout=15000)
         return page

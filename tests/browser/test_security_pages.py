@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Route
 
-from tests.browser.conftest import PASSWORD, Console, Server
+from tests.browser.conftest import PASSWORD, Console, Server, submit_login
 
 pytestmark = pytest.mark.browser
 
@@ -101,10 +101,28 @@ def test_after_login_the_page_stays_on_this_server(server: Server, open_console:
     page = console.page
     page.route("**/login?next=*", as_is)
     page.goto(f"{server.url}/login?next={raw}")
+    submit_login(page, "calltaker")
+    page.wait_for_url(f"{server.url}/console", timeout=15000)
+
+
+def test_an_enter_before_the_script_runs_sends_nothing(server: Server, open_console: OpenConsole) -> None:
+    """Before login.js has run (here: never), the form cannot be sent natively: no reload that loses the
+    typing, no password in an address."""
+    console = open_console("calltaker")
+    page = console.page
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if request.resource_type == "document" else None)
+    page.route("**/static/js/login.js", lambda route: route.abort())
+    page.goto(f"{server.url}/login")
     page.fill("#username", "calltaker")
     page.fill("#password", PASSWORD)
     page.press("#password", "Enter")
-    page.wait_for_url(f"{server.url}/console", timeout=15000)
+    page.click("#login button[type=submit]", force=True)
+    # A request sent by the Enter or the click would reach the server before this one comes back.
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert sent == [f"{server.url}/login"]
+    assert PASSWORD not in page.url
 
 
 def test_docs_render_from_local_files_under_the_csp(server: Server, open_console: OpenConsole) -> None:
@@ -112,9 +130,7 @@ def test_docs_render_from_local_files_under_the_csp(server: Server, open_console
     page = console.page
     page.goto(f"{server.url}/docs")
     page.wait_for_url("**/login?next=/docs")
-    page.fill("#username", "supervisor")
-    page.fill("#password", PASSWORD)
-    page.press("#password", "Enter")
+    submit_login(page, "supervisor")
     page.wait_for_url(f"{server.url}/docs")
     page.locator(".swagger-ui .info .title", has_text="Tanggap 112").wait_for(timeout=15000)
     page.locator(".opblock-summary-path", has_text="/api/v1/calls").first.wait_for(timeout=15000)

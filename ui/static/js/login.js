@@ -72,6 +72,9 @@ async function main() {
       button.disabled = false;
     }
   });
+  // Disabled in the page until now: an Enter pressed before this script ran would have submitted the form
+  // natively, a reload that loses what was typed (and never a password in the address bar: method=post).
+  $('#login button[type=submit]').disabled = false;
 }
 
 main();
