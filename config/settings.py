@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REGIONS_DIR = Path(__file__).resolve().parent / "regions"
@@ -20,7 +20,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TANGGAP_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///./tanggap.db"
+    database_url: str = ""  # unset: sqlite:///./tanggap-<region>.db, one database per region (`_per_region`)
     region: str = "padang"
     host: str = "127.0.0.1"
     port: int = Field(8112, ge=1, le=65535)
@@ -89,9 +89,15 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
+        if value and not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _per_region(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///./tanggap-{self.region}.db"
+        return self
 
     @field_validator("twilio_fallback_numbers", mode="before")
     @classmethod

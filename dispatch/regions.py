@@ -57,13 +57,27 @@ def load_pack(folder: Path) -> RegionPack:
 
 
 def seed(session: Session, pack: RegionPack) -> dict[str, int]:
-    """Upsert agencies, incident types, stations and units from the pack. Commits."""
+    """Upsert agencies, incident types, stations and units from the pack. Commits. Refused on a database that
+    holds another region: the packs share agency codes and callsigns, so a second region would be merged into
+    the first (its units moved to the other region's posts)."""
+    foreign = foreign_kecamatan(session, pack)
+    if foreign:
+        raise Invalid(
+            f"this database holds another region (stations in kecamatan {', '.join(foreign)}); "
+            f"{pack.name} ({pack.kode}) needs a database of its own (TANGGAP_DATABASE_URL)"
+        )
     agencies = _seed_agencies(session, pack)
     types = _seed_catalogue(session, pack)
     stations = import_stations(session, pack.folder / "stations.csv", commit=False)
     units = _seed_units(session, pack.folder / "units.csv", agencies)
     session.commit()
     return {"agencies": len(agencies), "incident_types": types, "stations": stations, "units": units}
+
+
+def foreign_kecamatan(session: Session, pack: RegionPack) -> list[str]:
+    """Up to three kecamatan codes of stations outside the pack's region (its BPS code is their prefix)."""
+    outside = Station.kecamatan_code.is_not(None) & ~Station.kecamatan_code.startswith(pack.kode + ".")
+    return list(session.scalars(select(Station.kecamatan_code).where(outside).distinct().limit(3)).all())
 
 
 def _seed_agencies(session: Session, pack: RegionPack) -> dict[str, Agency]:

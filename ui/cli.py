@@ -176,12 +176,16 @@ def seed(region: Annotated[str | None, typer.Option(help="Region pack: padang or
 
 
 def _seed(settings: Settings) -> dict[str, int]:
+    from dispatch.errors import DomainError
     from dispatch.regions import seed as seed_pack
     from ui.context import build
 
     ctx = build(settings)
     with ctx.sessions() as session:
-        return seed_pack(session, ctx.region.pack)
+        try:
+            return seed_pack(session, ctx.region.pack)
+        except DomainError as exc:
+            raise _fail(f"{exc.message} ({_where(settings)})") from None
 
 
 @user_app.command("add")
@@ -251,14 +255,19 @@ def import_osm(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    region: Annotated[str | None, typer.Option(help="Region pack (else TANGGAP_REGION): padang or banggai")] = None,
 ) -> None:
     """Run the server (API, websocket, console)."""
+    settings = _settings(**({"region": region} if region else {}))
+    _logging(settings)
+    _serve(settings, host=host, port=port)
+
+
+def _serve(settings: Settings, *, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from ui.app import create_app
 
-    settings = _settings()
-    _logging(settings)
     if not at_head(settings):  # after an update, or on a new database; a restart skips loading alembic
         upgrade(settings)
     uvicorn.run(
@@ -336,7 +345,7 @@ def demo(
     ]
     typer.echo("\n".join(lines))
     if not no_serve:
-        serve(host=None, port=port)
+        _serve(settings, host=None, port=port)  # the region chosen here, not TANGGAP_REGION's
 
 
 def main() -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 TANGGAP = [sys.executable, "-m", "ui.cli"]
@@ -24,9 +27,51 @@ def test_demo_seeds_and_prints_logins(tmp_path: Path) -> None:
     r = run(["demo", "--region", "banggai", "--no-serve"], tmp_path, TANGGAP_DEMO_PASSWORD="sandi-demo-112")
     assert r.returncode == 0, r.stderr
     assert "password: sandi-demo-112" in r.stdout and "dispatcher" in r.stdout
-    assert (tmp_path / "tanggap.db").exists()
+    assert (tmp_path / "tanggap-banggai.db").exists() and not (tmp_path / "tanggap-padang.db").exists()
     again = run(["demo", "--region", "banggai", "--no-serve"], tmp_path, TANGGAP_DEMO_PASSWORD="sandi-demo-112")
     assert again.returncode == 0, again.stderr
+
+
+def test_demo_serves_the_region_it_seeded(tmp_path: Path) -> None:
+    """`scripts/run --region banggai` once seeded Banggai and then served Kota Padang."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TANGGAP_REGION": "padang"}
+    env.pop("TANGGAP_DATABASE_URL", None)
+    server = subprocess.Popen(
+        [*TANGGAP, "demo", "--region", "banggai", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "the demo server exited"
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the demo server did not come up"
+                time.sleep(0.2)
+        assert health.json()["region"] == "banggai"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_second_region_is_refused_in_one_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'satu.db'}"
+    assert run(["seed", "--region", "padang"], tmp_path, TANGGAP_DATABASE_URL=url).returncode == 0
+    r = run(["seed", "--region", "banggai"], tmp_path, TANGGAP_DATABASE_URL=url)
+    assert r.returncode == 2 and "another region" in r.stderr and "Kabupaten Banggai" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert run(["seed", "--region", "padang"], tmp_path, TANGGAP_DATABASE_URL=url).returncode == 0  # again: fine
+    # Without a URL each region has its own file.
+    assert run(["seed", "--region", "banggai"], tmp_path).returncode == 0
+    assert (tmp_path / "tanggap-banggai.db").exists()
 
 
 def test_bad_setting_is_a_readable_error(tmp_path: Path) -> None:
