@@ -77,7 +77,8 @@ def seed(session: Session, pack: RegionPack) -> dict[str, int]:
 def foreign_kecamatan(session: Session, pack: RegionPack) -> list[str]:
     """Up to three kecamatan codes of stations outside the pack's region (its BPS code is their prefix)."""
     outside = Station.kecamatan_code.is_not(None) & ~Station.kecamatan_code.startswith(pack.kode + ".")
-    return list(session.scalars(select(Station.kecamatan_code).where(outside).distinct().limit(3)).all())
+    found = session.scalars(select(Station.kecamatan_code).where(outside).distinct().limit(3))
+    return [code for code in found if code]
 
 
 def _seed_agencies(session: Session, pack: RegionPack) -> dict[str, Agency]:
