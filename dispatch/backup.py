@@ -38,6 +38,7 @@ class BackupInfo:
     revision: str
     tables: frozenset[str]
     schema: str | None = None  # PostgreSQL: the schema its tables belong to
+    functions: frozenset[str] = frozenset()  # PostgreSQL: the schema's functions (a trigger's, migration 0017)
 
 
 def kind_of(url: str) -> Kind:
@@ -172,6 +173,7 @@ def _into_live(scratch: Path, target: Path) -> None:
 # --- PostgreSQL ---------------------------------------------------------------------------------------------
 
 _TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA )(\S+) (\S+) \S+$", re.MULTILINE)
+_TOC_FUNCTION = re.compile(r"^\d+; \d+ \d+ FUNCTION \S+ ([^\s(]+)\(", re.MULTILINE)
 
 
 def _describe_pg(path: Path, name: str) -> BackupInfo:
@@ -192,7 +194,13 @@ def _describe_pg(path: Path, name: str) -> BackupInfo:
     match = re.search(r"^COPY \S+ \(version_num\) FROM stdin;\n(\S+)\n", data, re.MULTILINE)
     if match is None:
         raise BackupError(f"{name} has no schema revision in alembic_version")
-    return BackupInfo("postgresql", match.group(1), tables, schema)
+    return BackupInfo("postgresql", match.group(1), tables, schema, frozenset(_TOC_FUNCTION.findall(listing)))
+
+
+_FUNCTIONS = (
+    "SELECT p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p "
+    "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :schema"
+)
 
 
 def _restore_pg(url: str, path: Path, info: BackupInfo) -> None:
@@ -204,6 +212,7 @@ def _restore_pg(url: str, path: Path, info: BackupInfo) -> None:
         with engine.connect() as conn:
             schema = _search_path(url) or str(conn.execute(text("SELECT current_schema()")).scalar_one())
             present = set(inspect(conn).get_table_names(schema=schema))
+            functions = conn.execute(text(_FUNCTIONS), {"schema": schema}).all()
     except SQLAlchemyError as exc:
         raise BackupError(f"cannot reach the database {_plain(url)}: {type(exc).__name__}") from None
     finally:
@@ -211,6 +220,13 @@ def _restore_pg(url: str, path: Path, info: BackupInfo) -> None:
     if schema != info.schema:
         raise BackupError(f"{path} holds schema {info.schema!r} but the database URL uses {schema!r}")
     drops = "".join(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE;\n' for name in sorted(present - info.tables))
+    # A later migration's functions too (the access audit's trigger): left behind, they would stop the restore's
+    # DROP SCHEMA, and the migrations make them again.
+    drops += "".join(
+        f'DROP FUNCTION IF EXISTS "{schema}"."{name}"({args}) CASCADE;\n'
+        for name, args in sorted(functions)
+        if name not in info.functions
+    )
     conninfo, env = _libpq(url)
     psql_cmd = [_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", conninfo]
     restore_cmd = [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--file=-", str(path)]

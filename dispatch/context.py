@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dispatch.clock import SKEW
 from dispatch.errors import Invalid
 from dispatch.regions import RegionPack
 
@@ -32,6 +33,8 @@ class Policy:
     ack_timeout_s: int = 90
     # A GPS fix older than this is not trusted for ETAs; the unit's home station is used instead.
     gps_fresh: timedelta = timedelta(minutes=5)
+    # How far ahead of this server's clock a reported time may lie (dispatch.clock.not_ahead).
+    clock_skew: timedelta = SKEW
 
 
 @dataclass

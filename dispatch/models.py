@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and for `create_all` in tests."""
 
 from dispatch.agencies.models import Agency, Station, Unit
+from dispatch.audit.models import Access
 from dispatch.calls.models import Call, CallerFlag, CallerLocation, CallMessage
 from dispatch.db import Base
 from dispatch.events.models import Event
@@ -11,6 +12,7 @@ from dispatch.referrals.models import Referral
 from dispatch.users.models import Token, User
 
 __all__ = [
+    "Access",
     "Agency",
     "Assignment",
     "Base",

@@ -1,4 +1,4 @@
-"""Caller numbers: normalised to E.164 so 0812..., +62812... and 62812... are one caller."""
+"""Caller numbers: normalised to E.164 so 0812..., +62812... and 62812... are one caller; an extension is kept apart."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ _WITHHELD = {"", "anonymous", "unknown", "restricted", "private", "unavailable"}
 # matters when a burst of 200 callers is written in one transaction (tests/dispatch/test_phone.py compares
 # both ways for every length and first digit).
 _ID_NUMBER = re.compile(r"(?:\+62|0)[1-9]\d*")
+# An extension at the end of a number: "ext 5", "ext. 5", "ext:5", "extension 5", ";ext=5" (RFC 3966), "x5", "#5",
+# and the Indonesian "pes. 5" / "psw 5" (pesawat) and "ekst. 5". Its digits were appended to the number's
+# (security finding 8: "+62 812-3456-7890 ext 5" was stored as +62812345678905, another caller).
+_EXTENSION = re.compile(
+    r";?\s*(?:(?:ext(?:ension|n)?|ekst(?:ensi)?|pes(?:awat)?|psw)\.?|x|#)\s*[:=.]?\s*(\d+)\s*$", re.IGNORECASE
+)
+_DIGIT = re.compile(r"\d")
 
 
 def _possible_lengths(region: str) -> frozenset[int]:
@@ -27,11 +34,12 @@ def normalise(raw: str | None, *, region: str = "ID") -> str | None:
     """E.164 for anything dialable; None when the number is withheld.
 
     A string that is not a possible number (a short code, garbage from a trunk) keeps its digits, so history
-    still groups it, but gets no '+'.
+    still groups it, but gets no '+'. An extension is left out (`extension` gives it): the number without it is
+    the caller, for history and abuse flags.
     """
     if raw is None:
         return None
-    text = raw.strip()
+    text = split_extension(raw)[0].strip()
     if text.lower() in _WITHHELD:
         return None
     digits = re.sub(r"[^\d+]", "", text)
@@ -47,6 +55,20 @@ def normalise(raw: str | None, *, region: str = "ID") -> str | None:
         if len(national) in _ID_LENGTHS:
             return "+62" + national
     return _parsed(digits, region)
+
+
+def split_extension(raw: str) -> tuple[str, str | None]:
+    """The number and its extension's digits: ("+62 812-3456-7890", "5") for "+62 812-3456-7890 ext. 5", and
+    (raw, None) without one. A marker with no digit before it starts no extension: "#5" alone is a number."""
+    found = _EXTENSION.search(raw)
+    if found is None or _DIGIT.search(raw, 0, found.start()) is None:
+        return raw, None
+    return raw[: found.start()], found.group(1)
+
+
+def extension(raw: str | None) -> str | None:
+    """The digits of the extension written after the number, if any ("5" for "0812-3456-7890 pes. 5")."""
+    return split_extension(raw)[1] if raw else None
 
 
 def _parsed(digits: str, region: str) -> str:

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from dispatch.bounds import FIRST_DAY, LAST_DAY
+from dispatch.clock import SKEW
+
 PREFIX = 'A"ML='
 SOURCES = {"G": "gnss", "W": "wifi", "C": "cell", "U": "unknown", "F": "fused", "N": "none"}
 _MAX_LEN = 640  # a few concatenated SMS; anything longer is not AML
@@ -39,8 +42,17 @@ def is_aml(text: str | None) -> bool:
     return text is not None and text.lstrip().startswith(PREFIX)
 
 
-def parse(text: str) -> AmlFix:
-    """Parse an AML SMS body; raise `AmlError` with a readable reason when it cannot be used."""
+def parse(text: str, *, now: datetime | None = None) -> AmlFix:
+    """Parse an AML SMS body; raise `AmlError` with a readable reason when it cannot be used. With `now` (when
+    the SMS came), a fix time more than `dispatch.clock.SKEW` after it is one too: a handset's fix time comes
+    from its GNSS, so a later one is a corrupt or forged message."""
+    fix = _parse(text)
+    if fix.fix_at is not None and now is not None and fix.fix_at > now + SKEW:
+        raise AmlError("AML fix time lies in the future")
+    return fix
+
+
+def _parse(text: str) -> AmlFix:
     body = text.strip()
     if not body.startswith(PREFIX):
         raise AmlError('not an AML message (no A"ML= header)')
@@ -108,7 +120,12 @@ def _v2(body: str, f: dict[str, str]) -> AmlFix:
     start = _epoch(f.get("et"))
     offset = _optional_number(f, "lt", "time to fix")
     # lt is seconds from call start to the fix; negative values (-9999) mean "not known".
-    fix_at = start + timedelta(seconds=offset) if start is not None and offset is not None and offset >= 0 else None
+    fix_at = None
+    if start is not None and offset is not None and offset >= 0:
+        try:
+            fix_at = _sane(start + timedelta(seconds=offset))
+        except OverflowError:
+            raise AmlError("AML time to fix is out of range") from None
     altitude = None
     if f.get("lz"):
         altitude = _float(f["lz"].split(",")[0], "altitude")
@@ -181,9 +198,10 @@ def _timestamp(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        at = datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         raise AmlError("AML fix time is not YYYYMMDDhhmmss") from None
+    return _sane(at)
 
 
 def _epoch(raw: str | None) -> datetime | None:
@@ -192,6 +210,15 @@ def _epoch(raw: str | None) -> datetime | None:
     if not raw.isdigit() or len(raw) > 11:
         raise AmlError("AML call start is not an epoch time")
     try:
-        return datetime.fromtimestamp(int(raw), tz=UTC)
+        start = datetime.fromtimestamp(int(raw), tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise AmlError("AML call start is out of range") from None
+    if not FIRST_DAY.year <= start.year <= LAST_DAY.year:
+        raise AmlError(f"AML call start is out of range ({FIRST_DAY.year}-{LAST_DAY.year})")
+    return start
+
+
+def _sane(at: datetime) -> datetime:
+    if not FIRST_DAY.year <= at.year <= LAST_DAY.year:
+        raise AmlError(f"AML fix time is out of range ({FIRST_DAY.year}-{LAST_DAY.year})")
+    return at

@@ -132,7 +132,9 @@ class InProcessDesk:
         with self.sessions() as session:
             for actor, group in itertools.groupby(batch, key=lambda item: item[1]):
                 ringing = [r for r, _ in group]
-                offered.extend(calls.offer_many(session=session, ringing=ringing, actor=actor))
+                offered.extend(
+                    calls.offer_many(session=session, ringing=ringing, actor=actor, skew=self.policy.clock_skew)
+                )
             session.commit()
         return offered
 
@@ -202,7 +204,14 @@ class InProcessDesk:
     ) -> CallBrief:
         return await self.run(
             lambda s: CallBrief.of(
-                intake.answered(session=s, call_id=call_id, taker_id=taker_id, actor=actor or self.actor, at=at)
+                intake.answered(
+                    session=s,
+                    call_id=call_id,
+                    taker_id=taker_id,
+                    actor=actor or self.actor,
+                    at=at,
+                    skew=self.policy.clock_skew,
+                )
             )
         )
 
@@ -211,7 +220,14 @@ class InProcessDesk:
     ) -> CallBrief:
         return await self.run(
             lambda s: CallBrief.of(
-                intake.finish(session=s, call_id=call_id, actor=actor or self.actor, cause=cause, at=at)
+                intake.finish(
+                    session=s,
+                    call_id=call_id,
+                    actor=actor or self.actor,
+                    cause=cause,
+                    at=at,
+                    skew=self.policy.clock_skew,
+                )
             ),
             1,
         )
@@ -254,7 +270,14 @@ class InProcessDesk:
 
     async def record_fallback(self, trace: FallbackCall, *, actor: str | None = None) -> CallBrief:
         return await self.run(
-            lambda s: fallback.record(session=s, provider=self.provider, trace=trace, actor=actor or self.actor), 1
+            lambda s: fallback.record(
+                session=s,
+                provider=self.provider,
+                trace=trace,
+                actor=actor or self.actor,
+                skew=self.policy.clock_skew,
+            ),
+            1,
         )
 
     async def lease(self, name: str, holder: str, ttl_s: float) -> bool:

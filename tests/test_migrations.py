@@ -54,3 +54,27 @@ def test_a_server_engine_checkpoints_sqlite_outside_its_commits(tmp_path: object
     with plain.connect() as conn:
         assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 1000
     plain.dispose()
+
+
+def test_the_migrated_access_audit_is_append_only(database_url: str) -> None:
+    """Migration 0017 makes the same triggers as `create_all` (dispatch/audit/models.py)."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    settings = Settings(database_url=database_url)
+    upgrade(settings)
+    engine = make_engine(settings.sqlalchemy_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO access_audit (at, username, role, action, subject) "
+                "VALUES (CURRENT_TIMESTAMP, 'sup1', 'supervisor', 'csv_exported', 'CSV callbacks')"
+            )
+        )
+    for statement in ("UPDATE access_audit SET username = 'x'", "DELETE FROM access_audit"):
+        with engine.begin() as conn, pytest.raises(IntegrityError, match="append-only"):
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT username FROM access_audit")).scalars().all() == ["sup1"]
+    engine.dispose()

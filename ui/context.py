@@ -32,6 +32,7 @@ def policy_from(settings: Settings) -> Policy:
         abuse_window=timedelta(hours=settings.abuse_window_hours),
         abuse_block=timedelta(hours=settings.abuse_block_hours),
         ack_timeout_s=settings.ack_timeout_s,
+        clock_skew=timedelta(seconds=settings.clock_skew_s),
     )
 
 

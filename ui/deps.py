@@ -1,8 +1,9 @@
-"""FastAPI dependencies: the context, a database session, the logged-in user and role checks."""
+"""FastAPI dependencies: the context, a database session, the logged-in user and role checks (`ui.access`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from dispatch.users import service as users
 from dispatch.users.models import User
+from ui import audit
+from ui.access import Level, allows, refusal
 from ui.context import Ctx
 from ui.origin import forbid_cross_site
 from ui.present import masked, sees_caller
@@ -66,38 +69,42 @@ def current_user(request: Request, db: Annotated[Session, Depends(get_db)]) -> U
     return user
 
 
-def may(user: User, roles: tuple[str, ...]) -> bool:
-    return user.role == "admin" or user.role in roles
+def may(user: User, level: Level) -> bool:
+    return allows(level, user.role)
 
 
-def _allowed(user: User, roles: tuple[str, ...]) -> User:
-    if not may(user, roles):
-        raise HTTPException(403, f"role {user.role} may not do this (needs {', '.join(roles)})")
+def _allowed(user: User, level: Level) -> User:
+    if not may(user, level):
+        raise HTTPException(403, refusal(level, user.role))
     return user
 
 
-def require(*roles: str) -> Callable[..., User]:
-    """A dependency that lets only these roles (and admin) through."""
+@dataclass(frozen=True)
+class require:
+    """A dependency that lets only the roles of this access level through (`ui.access.REACH`): `Depends(require(
+    "staff"))`. A class named like a function (as `functools.partial`), so that the level can be read off every
+    route (tests/ui/test_role_table.py); and, unlike a closure made at import, its check can be mutation-tested."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
-        return _allowed(user, roles)
+    level: Level
 
-    return check
+    def __call__(self, user: Annotated[User, Depends(current_user)]) -> User:
+        return _allowed(user, self.level)
 
 
-def require_detached(*roles: str) -> Callable[..., Awaitable[User]]:
+@dataclass(frozen=True)
+class require_detached:
     """Like `require`, without holding a pooled connection for the rest of the request: for async endpoints
     that then wait a long time without the database (200 of them at once would hold the whole pool). For the
     telephony bridge's many requests, a token checked in the last few seconds is not looked up again
     (`ui.recent_tokens`); the role is checked every time."""
 
-    async def check(request: Request) -> User:
+    level: Level
+
+    async def __call__(self, request: Request) -> User:
         user = await remembered_user(request)
         if user is None:
             raise HTTPException(401, "login required")
-        return _allowed(user, roles)
-
-    return check
+        return _allowed(user, self.level)
 
 
 async def remembered_user(conn: HTTPConnection) -> User | None:
@@ -113,14 +120,19 @@ async def remembered_user(conn: HTTPConnection) -> User | None:
 
 DB = Annotated[Session, Depends(get_db)]
 CtxDep = Annotated[Ctx, Depends(get_ctx)]
-AnyUser = Annotated[User, Depends(current_user)]
-Taker = Annotated[User, Depends(require("call_taker", "supervisor", "dispatcher", "telephony"))]
-Dispatcher = Annotated[User, Depends(require("dispatcher", "supervisor"))]
-Staff = Annotated[User, Depends(require("call_taker", "dispatcher", "supervisor", "telephony"))]
+AnyUser = Annotated[User, Depends(require("person"))]  # any person logged in: not the bridge
+Taker = Annotated[User, Depends(require("taker"))]
+Dispatcher = Annotated[User, Depends(require("dispatcher"))]
+Field = Annotated[User, Depends(require("field"))]
+Staff = Annotated[User, Depends(require("staff"))]
 Supervisor = Annotated[User, Depends(require("supervisor"))]
 Admin = Annotated[User, Depends(require("admin"))]
 
 
 def shown(ctx: Ctx, user: User, value: Any) -> Any:
-    """Mask personal data in a response for roles that do not need it."""
-    return value if sees_caller(user.role, ctx.settings.roles_seeing_caller) else masked(value)
+    """Mask personal data in a response for roles that do not need it; a role that sees it whole is noted in the
+    access audit (one row per request, `ui.audit`)."""
+    if sees_caller(user.role, ctx.settings.roles_seeing_caller):
+        audit.saw(user, value)
+        return value
+    return masked(value)

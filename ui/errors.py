@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
@@ -44,6 +44,9 @@ def answer_of(exc: Exception) -> tuple[int, str, str] | None:
     if isinstance(exc, IntegrityError):
         log.warning("integrity error: %s", type(exc).__name__)
         return 409, "this conflicts with data already stored (duplicate or missing reference)", "Conflict"
+    if isinstance(exc, DataError):  # found by the fuzz test (tests/ui/test_fuzz.py): a NUL in a name, on PostgreSQL
+        log.warning("data error: %s", type(exc.orig).__name__)
+        return 422, "a value cannot be stored (a NUL character, or a value out of range)", "Invalid"
     if isinstance(exc, OperationalError | PoolTimeout | DeskUnavailable):
         log.warning("database busy: %s", exc)
         return 503, "the database is busy; try again", "Unavailable"
@@ -80,5 +83,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     # PoolTimeout: every pooled connection in use for 30 s; DeskUnavailable: the call desk is closing (shutdown).
-    for known in (DomainError, IntegrityError, OperationalError, PoolTimeout, DeskUnavailable):
+    for known in (DomainError, IntegrityError, DataError, OperationalError, PoolTimeout, DeskUnavailable):
         app.add_exception_handler(known, table_error)

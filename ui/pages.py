@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from ui.access import Level, allows
 from ui.deps import get_db, user_for
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,12 @@ I18N = HERE / "i18n" / "messages.json"
 DOCS_ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 DOCS_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
 
-# Which roles may open each page, and where each role lands after logging in.
-PAGES: dict[str, tuple[str, ...]] = {
-    "console": ("call_taker", "dispatcher", "supervisor", "admin"),
-    "responder": ("responder",),
-    "supervisor": ("supervisor", "admin"),
-    "docs": ("call_taker", "dispatcher", "supervisor", "admin", "telephony"),  # the API's documentation
+# Who may open each page (an access level of `ui.access`), and where each role lands after logging in.
+PAGES: dict[str, Level] = {
+    "console": "staff",
+    "responder": "responder",
+    "supervisor": "supervisor",
+    "docs": "staff",  # the API's documentation
 }
 HOME = {
     "call_taker": "/console",
@@ -160,7 +161,7 @@ def _page(name: str, request: Request, db: Session) -> Response:
     user = user_for(db, request)
     if user is None:
         return RedirectResponse(f"/login?next={quote('/' + name)}", status_code=303)
-    if user.role not in PAGES[name]:
+    if not allows(PAGES[name], user.role):
         return RedirectResponse(HOME.get(user.role, "/login?role=none"), status_code=303)
     _warn_unbuilt()
     return _file(request, STATIC / "pages" / f"{name}.html", page=True)

@@ -36,13 +36,16 @@ from dispatch.events import service as events
 from dispatch.events.bus import News, Published, health, watch
 from dispatch.incidents import assignments
 from dispatch.users.models import User
+from ui import audit
+from ui.access import Level, refusal
 from ui.context import Ctx
-from ui.deps import COOKIE, detached_user
+from ui.deps import COOKIE, detached_user, may
 from ui.origin import foreign
 from ui.present import masked, sees_caller
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+LEVEL: Level = "person"  # ui.access: every person (a responder sees its unit's events); not the bridge
 _BATCH = 500  # log rows read per query when catching up
 _PER_MESSAGE = 250  # messages per websocket message at most (about 100 KB)
 _BEHIND, _GONE = "behind", "gone"  # queue markers: fell behind / client disconnected
@@ -317,6 +320,9 @@ async def stream(ws: WebSocket) -> None:
     if user is None:
         await ws.close(code=4401, reason="login required")
         return
+    if not may(user, LEVEL):
+        await ws.close(code=4403, reason=refusal(LEVEL, user.role))
+        return
     if raw_since is not None and not (raw_since.isdigit() and len(raw_since) < 19):
         await ws.close(code=4400, reason="since must be a non-negative integer")
         return
@@ -326,8 +332,11 @@ async def stream(ws: WebSocket) -> None:
     hub = broadcaster(ws.app)
     hub.clients.add(client)  # before reading the log, so nothing falls between the two
     receiver = asyncio.create_task(_watch_client(ws, client))
+    closed = None  # adds the access audit's row for the end of a connection that receives full numbers
     try:
         last = int(raw_since) if raw_since is not None else await asyncio.to_thread(_last, ctx)
+        if not viewer.mask:
+            closed = audit.streaming(ws, user, last)
         last = await _catch_up(ctx, ws, viewer, last)
         live = [_one(_control("live", last))]
         if health(ctx.bus) != "ok":
@@ -339,6 +348,8 @@ async def stream(ws: WebSocket) -> None:
     finally:
         hub.clients.discard(client)
         receiver.cancel()
+        if closed is not None:
+            closed()
 
 
 async def _follow(ctx: Ctx, ws: WebSocket, viewer: Viewer, client: Client, last: int) -> None:

@@ -230,7 +230,7 @@ def _aml_report(session: Session, sender: str | None, body: str, sid: str, at: d
     fix: aml.AmlFix | None = None
     error: str | None = None
     try:
-        fix = aml.parse(body)
+        fix = aml.parse(body, now=at)
     except aml.AmlError as exc:
         error = str(exc)
         log.warning("malformed AML SMS %s: %s", sid, error)  # never the number or the location

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.agencies.models import Agency, Station, Unit
 from dispatch.agencies.schemas import UnitOut
-from dispatch.clock import as_utc, utcnow
+from dispatch.clock import SKEW, not_ahead, utcnow
 from dispatch.errors import Invalid, InvalidTransition, NotFound
 from dispatch.events import service as events
 from dispatch.lifecycle import UnitStatus
@@ -49,13 +49,12 @@ def report_position(
     accuracy_m: float | None,
     at: datetime | None,
     actor: str,
+    skew: timedelta = SKEW,
 ) -> Unit:
-    """A GPS fix from a responder's phone. Fixes older than the one we hold are ignored (arrive out of order)."""
+    """A GPS fix from a responder's phone. Fixes older than the one we hold are ignored (arrive out of order);
+    one dated more than `skew` ahead of now is `Invalid` (the phone's clock is wrong)."""
     unit = get_unit(session=session, unit_id=unit_id)
-    now = utcnow()
-    fix_at = as_utc(at) if at else now
-    if fix_at > now + timedelta(minutes=5):
-        raise Invalid("position time is in the future; check the phone's clock")
+    fix_at = not_ahead(at, what="the position's time", skew=skew) if at else utcnow()
     if unit.position_at is not None and fix_at <= unit.position_at:
         return unit
     unit.lat, unit.lon, unit.position_accuracy_m, unit.position_at = lat, lon, accuracy_m, fix_at

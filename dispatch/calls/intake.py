@@ -19,7 +19,7 @@ from dispatch.calls.records import DEFAULT_TRIAGE as DEFAULT_TRIAGE
 from dispatch.calls.records import QUEUE as QUEUE
 from dispatch.calls.records import Triage as Triage
 from dispatch.calls.schemas import CallerStatus
-from dispatch.clock import as_utc, utcnow
+from dispatch.clock import SKEW, as_utc, utcnow
 from dispatch.context import Policy
 from dispatch.events.models import Event
 from dispatch.events.service import record
@@ -89,19 +89,35 @@ def queued(*, session: Session, call_id: int, actor: str) -> int | None:
     return position
 
 
-def answered(*, session: Session, call_id: int, taker_id: int | None, actor: str, at: datetime | None = None) -> Call:
+def answered(
+    *,
+    session: Session,
+    call_id: int,
+    taker_id: int | None,
+    actor: str,
+    at: datetime | None = None,
+    skew: timedelta = SKEW,
+) -> Call:
     """A call-taker is talking to the caller. Repeating it (or a console answer that came first) is fine.
     `at`: when it happened, for a step the bridge kept in its journal while the server was unreachable."""
     call = calls.get(session=session, call_id=call_id)
     if call.status != CallStatus.offered:
         return call
-    return calls.answer(session=session, call_id=call_id, taker_id=taker_id, actor=actor, at=at)
+    return calls.answer(session=session, call_id=call_id, taker_id=taker_id, actor=actor, at=at, skew=skew)
 
 
-def finish(*, session: Session, call_id: int, actor: str, cause: str | None, at: datetime | None = None) -> Call:
+def finish(
+    *,
+    session: Session,
+    call_id: int,
+    actor: str,
+    cause: str | None,
+    at: datetime | None = None,
+    skew: timedelta = SKEW,
+) -> Call:
     """The call is over (either side hung up): end it and make its taker ready again. `at`: when it ended (a
     journal replays the end long after it); ending an ended call changes nothing, not even its end time."""
-    call = calls.end(session=session, call_id=call_id, actor=actor, cause=cause, at=at)
+    call = calls.end(session=session, call_id=call_id, actor=actor, cause=cause, at=at, skew=skew)
     queue.release_after(session=session, call=call, actor=actor)
     return call
 

@@ -23,6 +23,9 @@ class Call(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     caller: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164, None when withheld
     caller_raw: Mapped[str | None] = mapped_column(String(64))
+    # The extension written after the number ("ext. 5", "pes. 5"): kept apart, never part of `caller`, which
+    # history and abuse flags match on (dispatch.phone.split_extension).
+    caller_ext: Mapped[str | None] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(16))  # asterisk, twilio, sms, manual
     channel_id: Mapped[str] = mapped_column(String(128))
     dialled: Mapped[str | None] = mapped_column(String(32))

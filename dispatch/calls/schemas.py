@@ -15,6 +15,7 @@ class CallOut(BaseModel):
 
     id: int
     caller: str | None
+    caller_ext: str | None = None  # the extension to dial after the number, shown as "ext. 5"
     provider: str
     channel_id: str
     dialled: str | None

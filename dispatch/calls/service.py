@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select
@@ -15,12 +15,12 @@ from dispatch.calls.models import Call
 from dispatch.calls.records import CallBrief as CallBrief
 from dispatch.calls.records import Ringing as Ringing
 from dispatch.calls.schemas import CallOut
-from dispatch.clock import as_utc, utcnow
+from dispatch.clock import SKEW, not_ahead, utcnow
 from dispatch.context import Policy
 from dispatch.errors import Invalid, NotFound
 from dispatch.events.service import NewEvent, record, record_many
 from dispatch.lifecycle import CALL, LIVE_CALL, CallClass, CallStatus
-from dispatch.phone import normalise
+from dispatch.phone import extension, normalise
 
 
 def data(call: Call) -> dict[str, object]:
@@ -75,8 +75,9 @@ _KNOWN = select(_CALLS.c.provider, *_OFFERED).where(
 _INSERT = insert(_CALLS).returning(_CALLS.c.provider, *_OFFERED)
 
 
-def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> list[CallBrief]:
-    """Several calls ringing at once, one `CallBrief` each in the same order; does not commit.
+def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str, skew: timedelta = SKEW) -> list[CallBrief]:
+    """Several calls ringing at once, one `CallBrief` each in the same order; does not commit. `Invalid`, with
+    nothing written, if one of them is dated more than `skew` ahead of now.
 
     The same rules as `offer`, in a fixed handful of statements whatever the number of calls (a lookup of
     known channels, one of flags, one insert of calls, one of events): a burst of 200 callers reaches the
@@ -84,6 +85,7 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
     not ORM objects: a new call is the CPU of the writer thread while a burst waits, and building, loading
     and validating 200 `Call` objects doubled it.
     """
+    times = ringing_times(ringing, skew=skew)
     keys = [(r.provider, r.channel_id or f"{r.provider}-{uuid.uuid4()}") for r in ringing]
     by_provider: dict[str, set[str]] = {}
     for provider, channel in keys:
@@ -96,15 +98,16 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
     numbers = [normalise(r.caller) for r in ringing]
     flagged = abuse.flagged_among(session=session, callers=numbers)
     values: dict[tuple[str, str], dict[str, Any]] = {}
-    for r, key, number in zip(ringing, keys, numbers, strict=True):
+    for r, key, number, at in zip(ringing, keys, numbers, times, strict=True):
         if key not in known and key not in values:
             values[key] = {
                 "caller": number,
                 "caller_raw": r.caller,
+                "caller_ext": extension(r.caller),
                 "provider": r.provider,
                 "channel_id": key[1],
                 "dialled": r.dialled,
-                "offered_at": as_utc(r.at) if r.at else utcnow(),  # as the database gives it back
+                "offered_at": at,  # UTC, as the database gives it back
                 "flagged": number in flagged,
                 "is_text": r.text is not None,
                 "text": r.text,
@@ -123,6 +126,13 @@ def offer_many(*, session: Session, ringing: Sequence[Ringing], actor: str) -> l
     return [known[key] for key in keys]
 
 
+def ringing_times(ringing: Sequence[Ringing], *, skew: timedelta = SKEW) -> list[datetime]:
+    """When each call rang, in UTC (now if not told); `Invalid` if one lies more than `skew` ahead of now. Asked
+    before a batch of calls goes to the call desk, too: the desk writes a failed batch call by call."""
+    now = utcnow()
+    return [not_ahead(r.at, what="the call's time", now=now, skew=skew) if r.at else now for r in ringing]
+
+
 _BLANK: dict[str, object] = dict.fromkeys(CallOut.model_fields)  # what a new call has not got yet
 
 
@@ -133,25 +143,45 @@ def offered_data(values: dict[str, Any], call_id: int) -> dict[str, object]:
     return CallOut.model_validate({**_BLANK, **values, "id": call_id}).model_dump(mode="json", exclude_none=True)
 
 
-def answer(*, session: Session, call_id: int, taker_id: int | None, actor: str, at: datetime | None = None) -> Call:
+def answer(
+    *,
+    session: Session,
+    call_id: int,
+    taker_id: int | None,
+    actor: str,
+    at: datetime | None = None,
+    skew: timedelta = SKEW,
+) -> Call:
+    """`at`: when it was answered, if not now (`Invalid` more than `skew` ahead)."""
     call = get(session=session, call_id=call_id)
     CALL.check(call.status, CallStatus.answered)
-    call.status, call.answered_at, call.taker_id = CallStatus.answered, at or utcnow(), taker_id
+    at = not_ahead(at, what="the answer's time", skew=skew) if at else utcnow()
+    call.status, call.answered_at, call.taker_id = CallStatus.answered, at, taker_id
     call.version += 1
     record(session, "call.answered", actor=actor, data=data(call), call_id=call.id)
     session.commit()
     return call
 
 
-def end(*, session: Session, call_id: int, actor: str, at: datetime | None = None, cause: str | None = None) -> Call:
-    """The call is over. A call nobody answered is abandoned and goes to the callback list."""
+def end(
+    *,
+    session: Session,
+    call_id: int,
+    actor: str,
+    at: datetime | None = None,
+    cause: str | None = None,
+    skew: timedelta = SKEW,
+) -> Call:
+    """The call is over. A call nobody answered is abandoned and goes to the callback list. `at`: when it
+    ended, if not now (`Invalid` more than `skew` ahead)."""
     call = get(session=session, call_id=call_id)
     if call.status == CallStatus.ended:
         return call  # hang-up events arrive more than once (ChannelHangupRequest, StasisEnd, ChannelDestroyed)
     CALL.check(call.status, CallStatus.ended)
+    at = not_ahead(at, what="the call's end", skew=skew) if at else utcnow()
     if call.status == CallStatus.offered and not call.is_text:
-        call.classification, call.classified_at = CallClass.abandoned, at or utcnow()
-    call.status, call.ended_at = CallStatus.ended, at or utcnow()
+        call.classification, call.classified_at = CallClass.abandoned, at
+    call.status, call.ended_at = CallStatus.ended, at
     call.version += 1
     record(session, "call.ended", actor=actor, data={**data(call), "cause": cause}, call_id=call.id)
     session.commit()
@@ -178,9 +208,13 @@ def classify(
     return call
 
 
-def link_incident(*, session: Session, call_id: int, incident_id: int, actor: str) -> Call:
+def link_incident(*, session: Session, call_id: int, incident_id: int, actor: str, notes: str | None = None) -> Call:
+    """`notes`: what this caller said, typed during the call; kept on the call and, with the `call.linked`
+    event, in the incident's timeline (a second caller often adds what the first did not see)."""
     call = get(session=session, call_id=call_id)
     call.incident_id = incident_id
+    if notes:
+        call.notes = notes
     if call.classification is None:
         call.classification, call.classified_at = CallClass.emergency, utcnow()
     call.version += 1

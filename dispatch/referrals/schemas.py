@@ -7,14 +7,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.bounds import Id
+
 
 class ReferralIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agency_id: int
+    agency_id: Id
     summary: str = Field(min_length=1, max_length=4000)
-    call_id: int | None = None
-    incident_id: int | None = None
+    call_id: Id | None = None
+    incident_id: Id | None = None
     address: str | None = Field(None, max_length=300)
 
 

@@ -64,22 +64,30 @@ def callbacks(*, session: Session, period: Period, now: datetime | None = None) 
     now = now or utcnow()
     rows = []
     for call in reversed(calls.callbacks(session=session)):
-        rang = (call.ended_at - call.offered_at).total_seconds() if call.ended_at else None
+        rang = _seconds(call.offered_at, call.ended_at)
         rows.append(
             {
                 "call_id": call.id,
                 "caller": call.caller,
-                "offered_at": period.local(call.offered_at).isoformat(),
-                "rang_s": None if rang is None else round(rang, 1),
+                "caller_ext": call.caller_ext,
+                "offered_at": period.local(call.offered_at),
+                "rang_s": rang,
                 "flagged": call.flagged,
-                "waiting_min": round((now - call.offered_at).total_seconds() / 60, 1),
+                "waiting_min": round(max(0.0, (now - call.offered_at).total_seconds()) / 60, 1),
             }
         )
     return Table(
-        ("call_id", "caller", "offered_at", "rang_s", "flagged", "waiting_min"),
+        ("call_id", "caller", "caller_ext", "offered_at", "rang_s", "flagged", "waiting_min"),
         rows,
         {"timezone": str(period.tz), "total": len(rows)},
     )
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    """How long from `start` to `end`; None if either is missing or `end` comes first (a clock error)."""
+    if start is None or end is None or end < start:
+        return None
+    return round((end - start).total_seconds(), 1)
 
 
 def _pct(part: int, total: int) -> float | None:
@@ -102,14 +110,13 @@ def recordings(*, session: Session, period: Period, limit: int = RECORDINGS_SHOW
     )
     rows = []
     for call, name, username in session.execute(query):
-        talked = (call.ended_at - call.answered_at).total_seconds() if call.ended_at and call.answered_at else None
         rows.append(
             {
                 "call_id": call.id,
                 "caller": call.caller,
-                "offered_at": period.local(call.offered_at).isoformat(),
+                "offered_at": period.local(call.offered_at),
                 "taker": name or username,
-                "talk_s": None if talked is None else round(talked, 1),
+                "talk_s": _seconds(call.answered_at, call.ended_at),
                 "classification": call.classification,
                 "incident_id": call.incident_id,
                 "flagged": call.flagged,

@@ -12,6 +12,7 @@ from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.clock import utcnow
 from dispatch.lifecycle import CallStatus
+from dispatch.reports.period import local_iso
 from dispatch.reports.table import Table
 from dispatch.users.models import Role, User
 
@@ -21,14 +22,14 @@ def waiting(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> T
     rows: list[dict[str, object]] = []
     longest: float | None = None
     for position, call in enumerate(calls.waiting(session=session), start=1):
-        waited = round((now - call.offered_at).total_seconds(), 1)
+        waited = _seconds(now, call.offered_at) or 0.0  # a call dated ahead (a wrong clock) has not waited yet
         longest = waited if longest is None else max(longest, waited)
         rows.append(
             {
                 "position": position,
                 "call_id": call.id,
                 "caller": call.caller,
-                "offered_at": call.offered_at.astimezone(tz).isoformat(),
+                "offered_at": local_iso(call.offered_at, tz),
                 "waiting_s": waited,
                 "flagged": call.flagged,
                 "is_text": call.is_text,
@@ -62,9 +63,9 @@ def takers(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> Ta
                 "username": user.username,
                 "name": user.name,
                 "state": state,
-                "since": (call.answered_at if call and call.answered_at else user.available_at or user.created_at)
-                .astimezone(tz)
-                .isoformat(),
+                "since": local_iso(
+                    call.answered_at if call and call.answered_at else user.available_at or user.created_at, tz
+                ),
                 "call_id": call.id if call else None,
                 "talking_s": _seconds(now, call.answered_at if call else None),
             }
@@ -74,4 +75,5 @@ def takers(*, session: Session, tz: ZoneInfo, now: datetime | None = None) -> Ta
 
 
 def _seconds(now: datetime, since: datetime | None) -> float | None:
-    return None if since is None else round((now - since).total_seconds(), 1)
+    """Seconds from `since` to now, never below 0 (a time ahead of the clock is a wrong clock: nothing yet)."""
+    return None if since is None else round(max(0.0, (now - since).total_seconds()), 1)

@@ -28,6 +28,7 @@ from dispatch.reports.table import Table
 By = Literal["all", "agency", "type", "kecamatan"]
 GROUPINGS: tuple[By, ...] = ("all", "agency", "type", "kecamatan")
 ALL = ("*", "")  # the group of everything (and of calls, which belong to no agency)
+LONGEST_S = 7 * 24 * 3600.0
 
 COLUMNS = (
     "group",
@@ -136,7 +137,9 @@ def _add(
     if start is None or end is None:
         return
     seconds = (end - start).total_seconds()
-    if seconds >= 0:  # a negative interval is a clock error, not a fast response
+    # A negative interval is a clock error, not a fast response; so is one of more than a week (a time dated
+    # years ahead), which would otherwise be the whole mean.
+    if 0 <= seconds <= LONGEST_S:
         out.append(Sample(interval, seconds, limits, group))
 
 

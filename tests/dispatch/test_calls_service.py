@@ -105,3 +105,16 @@ def test_aml_joins_the_live_call_or_one_just_ended_never_an_old_one(session: Ses
     calls.end(session=session, call_id=live.id, actor="ari", at=utcnow() - timedelta(minutes=2))
     assert _aml(session, caller) == live.id  # the SMS came just after the hang-up
     assert _aml(session, "081200000000") is None
+
+
+def test_an_extension_is_stored_apart_and_the_callers_history_is_the_numbers(ctx: Ctx, session: Session) -> None:
+    """Security finding 8: the extension's digits were appended, making 'ext 5' another caller with no history."""
+    policy = ctx.region.policy
+    first = calls.offer(session=session, caller="+62 812-3456-7890 ext 5", provider="manual", channel_id="e1")
+    assert (first.caller, first.caller_ext, first.caller_raw) == ("+6281234567890", "5", "+62 812-3456-7890 ext 5")
+    second = calls.offer(session=session, caller="0812-3456-7890 pes. 12", provider="manual", channel_id="e2")
+    plain = calls.offer(session=session, caller="081234567890", provider="manual", channel_id="e3")
+    assert (second.caller, second.caller_ext) == ("+6281234567890", "12")
+    assert (plain.caller, plain.caller_ext) == ("+6281234567890", None)
+    assert abuse.status(session=session, caller="+6281234567890", policy=policy).calls_total == 3
+    assert calls.data(first)["caller_ext"] == "5"

@@ -1,6 +1,6 @@
 import pytest
 
-from dispatch.phone import mask, normalise
+from dispatch.phone import extension, mask, normalise, split_extension
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,53 @@ def test_the_quick_path_for_indonesian_numbers_agrees_with_phonenumbers(monkeypa
     quick = [normalise(s) for s in spellings]
     monkeypatch.setattr(phone, "_ID_LENGTHS", frozenset())  # every number through libphonenumber
     assert quick == [normalise(s) for s in spellings]
+
+
+EXTENSIONS = [
+    "+62 812-3456-7890 ext 5",
+    "+62 812-3456-7890 ext. 5",
+    "+62 812-3456-7890 EXT.5",
+    "+62 812-3456-7890 ext:5",
+    "+62 812-3456-7890 extension 5",
+    "+62 812-3456-7890 x5",
+    "+62 812-3456-7890 X 5",
+    "+62 812-3456-7890#5",
+    "+62 812-3456-7890 # 5",
+    "0812-3456-7890 pes. 5",
+    "0812-3456-7890 Pesawat 5",
+    "0812-3456-7890 psw 5",
+    "0812-3456-7890 ekst. 5",
+    "tel:+62-812-3456-7890;ext=5",
+    "6281234567890 ext 5 ",
+]
+
+
+@pytest.mark.parametrize("raw", EXTENSIONS)
+def test_an_extension_is_kept_apart_and_never_appended_to_the_number(raw: str) -> None:
+    """Security finding 8: '+62 812-3456-7890 ext 5' was stored as +62812345678905, another caller's number."""
+    assert normalise(raw) == "+6281234567890"
+    assert extension(raw) == "5"
+
+
+def test_split_extension_gives_the_number_as_written_and_the_extension_digits() -> None:
+    assert split_extension("+62 812-3456-7890 ext. 5") == ("+62 812-3456-7890", "5")
+    assert split_extension("0812-3456-7890 pes. 1234") == ("0812-3456-7890", "1234")
+    assert split_extension("(0751) 123456 x 21") == ("(0751) 123456", "21")
+    assert split_extension("+6281234567890") == ("+6281234567890", None)
+
+
+def test_a_landline_with_a_long_extension_is_still_the_switchboard() -> None:
+    assert normalise("(0751) 123456 psw 12345678") == normalise("0751123456") == "+62751123456"
+    assert extension("(0751) 123456 psw 12345678") == "12345678"
+
+
+@pytest.mark.parametrize("raw", ["+6281234567890", "0812-3456-7890", "112", "Anonymous", "", None, "ext 5"])
+def test_no_extension_without_a_marker_and_digits_after_it(raw: str | None) -> None:
+    assert extension(raw) is None
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("#5", "5"), ("x12", "12"), ("ext 5", "5")])
+def test_a_marker_with_no_number_before_it_starts_no_extension(raw: str, expected: str) -> None:
+    """What is written before the marker must hold a digit; otherwise the digits are the number (a short code)."""
+    assert split_extension(raw) == (raw, None)
+    assert normalise(raw) == expected

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dispatch.phone import mask, normalise
+from dispatch.phone import extension, mask, normalise, split_extension
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,20 @@ def test_the_shortest_numbers_that_keep_their_prefix_hide_four_digits() -> None:
     """An 11-digit national mobile (and its E.164 form) is long enough to keep prefix and last three digits."""
     assert mask("08123456789") == "0812****789"
     assert mask("+628123456789") == "+62812****789"
+
+
+def test_a_digit_at_the_very_start_is_a_number_before_the_marker() -> None:
+    """The digit that makes the text before a marker a number may be its first character."""
+    assert split_extension("7#5") == ("7", "5")
+    assert split_extension("7 ext 5") == ("7", "5")
+
+
+def test_the_digits_after_the_marker_do_not_make_it_a_number() -> None:
+    """Only digits before the marker count: '#5' has one after it and is a short code, not an extension."""
+    assert split_extension("#5") == ("#5", None)
+    assert split_extension("pes. 5") == ("pes. 5", None)
+
+
+def test_extension_of_nothing_is_none() -> None:
+    assert extension(None) is None
+    assert extension("") is None

@@ -88,6 +88,9 @@ def test_v2_unknown_time_to_fix() -> None:
         (V2.replace("lc=68", "lc=6;lc=7"), "repeated"),
         (V2.replace("ls=G", "ls=N"), "no location"),
         (V2.replace("et=1795334438", "et=99999999999999"), "epoch"),
+        (V2.replace("et=1795334438", "et=99999999999"), "call start is out of range"),  # the year 5138
+        (V2.replace("lt=17", "lt=1e20"), "time to fix is out of range"),  # past the year 9999: an OverflowError
+        (v1(V1.replace("top=20261122080045", "top=99991231235959")), "fix time is out of range"),
         ("hello 112", "not an AML"),
     ],
 )
@@ -95,6 +98,14 @@ def test_clear_errors_without_personal_data(text: str, reason: str) -> None:
     with pytest.raises(AmlError, match=reason) as info:
         parse(text)
     assert "0.949" not in str(info.value) and "100.35" not in str(info.value)
+
+
+def test_a_fix_time_after_the_sms_came_is_an_error() -> None:
+    """The fix time comes from the handset's GNSS: one later than the SMS (plus a clock's skew) is forged."""
+    fix = parse(V2, now=datetime(2026, 11, 22, 7, 56, tzinfo=UTC))  # a handset's clock a few minutes ahead
+    assert fix.fix_at == datetime(2026, 11, 22, 8, 0, 55, tzinfo=UTC)
+    with pytest.raises(AmlError, match="future"):
+        parse(V2, now=datetime(2026, 11, 22, 7, 55, tzinfo=UTC))
 
 
 def test_is_aml() -> None:

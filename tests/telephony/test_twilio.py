@@ -170,7 +170,7 @@ def test_aml_the_parser_cannot_read_is_kept_raw(
 ) -> None:
     """A bug in the parser (here: an IndexError it never raises today) loses nothing and answers Twilio 200."""
 
-    def broken(text: str) -> Any:
+    def broken(text: str, **_: Any) -> Any:
         raise IndexError(text)
 
     monkeypatch.setattr("telephony.aml.parse", broken)

@@ -112,3 +112,24 @@ def test_healthz_and_openapi(client: TestClient) -> None:
     assert health["status"] == "ok" and health["bridge"] == {"active": None}  # no ARI bridge runs
     assert health["database"] == "ok" and health["bus"] == "ok"  # the in-process bus cannot go deaf
     assert "/api/v1/incidents" in client.get("/openapi.json").json()["paths"]
+
+
+def test_an_extension_is_shown_apart_and_masked_with_the_number(client: TestClient, auth: Headers) -> None:
+    taker, disp = auth["call_taker"], auth["dispatcher"]
+    call = client.post("/api/v1/calls", json={"caller": "+62 812-3456-7890 ext. 5"}, headers=taker).json()
+    assert (call["caller"], call["caller_ext"]) == ("+6281234567890", "5")
+    seen = client.get(f"/api/v1/calls/{call['id']}", headers=disp).json()
+    assert (seen["caller"], seen["caller_ext"]) == ("+62812*****890", "*")  # the extension is masked too
+
+
+def test_an_answer_with_a_full_number_is_noted_in_the_access_audit(client: TestClient, auth: Headers) -> None:
+    """`shown` hands what it answers unmasked to the audit (tests/ui/test_access_audit.py has the rest)."""
+    from dispatch.audit import service as audit
+    from ui.audit import buffer_of
+
+    made = client.post("/api/v1/calls", json={"caller": "081234567890"}, headers=auth["call_taker"]).json()
+    client.get(f"/api/v1/calls/{made['id']}", headers=auth["supervisor"]).raise_for_status()
+    buffer_of(client.app).flush()
+    with client.app.state.ctx.sessions() as session:  # type: ignore[attr-defined]
+        seen = [(r.role, r.subject, r.call_ids) for r in audit.listing(session=session).rows]
+    assert seen[0] == ("supervisor", f"GET /api/v1/calls/{made['id']}", f",{made['id']},")

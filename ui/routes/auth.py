@@ -15,14 +15,15 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Path, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from dispatch.bounds import Id
 from dispatch.clock import utcnow
 from dispatch.users import hashing, throttle
 from dispatch.users import service as users
@@ -275,7 +276,7 @@ def login_locks(request: Request, db: DB, _admin: Admin) -> list[dict[str, objec
 
 
 @admin.delete("/login-locks/{lock_id}")
-def lift_login_lock(lock_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db: DB, by: Admin) -> dict[str, object]:
+def lift_login_lock(lock_id: Id, db: DB, by: Admin) -> dict[str, object]:
     """Let a locked account or address log in again at once (its count of failures starts over)."""
     kind, subject = throttle.lift(session=db, lock_id=lock_id)
     log.info("login lock %d (%s) lifted by %s", lock_id, kind, by.username)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
+from dispatch.bounds import Id
 from dispatch.errors import Invalid
 from dispatch.recommend import coverage as coverage_service
 from dispatch.recommend import service as recommend_service
@@ -54,7 +55,7 @@ def boundaries(level: str, ctx: CtxDep, _user: AnyUser) -> Response:
 
 
 @router.get("/incidents/{incident_id}/recommendations")
-def recommendations(incident_id: int, ctx: CtxDep, db: DB, _user: Dispatcher) -> dict[str, Any]:
+def recommendations(incident_id: Id, ctx: CtxDep, db: DB, _user: Dispatcher) -> dict[str, Any]:
     slots = recommend_service.recommend(session=db, region=ctx.region, incident_id=incident_id)
     return {"incident_id": incident_id, "slots": [asdict(s) for s in slots]}
 

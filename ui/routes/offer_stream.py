@@ -32,6 +32,7 @@ from pydantic import Field, ValidationError
 from dispatch import jsontext
 from dispatch.calls import queue
 from dispatch.events.bus import Published
+from ui.access import Level, refusal
 from ui.deps import may, remembered_user
 from ui.errors import answer_of, problems
 from ui.routes.telephony import OffersIn, offer_calls
@@ -39,7 +40,7 @@ from ui.routes.telephony import OffersIn, offer_calls
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
 PATH = "/api/v1/telephony/calls/stream"
-_ROLES = ("telephony",)
+LEVEL: Level = "telephony"  # ui.access
 
 
 class OffersMessage(OffersIn):
@@ -70,8 +71,8 @@ async def offer_stream(ws: WebSocket) -> None:
     if user is None:
         await ws.close(code=4401, reason="login required")
         return
-    if not may(user, _ROLES):
-        await ws.close(code=4403, reason=f"role {user.role} may not do this (needs telephony)")
+    if not may(user, LEVEL):
+        await ws.close(code=4403, reason=refusal(LEVEL, user.role))
         return
     await ws.accept()
     sending = asyncio.Lock()  # one message out at a time
@@ -114,7 +115,7 @@ async def offer_stream(ws: WebSocket) -> None:
             await answer({"id": _id_of(raw), "error": error})
             return
         who = await remembered_user(ws)  # checked again, so a revoked token stops the connection
-        if who is None or not may(who, _ROLES):
+        if who is None or not may(who, LEVEL):
             await answer({"id": message.id, "error": {"status": 401, "detail": "login required"}})
             await ws.close(code=4401, reason="login required")
             return

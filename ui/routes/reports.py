@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from dispatch.bounds import Day, Id
 from dispatch.referrals import service as referrals
 from dispatch.referrals.schemas import ReferralIn, ReferralStatusIn
 from dispatch.reports import calls as call_reports
@@ -20,15 +21,15 @@ from dispatch.reports.follow_up import follow_up
 from dispatch.reports.period import Period, period
 from dispatch.reports.response_times import By, response_times
 from dispatch.reports.table import Table
-from ui import idempotent
+from ui import audit, idempotent
 from ui.context import Ctx
 from ui.deps import DB, CtxDep, Staff, Supervisor, Taker, shown
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 Format = Literal["json", "csv"]
-First = Annotated[date | None, Query(alias="from", description="first day, region time zone (YYYY-MM-DD)")]
-Last = Annotated[date | None, Query(alias="to", description="last day, inclusive")]
+First = Annotated[Day | None, Query(alias="from", description="first day, region time zone (YYYY-MM-DD)")]
+Last = Annotated[Day | None, Query(alias="to", description="last day, inclusive")]
 # Cells starting with these are formulas to a spreadsheet; caller text must never run as one.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"\+?[\d* ]+")  # a phone number, masked or not: harmless, and must stay readable
@@ -41,6 +42,8 @@ def _period(ctx: Ctx, first: date | None, last: date | None) -> Period:
 def _answer(ctx: Ctx, user: Any, name: str, table: Table, fmt: Format) -> Response:
     rows = shown(ctx, user, table.rows)
     if fmt == "csv":
+        span = "..".join(str(table.meta[k]) for k in ("from", "to") if k in table.meta)
+        audit.exported(ctx.sessions, user, f"CSV {name}{' ' + span if span else ''}", rows)  # fails closed
         return _csv(name, table, rows)
     return JSONResponse({**table.meta, "columns": list(table.columns), "rows": rows})
 
@@ -159,7 +162,7 @@ def list_referrals(
     db: DB,
     user: Staff,
     open: bool = True,
-    agency_id: int | None = None,
+    agency_id: Id | None = None,
     limit: int = Query(200, ge=1, le=1000),
 ) -> Any:
     rows = referrals.listing(session=db, open_only=open, agency_id=agency_id, limit=limit)
@@ -167,12 +170,12 @@ def list_referrals(
 
 
 @router.get("/referrals/{referral_id}")
-def get_referral(referral_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
+def get_referral(referral_id: Id, ctx: CtxDep, db: DB, user: Staff) -> Any:
     return shown(ctx, user, referrals.data(referrals.get(session=db, referral_id=referral_id)))
 
 
 @router.post("/referrals/{referral_id}/status")
-def referral_status(referral_id: int, body: ReferralStatusIn, ctx: CtxDep, db: DB, user: Staff) -> Any:
+def referral_status(referral_id: Id, body: ReferralStatusIn, ctx: CtxDep, db: DB, user: Staff) -> Any:
     """Record what the agency reported back: in progress, done or rejected (with a note)."""
     row = referrals.step(session=db, referral_id=referral_id, status=body.status, note=body.note, actor=user.username)
     return shown(ctx, user, referrals.data(row))

@@ -9,7 +9,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +16,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.audit.models import AccessAction
+from dispatch.bounds import Id, Stamp
 from dispatch.calls import intake, queue
 from dispatch.calls import service as calls
 from dispatch.calls.fallback import FallbackCall
@@ -27,6 +28,7 @@ from dispatch.errors import DomainError
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
 from telephony.ari.client import AriClient, AriError, AriNotFound
+from ui import audit
 from ui.deps import DB, CtxDep, Supervisor, require_detached, shown
 from ui.desk import desk_of
 from ui.errors import status_of
@@ -54,7 +56,7 @@ class OfferIn(BaseModel):
     channel_id: str = Field(min_length=1, max_length=128)
     caller: str | None = Field(None, max_length=64)
     dialled: str | None = Field(None, max_length=32)
-    at: datetime | None = None
+    at: Stamp | None = None
 
 
 class OffersIn(BaseModel):
@@ -66,9 +68,9 @@ class OffersIn(BaseModel):
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    call_id: int
+    call_id: Id
     cause: str | None = Field(None, max_length=200)  # for finish
-    at: datetime | None = None  # for finish: when the call ended (a step replayed from the bridge's journal)
+    at: Stamp | None = None  # for finish: when the call ended (a step replayed from the bridge's journal)
 
 
 class StepsIn(BaseModel):
@@ -78,13 +80,13 @@ class StepsIn(BaseModel):
 
 
 class TakerIn(BaseModel):
-    taker_id: int
-    at: datetime | None = None  # when the call-taker answered (None: now)
+    taker_id: Id
+    at: Stamp | None = None  # when the call-taker answered (None: now)
 
 
 class CauseIn(BaseModel):
     cause: str | None = Field(None, max_length=200)
-    at: datetime | None = None  # when the call ended (None: now)
+    at: Stamp | None = None  # when the call ended (None: now)
 
 
 class RefIn(BaseModel):
@@ -96,8 +98,8 @@ class ProviderIn(BaseModel):
 
 
 class RequeueIn(BaseModel):
-    call_id: int
-    taker_id: int
+    call_id: Id
+    taker_id: Id
     reason: str = Field(max_length=200)
     taker_available: bool
 
@@ -112,6 +114,7 @@ async def offer_calls(app: FastAPI, user: User, offers: list[OfferIn]) -> list[d
     """New calls through the server's desk, written together; answered in the same order (by these routes
     and by the call stream, ui/routes/offer_stream.py)."""
     ringing = [Ringing(c.caller, c.provider, c.channel_id, c.dialled, c.at) for c in offers]
+    calls.ringing_times(ringing, skew=app.state.ctx.region.policy.clock_skew)  # one bad time: none is written
     offered = await desk_of(app).offer_many(ringing, actor=user.username)
     return [asdict(call) for call in offered]
 
@@ -129,7 +132,7 @@ async def bridge_offer_many(body: OffersIn, request: Request, user: Bridge) -> l
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/queued")
-async def bridge_queued(call_id: int, request: Request, user: Bridge) -> dict[str, Any]:
+async def bridge_queued(call_id: Id, request: Request, user: Bridge) -> dict[str, Any]:
     return {"position": await desk_of(request.app).queued(call_id, actor=user.username)}
 
 
@@ -164,17 +167,17 @@ async def bridge_finish_many(body: StepsIn, request: Request, user: Bridge) -> l
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/answered")
-async def bridge_answered(call_id: int, body: TakerIn, request: Request, user: Bridge) -> dict[str, Any]:
+async def bridge_answered(call_id: Id, body: TakerIn, request: Request, user: Bridge) -> dict[str, Any]:
     return asdict(await desk_of(request.app).answered(call_id, body.taker_id, at=body.at, actor=user.username))
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/finish")
-async def bridge_finish(call_id: int, body: CauseIn, request: Request, user: Bridge) -> dict[str, Any]:
+async def bridge_finish(call_id: Id, body: CauseIn, request: Request, user: Bridge) -> dict[str, Any]:
     return asdict(await desk_of(request.app).finish(call_id, body.cause, at=body.at, actor=user.username))
 
 
 @router.post("/api/v1/telephony/calls/{call_id}/recording")
-async def bridge_recording(call_id: int, body: RefIn, request: Request, user: Bridge) -> dict[str, Any]:
+async def bridge_recording(call_id: Id, body: RefIn, request: Request, user: Bridge) -> dict[str, Any]:
     return asdict(await desk_of(request.app).set_recording(call_id, body.ref, actor=user.username))
 
 
@@ -204,10 +207,10 @@ class FallbackIn(BaseModel):
 
     channel_id: str = Field(min_length=1, max_length=128)
     caller: str | None = Field(None, max_length=64)
-    started_at: datetime
-    answered_at: datetime | None = None
+    started_at: Stamp
+    answered_at: Stamp | None = None
     desk: str | None = Field(None, max_length=128)
-    ended_at: datetime | None = None
+    ended_at: Stamp | None = None
     cause: str | None = Field(None, max_length=64)
 
 
@@ -272,7 +275,7 @@ def queue_view(ctx: CtxDep, db: DB, user: Supervisor) -> dict[str, Any]:
 
 
 @router.get("/api/v1/telephony/calls/{call_id}/recording")
-async def play_recording(call_id: int, ctx: CtxDep, user: Supervisor) -> StreamingResponse:
+async def play_recording(call_id: Id, ctx: CtxDep, user: Supervisor) -> StreamingResponse:
     """The conversation as Asterisk recorded it (the mixing bridge), streamed through from ARI."""
 
     def ref() -> str | None:
@@ -297,6 +300,12 @@ async def play_recording(call_id: int, ctx: CtxDep, user: Supervisor) -> Streami
     except (AriError, TimeoutError) as exc:
         await stack.aclose()
         raise HTTPException(502, f"the PBX did not return the recording ({exc})") from None
+    try:  # fails closed (ui/audit.py): no row in the access audit, no sound
+        played = AccessAction.recording_played
+        await asyncio.to_thread(audit.record_now, ctx.sessions, user, played, f"recording of call {call_id}", [call_id])
+    except HTTPException:
+        await stack.aclose()
+        raise
     log.info("recording of call %s played by %s", call_id, user.username)
 
     async def relay() -> AsyncIterator[bytes]:
@@ -367,7 +376,7 @@ async def twilio_voice_call(form: TwilioForm, request: Request, ctx: CtxDep) -> 
 
 
 @router.post("/telephony/twilio/wait")
-async def twilio_wait(form: TwilioForm, request: Request, call_id: int | None = None) -> Response:
+async def twilio_wait(form: TwilioForm, request: Request, call_id: Id | None = None) -> Response:
     """Twilio's waitUrl, polled while the caller is in the queue: leave it once a taker is reserved."""
     seek = await _step(request, "wait", form, call_id=call_id)
     if isinstance(seek, Deferred):
@@ -378,7 +387,7 @@ async def twilio_wait(form: TwilioForm, request: Request, call_id: int | None = 
 
 
 @router.post("/telephony/twilio/queue-exit")
-async def twilio_queue_exit(form: TwilioForm, request: Request, call_id: int | None = None) -> Response:
+async def twilio_queue_exit(form: TwilioForm, request: Request, call_id: Id | None = None) -> Response:
     """The <Enqueue> action: after <Leave/>, ring the reserved taker's Twilio Client."""
     if form.get("QueueResult") != "leave":
         return _twiml(twilio_voice.hangup())  # hung up in the queue: the status callback ends the call
@@ -393,7 +402,7 @@ async def twilio_queue_exit(form: TwilioForm, request: Request, call_id: int | N
 
 @router.post("/telephony/twilio/client-status")
 async def twilio_client_status(
-    form: TwilioForm, request: Request, call_id: int | None = None, taker_id: int | None = None
+    form: TwilioForm, request: Request, call_id: Id | None = None, taker_id: Id | None = None
 ) -> Response:
     if form.get("CallStatus") in ("in-progress", "answered"):
         await _step(request, "client-status", form, call_id=call_id, taker_id=taker_id)
@@ -402,7 +411,7 @@ async def twilio_client_status(
 
 @router.post("/telephony/twilio/dial")
 async def twilio_dial_result(
-    form: TwilioForm, request: Request, call_id: int | None = None, taker_id: int | None = None
+    form: TwilioForm, request: Request, call_id: Id | None = None, taker_id: Id | None = None
 ) -> Response:
     """The <Dial> action: after a conversation hang up; if nobody answered, back to the queue. A taker's Client
     (`taker_id`) goes back to the queue with the call; a desk phone's (none) answering is recorded."""
@@ -440,10 +449,10 @@ async def twilio_sms(form: TwilioForm, request: Request) -> Response:
 async def twilio_sms_status(
     form: TwilioForm,
     request: Request,
-    unit_id: int | None = None,
-    incident_id: int | None = None,
-    assignment_id: int | None = None,
-    reply_id: int | None = None,
+    unit_id: Id | None = None,
+    incident_id: Id | None = None,
+    assignment_id: Id | None = None,
+    reply_id: Id | None = None,
 ) -> Response:
     """A delivery report: of a call-taker's reply (`reply_id`) or of an alert to a unit."""
     ids = {"unit_id": unit_id, "incident_id": incident_id, "assignment_id": assignment_id, "reply_id": reply_id}

@@ -1,0 +1,59 @@
+"""Who may reach what: each access level and the roles it lets through, the one table that every route's role
+check is built from (`ui.deps` for the API, `ui.pages`, the websockets). tests/ui/test_role_table.py walks every
+route of the app against it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Level = Literal["person", "staff", "taker", "dispatcher", "field", "supervisor", "admin", "responder", "telephony"]
+
+# The admin is a person: it passes wherever the people's roles do, but not the responder's page (made for a
+# unit's phone; the admin lands on /supervisor) nor the bridge's API (a machine's: a person's stolen session
+# must not inject 112 calls or take the bridge lease). The telephony role reaches the bridge's API and nothing else.
+REACH: dict[Level, tuple[str, ...]] = {
+    # reference data (region, units, incident types, maps), one's own profile, an incident (a responder: its
+    # unit's), the event stream /ws (filtered for responders)
+    "person": ("call_taker", "dispatcher", "responder", "supervisor", "admin"),
+    # reading calls, incidents, events and referrals; the console and /docs
+    "staff": ("call_taker", "dispatcher", "supervisor", "admin"),
+    # taking calls: answering, classifying, new incidents and referrals (a dispatcher may cover a desk)
+    "taker": ("call_taker", "dispatcher", "supervisor", "admin"),
+    # units to incidents, closing incidents, a unit's status, recommendations
+    "dispatcher": ("dispatcher", "supervisor", "admin"),
+    # a unit's position and its assignments' steps (a responder: its own unit's)
+    "field": ("responder", "dispatcher", "supervisor", "admin"),
+    # reports, the call queue, recordings, caller flags, the supervisor's page
+    "supervisor": ("supervisor", "admin"),
+    # users and login locks
+    "admin": ("admin",),
+    # the responder's page
+    "responder": ("responder",),
+    # the PBX bridge's API (`/api/v1/telephony/...` but the queue and recordings, which are supervisors')
+    "telephony": ("telephony",),
+}
+
+# Routes that need no login, and why.
+PUBLIC: dict[str, str] = {
+    "/": "sends to the login page, or a logged-in person to their page",
+    "/login": "the login page",
+    "/api/v1/auth/login": "logging in",
+    "/api/v1/auth/token": "an API token for a username and password",
+    "/api/v1/auth/logout": "ends the session or token it is sent with, if any",
+    "/healthz": "the load balancer's probe: no data",
+    "/openapi.json": "names the routes, no data",
+    "/i18n.json": "the pages' texts",
+    "/static/{path:path}": "the pages' files",
+    "/docs/assets/{name}": "Swagger UI's files",
+}
+# Twilio's webhooks: no login, but Twilio signs each request (`ui.routes.telephony.twilio_form`, 403 unsigned).
+SIGNED_BY_TWILIO = "/telephony/twilio/"
+
+
+def allows(level: Level, role: str) -> bool:
+    return role in REACH[level]
+
+
+def refusal(level: Level, role: str) -> str:
+    """What a refused role is told (with 403, or as a websocket's close reason with 4403)."""
+    return f"role {role} may not do this (needs {', '.join(REACH[level])})"
