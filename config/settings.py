@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     login_hash_workers: int = Field(1, ge=1, le=16)  # one check already uses every core (argon2's 4 lanes)
     login_hash_queue: int = Field(8, ge=0, le=1000)
     demo_password: SecretStr | None = None
+    # The demo's call simulator (ui/simulator.py, `tanggap demo --simulate`): a realistic 112 call every 20-60 s,
+    # provider `simulator`, and a button for supervisors to ring one. Never on a live command center's server:
+    # its calls join the real queue. Turn it on in one server process only (each would ring its own).
+    simulate: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # "redis" when several server processes share one database and must all see every event.
     event_bus: Literal["memory", "redis"] = "memory"
@@ -56,6 +60,9 @@ class Settings(BaseSettings):
     # the server looks for them every escalation_check_s seconds.
     ack_timeout_s: int = Field(90, ge=10, le=3600)
     escalation_check_s: float = Field(2, gt=0, le=60)
+    # How far in the future a time the bridge, a responder's phone or a handset reports may lie (their clocks
+    # drift); a later one is refused (422), so that a wrong clock cannot date a call years ahead.
+    clock_skew_s: float = Field(300, ge=0, le=3600)
     # Roles that see caller numbers in full; the others see them masked (UU PDP No. 27/2022).
     roles_seeing_caller: tuple[str, ...] = ("call_taker", "supervisor", "admin")
 

@@ -97,6 +97,20 @@ ASSIGNMENT = _m(
     },
 )
 
+# The steps of a unit that carries patients (an ambulance): taking one to hospital, arriving there. The patient's
+# handover is the time between arriving (at_hospital) and being available again (cleared). A fire engine, a
+# rescue truck or a patrol car has no such steps (`dispatch.incidents.assignments.step` refuses them).
+PATIENT_STEPS = frozenset({A.transporting, A.at_hospital})
+_PATIENT_WORDS = ("ambulan",)  # ambulance, ambulans: the units.csv unit_type of a vehicle with a stretcher
+
+
+def carries_patients(unit_type: str) -> bool:
+    """Whether a unit of this type takes patients to hospital: its vehicle, not its agency, decides (PSC 119
+    also runs motorbikes and cars that carry none; a BPBD or Damkar ambulance does)."""
+    text = unit_type.lower()
+    return any(word in text for word in _PATIENT_WORDS)
+
+
 ACTIVE_ASSIGNMENT = frozenset(ASSIGNMENT.moves)  # every non-final state
 # Live calls and open incidents, named by their states rather than as "not ended" / "not closed": `status IN
 # (...)` is a search of the status index, `status != ...` read every call or incident ever taken.

@@ -70,6 +70,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "dispatch/incidents/duplicates.py": ("tests/dispatch/test_incident_service.py", "tests/ui/test_smoke_flow.py"),
     "dispatch/incidents/assignments.py": (
         "tests/dispatch/test_incident_service.py",
+        "tests/dispatch/test_assignment_steps.py",  # tap times, steps by unit kind, the reason of a cancellation
         "tests/dispatch/test_escalation.py",
         "tests/telephony/test_sms_alerts.py",
         "tests/ui/test_smoke_flow.py",
@@ -77,6 +78,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "dispatch/incidents/escalation.py": ("tests/dispatch/test_escalation.py",),
     "dispatch/lifecycle.py": (
         "tests/dispatch/test_lifecycle.py",
+        "tests/dispatch/test_assignment_steps.py",  # carries_patients
         "tests/dispatch/test_incident_service.py",
         "tests/dispatch/test_calls_service.py",
     ),
@@ -88,7 +90,9 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/ui/test_smoke_flow.py",
         "tests/ui/test_recent_tokens.py",
         "tests/ui/test_security.py",  # the Origin check of cookie sessions (token_from)
+        "tests/ui/test_role_table.py",  # every route and role against ui/access.py
     ),
+    "ui/access.py": ("tests/ui/test_role_table.py", "tests/mutation/test_deps.py"),
     "telephony/ari/app.py": (  # not test_prompts.py: it reads the WAV files only (and needs scripts/, not copied)
         "tests/telephony/test_ari_bridge.py",
         "tests/telephony/test_bridge_faults.py",

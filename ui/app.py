@@ -17,12 +17,14 @@ from config.settings import Settings, load_settings
 from dispatch.clock import utcnow
 from dispatch.incidents import escalation
 from telephony.run import start_in_process
-from ui import errors, pages, stream
+from ui import audit, errors, pages, stream
 from ui.context import Ctx, build
 from ui.desk import close_desk, desk_of
 from ui.middleware import BodyLimit, SecurityHeaders
 from ui.recent_tokens import RecentTokens
-from ui.routes import auth, calls, geo, incidents, offer_stream, reports, system, telephony, units
+from ui.routes import audit as audit_routes
+from ui.routes import auth, calls, demo, geo, incidents, offer_stream, reports, system, telephony, units
+from ui.simulator import Simulator, simulate_forever, simulator_of
 from ui.twilio_journal import journal_of
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,13 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
         # Twilio webhooks the database could not take, replayed once it can (ui/twilio_journal.py).
         stop_replaying = asyncio.Event()
         replaying = asyncio.create_task(journal_of(app).replay_forever(stop_replaying))
+        # The demo's simulated calls (TANGGAP_SIMULATE=true, ui/simulator.py).
+        stop_simulating = asyncio.Event()
+        sim = simulator_of(app)
+        simulating = asyncio.create_task(simulate_forever(sim, stop_simulating)) if sim is not None else None
+        # Rows of the access audit from views, written together once a second (ui/audit.py).
+        stop_auditing = asyncio.Event()
+        auditing = asyncio.create_task(audit.flush_forever(audit.buffer_of(app), stop_auditing))
         settle_heap()
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, _SWITCH_S))
@@ -92,6 +101,11 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
             await escalating
             stop_replaying.set()
             await replaying
+            stop_simulating.set()
+            if simulating is not None:
+                await simulating
+            stop_auditing.set()
+            await auditing  # after the requests: their last rows are written
             gc.unfreeze()
             sys.setswitchinterval(switch)
             stream.close(app)
@@ -103,12 +117,16 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     app = FastAPI(title="Tanggap 112", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.ctx = ctx
     app.state.recent_tokens = RecentTokens()
+    app.state.simulator = Simulator.for_region(ctx) if settings.simulate else None
+    app.state.access_audit = audit.Buffer(ctx.sessions)
     errors.install(app)
-    for module in (system, auth, calls, incidents, units, geo, reports, telephony, offer_stream, pages):
+    for module in (system, auth, audit_routes, calls, incidents, units, geo, reports, telephony, offer_stream, pages):
         app.include_router(module.router)
+    app.include_router(demo.router)
     app.include_router(stream.router)
     tiles = settings.tile_url
     tile_origin = f"{urlsplit(tiles).scheme}://{urlsplit(tiles).netloc}" if tiles else None
+    app.add_middleware(audit.AuditMiddleware)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, tile_origin=tile_origin)
     return app

@@ -325,9 +325,12 @@ def demo(
     region: Annotated[str, typer.Option(help="Region pack: padang or banggai")] = "padang",
     port: Annotated[int | None, typer.Option()] = None,
     no_serve: Annotated[bool, typer.Option(help="Seed and create users, then exit")] = False,
+    simulate: Annotated[
+        bool, typer.Option(help="Ring a simulated 112 call every 20-60 s (else TANGGAP_SIMULATE)")
+    ] = False,
 ) -> None:
     """Seed a region, create one user per role, and start the server at http://127.0.0.1:8112."""
-    settings = _settings(region=region)
+    settings = _settings(region=region, **({"simulate": True} if simulate else {}))
     _logging(settings)
     upgrade(settings)
     counts = _seed(settings)
@@ -341,6 +344,11 @@ def demo(
         *[f"  {name:<11} {role}" for name, role in made],
         f"  console {url}/console · responder {url}/responder · supervisor {url}/supervisor",
         f"  API docs {url}/docs · health {url}/healthz",
+        (
+            "  Simulated calls ring every 20-60 s; supervisors and admins can ring one from their page."
+            if settings.simulate
+            else "  No calls ring by themselves: add --simulate, or POST them to /api/v1/calls (README, Demo)."
+        ),
         "",
     ]
     typer.echo("\n".join(lines))

@@ -6,7 +6,10 @@ import math
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from dispatch.bounds import Stamp
+from dispatch.lifecycle import carries_patients
 
 
 class AgencyOut(BaseModel):
@@ -48,6 +51,12 @@ class UnitOut(BaseModel):
     position_accuracy_m: float | None
     demo: bool
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def carries_patients(self) -> bool:
+        """Whether the crew's phone offers taking a patient to hospital (dispatch.lifecycle.PATIENT_STEPS)."""
+        return carries_patients(self.unit_type)
+
 
 class PositionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +64,7 @@ class PositionIn(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     accuracy_m: float | None = Field(None, ge=0, le=100_000)
-    at: datetime | None = None
+    at: Stamp | None = None
 
     @field_validator("lat", "lon")
     @classmethod

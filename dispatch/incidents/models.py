@@ -76,6 +76,7 @@ class Assignment(Base):
     at_hospital_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(String(300))  # why this unit (recommendation line)
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))  # why the dispatcher stood it down, if said
     eta_s: Mapped[float | None] = mapped_column(Float)
     # When the server escalated it for want of an acknowledgement (dispatch/incidents/escalation.py). Set in
     # the transaction that writes the `assignment.escalated` event: the marker that makes it happen once.

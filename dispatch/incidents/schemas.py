@@ -6,7 +6,9 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dispatch.bounds import Id, Stamp
 
 LocationSource = Literal["aml", "gazetteer", "map", "caller", "unit", "history", "manual"]
 
@@ -29,7 +31,7 @@ class IncidentIn(_Point):
 
     type_code: str = Field(min_length=1, max_length=48)
     priority: int | None = Field(None, ge=1, le=4)
-    call_id: int | None = None
+    call_id: Id | None = None
     location_source: LocationSource | None = None
     location_accuracy_m: float | None = Field(None, ge=0, le=100_000)
     address: str | None = Field(None, max_length=300)
@@ -53,6 +55,14 @@ class CloseIn(BaseModel):
     closure: str = Field("selesai", min_length=1, max_length=200)
 
 
+class LinkIn(BaseModel):
+    """A duplicate call linked to an incident: what its caller said joins the incident's timeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notes: str | None = Field(None, max_length=4000)
+
+
 class AssignmentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -70,6 +80,7 @@ class AssignmentOut(BaseModel):
     reason: str | None
     eta_s: float | None
     escalated_at: datetime | None = None
+    cancel_reason: str | None = None
 
 
 class IncidentOut(BaseModel):
@@ -113,15 +124,30 @@ class Duplicate(BaseModel):
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: int
+    unit_id: Id
     reason: str | None = Field(None, max_length=300)
-    eta_s: float | None = Field(None, ge=0)
+    eta_s: float | None = Field(None, ge=0, le=24 * 3600)  # a day: more is no estimate
 
 
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["acknowledged", "en_route", "on_scene", "transporting", "at_hospital", "cleared", "cancelled"]
+    # When the crew tapped, by the phone's clock: a tap queued on a weak connection arrives late, and its time,
+    # not the arrival, is the step's time when plausible (dispatch.incidents.assignments.step_time).
+    at: Stamp | None = None
+    reason: str | None = Field(None, max_length=300)  # why a unit is stood down (cancelled), shown to the crew
+
+    @field_validator("reason")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
+
+    @model_validator(mode="after")
+    def _reason_only_to_cancel(self) -> StatusIn:
+        if self.reason is not None and self.status != "cancelled":
+            raise ValueError("a reason goes with status 'cancelled' only")
+        return self
 
 
 class IncidentTypeOut(BaseModel):

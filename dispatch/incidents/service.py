@@ -144,12 +144,12 @@ def close(*, session: Session, incident_id: int, closure: str, actor: str) -> In
     return incident
 
 
-def link_call(*, session: Session, incident_id: int, call_id: int, actor: str) -> Call:
-    """One-step link of a (duplicate) call to an existing incident."""
+def link_call(*, session: Session, incident_id: int, call_id: int, actor: str, notes: str | None = None) -> Call:
+    """One-step link of a (duplicate) call to an existing incident, with what its caller said."""
     incident = get(session=session, incident_id=incident_id)
     if incident.status == IncidentStatus.closed:
         raise InvalidTransition(f"incident {incident_id} is closed")
-    call = calls.link_incident(session=session, call_id=call_id, incident_id=incident.id, actor=actor)
+    call = calls.link_incident(session=session, call_id=call_id, incident_id=incident.id, actor=actor, notes=notes)
     session.commit()
     return call
 

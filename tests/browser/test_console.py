@@ -121,7 +121,9 @@ def test_simulated_call_appears_live_with_caller_history(server: Server, open_co
 
     call = offer(server, "0812 3456 7001")
     item = page.locator(f"#call-queue li[data-id='{call['id']}']")
-    expect(item).to_contain_text("+6281234567001", timeout=5000)
+    # Shown as staff read and dial it; the stored E.164 number on hover.
+    expect(item.locator(".caller")).to_have_text("0812-3456-7001", timeout=5000)
+    expect(item.locator(".caller")).to_have_attribute("title", "+6281234567001")
     expect(item).to_contain_text("Berdering")
     expect(item.locator(".timer")).to_have_text(re.compile(r"0:0[1-9]"), timeout=4000)  # waiting time ticks
 
@@ -244,13 +246,59 @@ def test_keyboard_only_emergency_intake(server: Server, open_console: OpenConsol
     page.keyboard.press("F4")
     dups = page.locator("#dups")
     expect(dups).to_contain_text(f"#{incident_id}", timeout=5000)
+    page.fill("#notes", "asap tebal, api dari rumah kayu")  # what the neighbour saw: kept with the link
     taker.shot("04-calltaker-duplicate")
     page.keyboard.press("F8")
     expect(page.locator("#intake-result")).to_contain_text(f"ditautkan ke insiden #{incident_id}", timeout=5000)
     with server.api("dispatcher") as api:
         linked = api.get(f"/api/v1/incidents/{incident_id}").json()["calls"]
+        history = api.get(f"/api/v1/incidents/{incident_id}/events").json()
     assert sorted(c["id"] for c in linked) == sorted([call["id"], second["id"]])
+    assert next(c for c in linked if c["id"] == second["id"])["notes"] == "asap tebal, api dari rumah kayu"
+    report = [e for e in history if e["type"] == "call.linked" and e["data"]["id"] == second["id"]]
+    assert [e["data"]["notes"] for e in report] == ["asap tebal, api dari rumah kayu"]
     no_errors(taker)
+
+    dispatcher = open_console("dispatcher")
+    desk = dispatcher.login("/console")
+    desk.locator(f"#incident-list li[data-id='{incident_id}']").click()
+    expect(desk.locator("#history")).to_contain_text(
+        f"laporan penelepon (panggilan #{second['id']}): “asap tebal, api dari rumah kayu”", timeout=5000
+    )
+    dispatcher.shot("04b-dispatcher-caller-report")
+    no_errors(dispatcher)
+
+
+def test_a_reload_keeps_the_intake_and_the_selected_incident(server: Server, open_console: OpenConsole) -> None:
+    quiet(server)
+    taker = open_console("calltaker")
+    page = taker.login("/console")
+    call = offer(server, "0813 2222 4011")
+    expect(page.locator(f"#call-queue li[data-id='{call['id']}']")).to_be_visible(timeout=5000)
+    page.keyboard.press("a")
+    expect(page.locator("#call-status")).to_have_text("Dijawab", timeout=5000)
+    page.keyboard.press("1")
+    page.keyboard.type("rumah terbakar")
+    page.keyboard.press("Enter")
+    expect(page.locator("#type-chosen")).to_contain_text("Kebakaran rumah")
+    page.fill("#address", "Jl. Permindo no. 12")
+    page.fill("#notes", "api di lantai dua")
+    page.reload()
+    expect(page.locator("#call-status")).to_have_text("Dijawab", timeout=10000)
+    expect(page.locator("#type-chosen")).to_contain_text("Kebakaran rumah")
+    expect(page.locator("#address")).to_have_value("Jl. Permindo no. 12")
+    expect(page.locator("#notes")).to_have_value("api di lantai dua")
+    taker.shot("04c-calltaker-intake-after-reload")
+    no_errors(taker)
+
+    incident_id = _incident(server, "0813 2222 4012")
+    dispatcher = open_console("dispatcher")
+    desk = dispatcher.login("/console")
+    desk.locator(f"#incident-list li[data-id='{incident_id}']").click()
+    expect(desk.locator("#incident-list li.selected")).to_have_attribute("data-id", str(incident_id))
+    desk.reload()
+    expect(desk.locator("#incident-list li.selected")).to_have_attribute("data-id", str(incident_id), timeout=10000)
+    no_errors(dispatcher)
 
 
 def test_location_by_gazetteer_then_map_click(server: Server, open_console: OpenConsole) -> None:
@@ -284,7 +332,7 @@ def test_location_by_gazetteer_then_map_click(server: Server, open_console: Open
     expect(page.locator(f"#call-queue li[data-id='{other['id']}']")).to_be_visible(timeout=5000)
     page.keyboard.press("F2")
     expect(page.locator("#toasts")).to_contain_text("belum disimpan")
-    expect(page.locator("#call-number")).to_have_text("+6281333335001")
+    expect(page.locator("#call-number")).to_have_text("0813-3333-5001")
     page.keyboard.press("Control+Enter")
     created = page.locator("#created-incident")
     expect(created).to_be_visible(timeout=5000)
@@ -434,6 +482,7 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     cell = board.locator("#table-times tr[data-interval='turnout'][data-group='*'] td.n")
     expect(cell).to_have_text(str(turnouts + 1), timeout=10000)
     expect(board.locator("#kpis [data-kpi='turnout'] .big")).not_to_have_text("–")
+    assert not re.search(r"\d s\b", board.locator("#kpis").inner_text())  # "dtk" throughout, as in the hints
     supervisor.shot("09-supervisor-dashboard")
     history = desk.locator("#history")
     expect(history).to_contain_text("Menuju lokasi", timeout=5000)
@@ -449,6 +498,8 @@ def test_recommended_unit_is_assigned_with_one_key(server: Server, open_console:
     desk.locator(f"#incident-list li[data-id='{incident_id}']").click()
     first = desk.locator("#recs li.rec:not(.busy)").first
     expect(first).to_be_visible(timeout=15000)
+    shown = first.inner_text()  # one number format, the Indonesian comma, as in the server's reason
+    assert re.search(r"\d km", shown) and not re.search(r"\d\.\d", shown), shown
     callsign = first.locator("strong").inner_text()
     desk.keyboard.press("1")  # assign the first recommended unit
     assigned = desk.locator("#incident-detail table.assigned tr", has_text=callsign)

@@ -122,7 +122,7 @@ def test_supervisor_plays_a_recorded_conversation(pbx_server: tuple[Pbx, Server]
         expect(rows).to_have_count(2)
         expect(rows.first).to_have_attribute("data-call", str(gone.id))  # newest first
         row = page.locator(f'#table-recordings tr[data-call="{kept.id}"]')
-        expect(row).to_contain_text("+6281234567890")
+        expect(row).to_contain_text("0812-3456-7890")
         expect(row).to_contain_text("taker1")
         row.locator("button.play").click()
         audio = row.locator(f'audio[data-call="{kept.id}"]')

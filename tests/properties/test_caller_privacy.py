@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 
 from dispatch.agencies import service as agencies
 from dispatch.agencies.models import Unit
-from dispatch.calls import abuse, intake, locations, messages, queue
+from dispatch.calls import abuse, intake, locations, messages, queue, transcript
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.clock import utcnow
@@ -123,6 +123,7 @@ def day_of_work(ctx: Ctx, client: TestClient, auth: Headers, raw: str, prank: st
             fix_at=utcnow(), raw=AML, actor="sms",
         )  # fmt: skip
         calls.set_recording(session=s, call_id=call["id"], ref=f"rec-{uuid.uuid4().hex}", actor="ari")
+        transcript.add(session=s, call_id=call["id"], words="tolong, rumah terbakar", source="simulator", actor="sim")
     incident = ok(
         client.post(
             "/api/v1/incidents",
@@ -134,7 +135,7 @@ def day_of_work(ctx: Ctx, client: TestClient, auth: Headers, raw: str, prank: st
     # The same caller again: linked to the incident.
     again = ok(client.post("/api/v1/calls", json={"caller": raw}, headers=taker))
     ok(client.post(f"/api/v1/calls/{again['id']}/answer", headers=taker))
-    ok(client.post(f"/api/v1/incidents/{incident['id']}/calls/{again['id']}", headers=taker))
+    ok(client.post(f"/api/v1/incidents/{incident['id']}/calls/{again['id']}", json={"notes": "asap"}, headers=taker))
     # The responder's unit is sent, alerted by SMS, escalated, and works the incident.
     unit = unit_id(ctx)
     a = ok(client.post(f"/api/v1/incidents/{incident['id']}/assignments", json={"unit_id": unit}, headers=disp))

@@ -9,9 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from dispatch.audit import service as audit
+from dispatch.audit.models import AccessAction
+from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.calls.records import Match
 from dispatch.calls.service import CallBrief
@@ -152,6 +157,43 @@ async def test_lifespan_starts_bridge_and_supervisor_plays_recording(
         assert audio.status_code == 200 and audio.content.startswith(b"RIFF")
         refused = await api.get(f"/api/v1/telephony/calls/{call.id}/recording", headers=taker_token)
         assert refused.status_code == 403
+
+
+async def test_a_recording_is_played_only_once_its_row_is_in_the_access_audit(
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Playback fails closed (ui/audit.py): a supervisor's listening is written before the sound leaves, and when
+    it cannot be written the sound does not leave (503)."""
+    ctx.settings = ctx.settings.model_copy(
+        update={"ari_url": pbx.url, "ari_user": pbx.user, "ari_password": SecretStr(pbx.password)}
+    )
+    with ctx.sessions() as session:
+        call = calls.offer(session=session, caller="081234567890", provider="asterisk", channel_id="rec-1")
+        calls.set_recording(session=session, call_id=call.id, ref="tanggap-rec-1", actor="ari")
+    pbx.stored["tanggap-rec-1"] = b"RIFF----WAVEfmt "
+    supervisor = {"Authorization": f"Bearer {token(ctx, 'supervisor')}"}
+    app = create_app(ctx=ctx)
+    url = f"/api/v1/telephony/calls/{call.id}/recording"
+
+    def played() -> list[tuple[str, str, list[int]]]:
+        with ctx.sessions() as session:
+            rows = audit.listing(session=session, action=AccessAction.recording_played).rows
+            return [(r.username, r.subject, audit.data(r)["call_ids"]) for r in rows]  # type: ignore[misc]
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cad.test") as api:
+        audio = await api.get(url, headers=supervisor)
+        assert audio.status_code == 200 and audio.content.startswith(b"RIFF")
+        assert played() == [("supervisor-x", f"recording of call {call.id}", [call.id])]
+
+        def broken(**_kw: Any) -> None:
+            raise OperationalError("INSERT INTO access_audit", {}, Exception("disk I/O error"))
+
+        monkeypatch.setattr(audit, "record", broken)
+        refused = await api.get(url, headers=supervisor)
+        assert refused.status_code == 503 and not refused.content.startswith(b"RIFF")
+        assert "audit" in refused.json()["error"]
+    monkeypatch.undo()
+    assert len(played()) == 1
 
 
 def test_a_burst_from_a_remote_bridge_is_recorded_whole(ctx: Ctx) -> None:

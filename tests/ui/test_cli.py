@@ -133,3 +133,42 @@ def test_serve_skips_alembic_only_at_the_newest_schema(database_url: str) -> Non
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     engine.dispose()
     assert not at_head(settings)
+
+
+def test_demo_simulate_serves_a_server_that_rings_calls(tmp_path: Path) -> None:
+    """`scripts/run --simulate`: the flag reaches the server, which offers supervisors a call on demand."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TANGGAP_DEMO_PASSWORD": "sandi-demo-112"}
+    env.pop("TANGGAP_DATABASE_URL", None)
+    env.pop("TANGGAP_SIMULATE", None)
+    server = subprocess.Popen(
+        [*TANGGAP, "demo", "--simulate", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "the demo server exited"
+            try:
+                httpx.get(f"{url}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the demo server did not come up"
+                time.sleep(0.2)
+        login = {"username": "supervisor", "password": "sandi-demo-112"}
+        token = httpx.post(f"{url}/api/v1/auth/token", json=login, timeout=10).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{url}/api/v1/region", headers=headers, timeout=5).json()["simulator"] is True
+        rung = httpx.post(f"{url}/api/v1/demo/ring", json={"kind": "emergency"}, headers=headers, timeout=10)
+        assert rung.status_code == 201 and rung.json()["provider"] == "simulator", rung.text
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert "Simulated calls ring every 20-60 s" in out

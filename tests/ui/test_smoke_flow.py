@@ -46,3 +46,36 @@ def test_call_to_closed_incident_streams_every_step(client: TestClient, auth: di
             seen.append(inbox.next()["type"])
     assert seen[0] == "call.offered" and "assignment.created" in seen
     assert seen.count("assignment.status") == 4
+
+
+def test_a_linked_duplicate_keeps_what_its_caller_said(client: TestClient, auth: dict[str, dict[str, str]]) -> None:
+    """F8 once dropped the second caller's notes: they go with the call into the incident's timeline."""
+    taker = auth["call_taker"]
+
+    def answered(caller: str) -> int:
+        call = client.post("/api/v1/calls", json={"caller": caller}, headers=taker).json()
+        client.post(f"/api/v1/calls/{call['id']}/answer", headers=taker).raise_for_status()
+        return int(call["id"])
+
+    first = answered("0812-3456-7000")
+    incident = client.post(
+        "/api/v1/incidents",
+        headers=taker,
+        json={"type_code": "fire_house", "call_id": first, "lat": -0.9262, "lon": 100.3560, "notes": "asap"},
+    ).json()
+    second, third = answered("0812-3456-7001"), answered("0812-3456-7002")
+    linked = client.post(
+        f"/api/v1/incidents/{incident['id']}/calls/{second}", json={"notes": "api dari rumah kayu"}, headers=taker
+    )
+    assert linked.status_code == 200, linked.text
+    assert client.post(f"/api/v1/incidents/{incident['id']}/calls/{third}", headers=taker).status_code == 200
+    too_long = client.post(
+        f"/api/v1/incidents/{incident['id']}/calls/{first}", json={"notes": "x" * 4001}, headers=taker
+    )
+    assert too_long.status_code == 422
+
+    calls = {c["id"]: c for c in client.get(f"/api/v1/incidents/{incident['id']}", headers=taker).json()["calls"]}
+    assert (calls[second]["notes"], calls[third]["notes"]) == ("api dari rumah kayu", None)
+    timeline = client.get(f"/api/v1/incidents/{incident['id']}/events", headers=taker).json()
+    reports = [(e["data"]["id"], e["data"]["notes"]) for e in timeline if e["type"] == "call.linked"]
+    assert reports == [(first, None), (second, "api dari rumah kayu"), (third, None)]

@@ -8,14 +8,15 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from dispatch.calls import abuse, locations, messages
+from dispatch.bounds import Id
+from dispatch.calls import abuse, locations, messages, transcript
 from dispatch.calls import service as calls
 from dispatch.calls.schemas import CallerStatus, CallIn, CallOut, ClassifyIn, LocationOut, ReplyIn
 from dispatch.phone import normalise
 from dispatch.users import service as users
 from telephony import twilio_voice
 from telephony.sms import Send, status_callback, twilio_sender
-from ui import idempotent
+from ui import idempotent, simulator
 from ui.context import Ctx
 from ui.deps import DB, CtxDep, Staff, Supervisor, Taker, shown
 from ui.routes.auth import me_data
@@ -59,13 +60,14 @@ def callback_list(ctx: CtxDep, db: DB, user: Staff) -> Any:
 
 
 @router.get("/calls/{call_id}")
-def get_call(call_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
+def get_call(call_id: Id, ctx: CtxDep, db: DB, user: Staff) -> Any:
     call = calls.get(session=db, call_id=call_id)
     body = _out(call)
     body["locations"] = [
         LocationOut.model_validate(x).model_dump(mode="json") for x in locations.for_call(session=db, call_id=call_id)
     ]
     body["messages"] = [messages.data(m) for m in messages.for_call(session=db, call_id=call_id)]
+    body["transcript"] = transcript.for_call(session=db, call_id=call_id)  # what the caller said
     body["caller_status"] = abuse.status(session=db, caller=call.caller, policy=ctx.region.policy).model_dump(
         mode="json"
     )
@@ -73,12 +75,12 @@ def get_call(call_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
 
 
 @router.post("/calls/{call_id}/answer")
-def answer_call(call_id: int, ctx: CtxDep, db: DB, user: Taker) -> Any:
+def answer_call(call_id: Id, ctx: CtxDep, db: DB, user: Taker) -> Any:
     return shown(ctx, user, _out(calls.answer(session=db, call_id=call_id, taker_id=user.id, actor=user.username)))
 
 
 @router.post("/calls/{call_id}/classify")
-def classify_call(call_id: int, body: ClassifyIn, ctx: CtxDep, db: DB, user: Taker) -> Any:
+def classify_call(call_id: Id, body: ClassifyIn, ctx: CtxDep, db: DB, user: Taker) -> Any:
     call = calls.classify(
         session=db,
         call_id=call_id,
@@ -91,12 +93,12 @@ def classify_call(call_id: int, body: ClassifyIn, ctx: CtxDep, db: DB, user: Tak
 
 
 @router.post("/calls/{call_id}/end")
-def end_call(call_id: int, ctx: CtxDep, db: DB, user: Taker) -> Any:
+def end_call(call_id: Id, ctx: CtxDep, db: DB, user: Taker) -> Any:
     return shown(ctx, user, _out(calls.end(session=db, call_id=call_id, actor=user.username, cause="console")))
 
 
 @router.post("/calls/{call_id}/callback-done")
-def callback_done(call_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
+def callback_done(call_id: Id, ctx: CtxDep, db: DB, user: Staff) -> Any:
     return shown(ctx, user, _out(calls.callback_done(session=db, call_id=call_id, actor=user.username)))
 
 
@@ -109,10 +111,12 @@ def sms_sender(app: FastAPI, ctx: Ctx) -> Send | None:
 
 
 @router.post("/calls/{call_id}/messages", status_code=201)
-def reply(call_id: int, body: ReplyIn, request: Request, ctx: CtxDep, db: DB, user: Taker) -> Any:
+def reply(call_id: Id, body: ReplyIn, request: Request, ctx: CtxDep, db: DB, user: Taker) -> Any:
     """Answer a text caller by SMS. The reply is written as `sending` before it goes and marked `sent` or
     `failed` after (201 either way, with its status): the call shows what the caller was told."""
-    send = sms_sender(request.app, ctx)
+    # A simulated caller's number is made up, maybe someone's: the reply goes to the simulator, never to Twilio.
+    simulated = calls.get(session=db, call_id=call_id).provider == simulator.PROVIDER
+    send = simulator.delivered if simulated else sms_sender(request.app, ctx)
     if send is None:
         raise HTTPException(
             503, "SMS replies need Twilio SMS: TANGGAP_TWILIO_AUTH_TOKEN, _ACCOUNT_SID and _FROM_NUMBER"

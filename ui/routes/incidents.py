@@ -6,15 +6,24 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from dispatch.bounds import Id
 from dispatch.calls.schemas import CallOut
 from dispatch.errors import Forbidden
 from dispatch.events import service as events
 from dispatch.incidents import assignments, duplicates
 from dispatch.incidents import service as incidents
-from dispatch.incidents.schemas import AssignIn, CloseIn, IncidentIn, IncidentPatch, IncidentTypeOut, StatusIn
+from dispatch.incidents.schemas import (
+    AssignIn,
+    CloseIn,
+    IncidentIn,
+    IncidentPatch,
+    IncidentTypeOut,
+    LinkIn,
+    StatusIn,
+)
 from dispatch.phone import normalise
 from ui import idempotent
-from ui.deps import DB, AnyUser, CtxDep, Dispatcher, Staff, Taker, shown
+from ui.deps import DB, AnyUser, CtxDep, Dispatcher, Field, Staff, Taker, shown
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -84,7 +93,7 @@ def create_incident(body: IncidentIn, request: Request, ctx: CtxDep, db: DB, use
 
 
 @router.get("/incidents/{incident_id}")
-def get_incident(incident_id: int, ctx: CtxDep, db: DB, user: AnyUser) -> Any:
+def get_incident(incident_id: Id, ctx: CtxDep, db: DB, user: AnyUser) -> Any:
     if user.role == "responder":
         mine = {a.incident_id for a in assignments.for_unit(session=db, unit_id=user.unit_id or -1)}
         if incident_id not in mine:
@@ -93,32 +102,33 @@ def get_incident(incident_id: int, ctx: CtxDep, db: DB, user: AnyUser) -> Any:
 
 
 @router.patch("/incidents/{incident_id}")
-def update_incident(incident_id: int, body: IncidentPatch, ctx: CtxDep, db: DB, user: Taker) -> Any:
+def update_incident(incident_id: Id, body: IncidentPatch, ctx: CtxDep, db: DB, user: Taker) -> Any:
     incidents.update(session=db, region=ctx.region, incident_id=incident_id, body=body, actor=user.username)
     return shown(ctx, user, full(db, incident_id))
 
 
 @router.post("/incidents/{incident_id}/close")
-def close_incident(incident_id: int, body: CloseIn, ctx: CtxDep, db: DB, user: Dispatcher) -> Any:
+def close_incident(incident_id: Id, body: CloseIn, ctx: CtxDep, db: DB, user: Dispatcher) -> Any:
     incidents.close(session=db, incident_id=incident_id, closure=body.closure, actor=user.username)
     return shown(ctx, user, full(db, incident_id))
 
 
 @router.post("/incidents/{incident_id}/calls/{call_id}")
-def link_call(incident_id: int, call_id: int, ctx: CtxDep, db: DB, user: Taker) -> Any:
-    """One-step link of a duplicate call to this incident."""
-    incidents.link_call(session=db, incident_id=incident_id, call_id=call_id, actor=user.username)
+def link_call(incident_id: Id, call_id: Id, ctx: CtxDep, db: DB, user: Taker, body: LinkIn | None = None) -> Any:
+    """One-step link of a duplicate call to this incident, with what its caller said (`notes`, optional)."""
+    notes = body.notes if body else None
+    incidents.link_call(session=db, incident_id=incident_id, call_id=call_id, actor=user.username, notes=notes)
     return shown(ctx, user, full(db, incident_id))
 
 
 @router.post("/incidents/{incident_id}/duplicate-of/{other_id}")
-def mark_duplicate(incident_id: int, other_id: int, ctx: CtxDep, db: DB, user: Taker) -> Any:
+def mark_duplicate(incident_id: Id, other_id: Id, ctx: CtxDep, db: DB, user: Taker) -> Any:
     incidents.mark_duplicate(session=db, incident_id=incident_id, of_id=other_id, actor=user.username)
     return shown(ctx, user, full(db, other_id))
 
 
 @router.get("/incidents/{incident_id}/events")
-def incident_events(incident_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
+def incident_events(incident_id: Id, ctx: CtxDep, db: DB, user: Staff) -> Any:
     incidents.get(session=db, incident_id=incident_id)
     rows = events.for_incident(db, incident_id)
     return shown(
@@ -129,13 +139,13 @@ def incident_events(incident_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
 
 
 @router.get("/incidents/{incident_id}/rebuild")
-def rebuild_incident(incident_id: int, ctx: CtxDep, db: DB, user: Staff) -> Any:
+def rebuild_incident(incident_id: Id, ctx: CtxDep, db: DB, user: Staff) -> Any:
     """The incident as it follows from its events alone (an audit check against the stored row)."""
     return shown(ctx, user, incidents.rebuild(session=db, incident_id=incident_id))
 
 
 @router.post("/incidents/{incident_id}/assignments", status_code=201)
-def assign_unit(incident_id: int, body: AssignIn, request: Request, ctx: CtxDep, db: DB, user: Dispatcher) -> Any:
+def assign_unit(incident_id: Id, body: AssignIn, request: Request, ctx: CtxDep, db: DB, user: Dispatcher) -> Any:
     def action() -> Any:
         row = assignments.assign(
             session=db,
@@ -170,16 +180,21 @@ def my_assignments(ctx: CtxDep, db: DB, user: AnyUser) -> Any:
 
 
 @router.post("/assignments/{assignment_id}/status")
-def assignment_status(assignment_id: int, body: StatusIn, request: Request, db: DB, user: AnyUser) -> Any:
-    if user.role not in ("responder", "dispatcher", "supervisor", "admin"):
-        raise Forbidden(f"role {user.role} may not change assignments")
+def assignment_status(assignment_id: Id, body: StatusIn, request: Request, db: DB, user: Field) -> Any:
     unit_id = user.unit_id if user.role == "responder" else None
     if user.role == "responder" and unit_id is None:
         raise Forbidden("this responder account is not bound to a unit")
 
     def action() -> Any:
         row = assignments.step(
-            session=db, assignment_id=assignment_id, status=body.status, actor=user.username, unit_id=unit_id
+            session=db,
+            assignment_id=assignment_id,
+            status=body.status,
+            actor=user.username,
+            unit_id=unit_id,
+            at=body.at,
+            reason=body.reason,
+            skew=request.app.state.ctx.region.policy.clock_skew,
         )
         return incidents.assignment_data(row)
 

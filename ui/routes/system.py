@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch import leases
+from dispatch.bounds import Seq
 from dispatch.events import service as events
 from dispatch.events.bus import health
 from dispatch.users import service as users
@@ -19,6 +20,7 @@ from telephony.ari.settings import AriOptions
 from ui.deps import DB, Admin, AnyUser, CtxDep, Staff, shown
 from ui.routes.auth import me_data
 from ui.routes.calls import sms_sender
+from ui.simulator import simulator_of
 from ui.twilio_journal import journal_of
 
 log = logging.getLogger(__name__)
@@ -56,9 +58,7 @@ def healthz(request: Request, ctx: CtxDep) -> Any:
 
 
 @router.get("/api/v1/events")
-def list_events(
-    ctx: CtxDep, db: DB, user: Staff, since: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)
-) -> Any:
+def list_events(ctx: CtxDep, db: DB, user: Staff, since: Seq = 0, limit: int = Query(500, ge=1, le=5000)) -> Any:
     return shown(
         ctx,
         user,
@@ -73,6 +73,7 @@ def list_events(
 def region(request: Request, ctx: CtxDep, _user: AnyUser) -> dict[str, Any]:
     """The region and what this server can do that the console adapts to."""
     pack = ctx.region.pack
+    simulating = simulator_of(request.app) is not None
     return {
         "code": pack.code,
         "name": pack.name,
@@ -83,7 +84,10 @@ def region(request: Request, ctx: CtxDep, _user: AnyUser) -> dict[str, Any]:
         "tile_url": ctx.settings.tile_url,
         "ack_timeout_s": ctx.settings.ack_timeout_s,
         # Without Twilio SMS a text caller cannot be answered by text: the console says so instead of a reply box.
-        "sms_replies": sms_sender(request.app, ctx) is not None,
+        # A simulated text caller can be: the simulator takes the reply (ui.simulator.delivered).
+        "sms_replies": sms_sender(request.app, ctx) is not None or simulating,
+        # The demo's call simulator runs: supervisors and admins get a button to ring a call.
+        "simulator": simulating,
     }
 
 

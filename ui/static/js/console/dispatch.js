@@ -6,11 +6,12 @@
 // has stamped it (`escalated_at`, in the snapshot and in the `assignment.escalated` event).
 
 import { $, batched, debounce, fill, h } from '../lib/dom.js';
-import { getLang, label, t } from '../lib/i18n.js';
+import { getLang, label, localNumber, number, t } from '../lib/i18n.js';
 import { get, newKey, optional, post } from '../lib/api.js';
 import { clock, dateTime, duration } from '../lib/time.js';
 import { timer, toast } from '../lib/shell.js';
 import { ACTIVE } from './store.js';
+import { recall, remember } from './draft.js';
 
 // NFPA 1225: processing 90% within 60 s. NFPA 1710: turnout 60 s EMS / 80 s fire, travel 240 s.
 const PROCESSING = { warn: 45, over: 60 };
@@ -85,6 +86,7 @@ export class Dispatch {
   select(id) {
     if (this.selected !== id) {
       this.selected = id;
+      remember('incident', id); // a reload comes back to it
       $('.pane-detail').scrollTop = 0;
       this.recs = null;
       this.history = [];
@@ -100,6 +102,11 @@ export class Dispatch {
 
   changed(topic, detail) {
     if (topic === 'all') {
+      const kept = this.selected == null ? recall('incident') : null;
+      if (kept != null && this.store.incidents.has(kept)) {
+        this.select(kept);
+        return;
+      }
       this.drawList();
       this.drawDetail();
       this.drawUnits();
@@ -329,7 +336,7 @@ export class Dispatch {
           i.near_border ? h('span', { class: 'chip warn' }, t('detail.near_border')) : null),
         h('dt', {}, t('detail.source')), h('dd', {}, i.location_source ? label('source', i.location_source) + accuracy : '–'),
         h('dt', {}, t('detail.notes')), h('dd', { class: 'notes' }, i.notes || '–'),
-        h('dt', {}, t('detail.caller')), h('dd', {}, i.caller || '–'),
+        h('dt', {}, t('detail.caller')), h('dd', { title: i.caller || '' }, localNumber(i.caller) || '–'),
         h('dt', {}, t('detail.created')), h('dd', {}, dateTime(i.created_at))),
       h('h4', {}, t('recs.title')), this.recsBlock(),
       h('h4', {}, t('assigned.title')), this.assignedBlock(mine),
@@ -358,7 +365,7 @@ export class Dispatch {
           !busy && index < 9 ? h('kbd', {}, String(index + 1)) : null,
           h('strong', {}, s.callsign), ' ', h('span', { class: 'muted' }, this.agencyName(s.agency)), ' · ',
           t('recs.eta', { eta: duration(s.eta_s) }),
-          s.distance_m != null ? ` · ${(s.distance_m / 1000).toFixed(1)} km` : '',
+          s.distance_m != null ? ` · ${number(s.distance_m / 1000)} km` : '',
           s.position_source ? h('span', { class: 'muted' }, ` · ${label('possrc', s.position_source)}`) : null,
           h('div', { class: 'reason' }, s.reason || ''),
           busy ? null : h('button', { type: 'button', class: 'assign', onclick: () => this.assign(s.unit_id, s) },
@@ -423,13 +430,25 @@ export class Dispatch {
       case 'incident.updated': return t('hist.updated', { fields: Object.keys(d.incident || {}).join(', ') });
       case 'incident.closed': return t('hist.closed', { closure: (d.incident && d.incident.closure) || '' });
       case 'incident.duplicate': return t('hist.duplicate', { id: d.incident && d.incident.duplicate_of });
-      case 'call.linked': return t('hist.call_linked', { id: d.id });
+      case 'call.linked':
+        // A caller report: what this caller said stays in the timeline beside the first caller's.
+        return d.notes ? [h('strong', {}, t('hist.caller_report', { id: d.id })), ` “${d.notes}”`]
+          : t('hist.call_linked', { id: d.id });
       case 'call.location': return t('hist.location');
       case 'assignment.created':
         return [t('hist.assigned', { unit: unitName(d.assignment.unit_id) }),
           d.assignment.reason ? h('span', { class: 'muted' }, ` — ${d.assignment.reason}`) : null];
-      case 'assignment.status':
-        return t('hist.status', { unit: unitName(d.assignment.unit_id), status: t(`astatus.${d.assignment.status}`) });
+      case 'assignment.status': {
+        // The line's time is when the server received the step; the step's own time is the crew's tap when the
+        // server believed the phone's clock (dispatch/incidents/assignments.py step_time).
+        const late = d.device_at && Date.parse(e.at) - Date.parse(d.device_at) >= 1000;
+        return [t('hist.status', { unit: unitName(d.assignment.unit_id), status: t(`astatus.${d.assignment.status}`) }),
+          d.assignment.cancel_reason ? ` — ${d.assignment.cancel_reason}` : null,
+          d.time_source === 'device' && late
+            ? h('span', { class: 'muted' }, ` · ${t('hist.tapped', { at: clock(d.device_at) })}`) : null,
+          d.time_source === 'server' && d.device_at
+            ? h('span', { class: 'muted' }, ` · ${t('hist.tap_time_refused', { at: dateTime(d.device_at) })}`) : null];
+      }
       case 'assignment.escalated':
         return [h('strong', {}, t('escalate.title', { unit: unitName(d.assignment.unit_id), s: d.timeout_s })),
           d.next ? h('span', { class: 'muted' }, ` ${t('escalate.next', { unit: d.next.callsign, eta: duration(d.next.eta_s) })}`,

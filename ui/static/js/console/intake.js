@@ -2,16 +2,19 @@
 // type picklist, location by gazetteer / map / AML, notes, duplicates, referral to an agency).
 
 import { $, batched, fill, h, show } from '../lib/dom.js';
-import { getLang, label, t } from '../lib/i18n.js';
+import { callerText, getLang, label, t } from '../lib/i18n.js';
 import { get, newKey, optional, post } from '../lib/api.js';
 import { clock, dateTime, since } from '../lib/time.js';
 import { timer, toast } from '../lib/shell.js';
 import { Picklist, fold } from './picklist.js';
+import { recall, remember } from './draft.js';
 
 const CLASSES = ['emergency', 'information', 'prank', 'ghost'];
 // NENA: 90% of calls answered within 15 s, 95% within 20 s.
 const ANSWER_WARN_S = 15;
 const ANSWER_OVER_S = 20;
+// The intake's text fields, cleared when an intake is saved and kept in the draft until then.
+const FIELDS = ['#type-q', '#loc-q', '#address', '#notes', '#agency-q', '#ref-summary', '#ref-address'];
 
 export const INTAKE_KEYS = [
   ['F2 / A', 'keys.answer'], ['1', 'keys.emergency'], ['2', 'keys.information'], ['3', 'keys.prank'],
@@ -99,7 +102,35 @@ export class Intake {
         this.reply();
       }
     });
+    for (const form of [$('#emergency-form'), $('#referral-form')]) {
+      form.addEventListener('input', () => this.keepDraft());
+    }
     this.store.on((topic, detail) => this.changed(topic, detail));
+  }
+
+  // ---- draft -----------------------------------------------------------------------------------------
+
+  /** Keep what is typed and chosen for the call on screen, so that a reload (or a crashed tab) restores it. */
+  keepDraft() {
+    if (!this.mode && !this.dirty()) {
+      remember('intake', null);
+      return;
+    }
+    const fields = Object.fromEntries(FIELDS.map((id) => [id, $(id).value]));
+    remember('intake', { call: this.current, mode: this.mode, form: this.form, fields });
+  }
+
+  /** Put back the draft kept for `callId` (null: an intake without a call), if there is one. */
+  restoreDraft(callId) {
+    const draft = recall('intake');
+    if (!draft || draft.call !== callId) return;
+    this.form = { ...this.form, ...draft.form };
+    this.open(draft.mode);
+    for (const [id, value] of Object.entries(draft.fields || {})) if (FIELDS.includes(id)) $(id).value = value;
+    if (this.form.type) this.drawType();
+    if (this.form.agency) this.drawAgency();
+    this.drawChosenLocation();
+    if (this.form.loc) this.map.showPick(this.form.loc, this.latestAml());
   }
 
   // ---- keyboard --------------------------------------------------------------------------------------
@@ -204,6 +235,7 @@ export class Intake {
       this.resetForm();
       this.open(null);
       this.result(null);
+      this.restoreDraft(callId);
     }
     this.drawQueue();
     this.drawCall();
@@ -218,6 +250,7 @@ export class Intake {
     for (const loc of this.details.locations || []) if (!known.some((l) => l.id === loc.id)) known.push(loc);
     this.store.locations.set(callId, known);
     this.store.addMessages(callId, this.details.messages || []);
+    this.store.addTranscript(callId, this.details.transcript || []);
     this.drawCall();
     this.checkDuplicates();
   }
@@ -318,14 +351,20 @@ export class Intake {
 
   setType(type) {
     this.form.type = type;
+    this.drawType();
+    $('#type-q').value = '';
+    this.keepDraft();
+    this.checkDuplicates();
+    $('#loc-q').focus();
+  }
+
+  drawType() {
+    const type = this.form.type;
     const box = $('#type-chosen');
     fill(box, h('span', { class: `prio p${type.priority}` }, `P${type.priority}`), ' ',
       getLang() === 'en' ? type.name_en : type.name_id,
       h('span', { class: 'muted' }, ` — ${planText(type.plan)}`));
     box.hidden = false;
-    $('#type-q').value = '';
-    this.checkDuplicates();
-    $('#loc-q').focus();
   }
 
   /** Enter in the location field with nothing to pick: the AML fix if the field is empty, else free text. */
@@ -344,6 +383,7 @@ export class Intake {
     this.form.loc = loc;
     if (address && !$('#address').value.trim()) $('#address').value = address;
     $('#loc-q').value = '';
+    this.keepDraft();
     this.drawChosenLocation();
     this.drawAml();
     this.map.showPick(loc, this.latestAml());
@@ -355,6 +395,7 @@ export class Intake {
         loc.where = [where.kelurahan || where.kelurahan_name, where.kecamatan || where.kecamatan_name]
           .filter(Boolean).join(', ');
         this.drawChosenLocation();
+        this.keepDraft();
       }
     }
   }
@@ -450,7 +491,8 @@ export class Intake {
       return;
     }
     try {
-      await post(`/api/v1/incidents/${dup.incident_id}/calls/${call.id}`);
+      // What this caller said goes with the call into the incident's timeline, not into the bin.
+      await post(`/api/v1/incidents/${dup.incident_id}/calls/${call.id}`, { notes: $('#notes').value.trim() || null });
     } catch (err) {
       toast(err.message, 'error');
       return;
@@ -510,11 +552,16 @@ export class Intake {
 
   setAgency(agency) {
     this.form.agency = agency;
-    const box = $('#agency-chosen');
-    fill(box, h('strong', {}, agency.name));
-    box.hidden = false;
+    this.drawAgency();
     $('#agency-q').value = '';
+    this.keepDraft();
     $('#ref-summary').focus();
+  }
+
+  drawAgency() {
+    const box = $('#agency-chosen');
+    fill(box, h('strong', {}, this.form.agency.name));
+    box.hidden = false;
   }
 
   async refer() {
@@ -544,12 +591,11 @@ export class Intake {
 
   /** The intake for this call is done: clear the forms, keep the call on screen (E ends it). */
   finish(message) {
-    for (const id of ['#type-q', '#loc-q', '#address', '#notes', '#agency-q', '#ref-summary', '#ref-address']) {
-      $(id).value = '';
-    }
+    for (const id of FIELDS) $(id).value = '';
     for (const id of ['#type-chosen', '#loc-chosen', '#agency-chosen', '#dups']) $(id).hidden = true;
     this.resetForm();
     this.open(null);
+    this.keepDraft(); // saved: nothing to restore
     this.map.showPick(null, null);
     this.result(message);
     document.activeElement?.blur?.();
@@ -572,6 +618,13 @@ export class Intake {
   // ---- drawing ---------------------------------------------------------------------------------------
 
   changed(topic, detail) {
+    if (topic === 'all' && !this.resumed) {
+      // After a reload: back to the call whose intake was being written, with what was typed.
+      this.resumed = true;
+      const draft = recall('intake');
+      if (draft && draft.call != null && this.store.calls.has(draft.call)) this.select(draft.call);
+      else if (draft && draft.call == null && this.current == null) this.restoreDraft(null);
+    }
     if (topic === 'all' || topic === 'calls') {
       const call = topic === 'calls' ? this.store.calls.get(detail) : null;
       // A call the PBX put through to me becomes my current call when I am free.
@@ -587,6 +640,8 @@ export class Intake {
       toast(t('aml.arrived'), 'info', 3000);
     } else if (topic === 'messages' && detail === this.current) {
       this.drawMessages();
+    } else if (topic === 'transcript' && detail === this.current) {
+      this.drawWords();
     } else if (topic === 'caller') {
       const call = this.call();
       if (call && call.caller === detail) this.select(call.id);
@@ -605,7 +660,7 @@ export class Intake {
         class: ['call', `call-${c.status}`, c.id === this.current && 'current', c.flagged && 'flagged', other && 'other'],
         dataset: { id: c.id }, tabindex: '-1', onclick: () => this.pick(c.id),
       },
-      h('span', { class: 'caller' }, c.caller || t('call.withheld')),
+      h('span', { class: 'caller', title: c.caller || '' }, callerText(c)),
       c.is_text ? h('span', { class: 'chip sms' }, 'SMS') : null,
       c.flagged ? h('span', { class: 'chip danger' }, t('caller.flagged_short')) : null,
       h('span', { class: `chip st-${c.status}` }, t(`call.status.${c.status}`)),
@@ -621,7 +676,8 @@ export class Intake {
     show($('#no-call'), !call);
     show($('#call-card'), Boolean(call));
     if (!call) return;
-    fill($('#call-number'), call.caller || t('call.withheld'));
+    fill($('#call-number'), callerText(call));
+    $('#call-number').title = call.caller || '';
     const status = $('#call-status');
     status.className = `chip st-${call.status}`;
     status.textContent = t(`call.status.${call.status}`);
@@ -630,6 +686,7 @@ export class Intake {
     else if (call.status === 'answered') fill(clockBox, t('call.talking'), ' ', timer(call.answered_at));
     else fill(clockBox, t('call.ended_at', { at: clock(call.ended_at) }));
     this.drawMessages();
+    this.drawWords();
     const linked = $('#call-linked');
     linked.hidden = !call.incident_id;
     linked.textContent = call.incident_id ? t('call.linked', { id: call.incident_id }) : '';
@@ -638,6 +695,14 @@ export class Intake {
     }
     this.drawHistory();
     if (this.mode === 'emergency') this.drawAml();
+  }
+
+  /** What the caller said on the call (a simulated caller's words, or a speech-to-text engine's), as said. */
+  drawWords() {
+    const call = this.call();
+    const lines = call ? this.store.transcripts.get(call.id) || [] : [];
+    $('#call-words').hidden = lines.length === 0;
+    fill($('#call-words-lines'), lines.map((line) => h('p', {}, line.words)));
   }
 
   /** A text call is a conversation: the caller's texts and the replies, and a box to answer in. */

@@ -10,11 +10,13 @@ import { INTAKE_KEYS, Intake } from './intake.js';
 import { DISPATCH_KEYS, Dispatch } from './dispatch.js';
 import { Referrals } from './referrals.js';
 import { READINESS_KEY, Readiness } from './readiness.js';
+import { ringButton } from '../lib/simulator.js';
 
 const VIEW_KEYS = { p: 'intake', d: 'dispatch', r: 'referrals' };
 
 async function main() {
   const { me, region } = await boot();
+  ringButton(me, region);
   const store = new Store();
   const map = new ConsoleMap($('#map'), $('#map-note'), region, store);
   const views = {

@@ -2,7 +2,7 @@
 // agency can be reported.
 
 import { $, fill, h } from '../lib/dom.js';
-import { t } from '../lib/i18n.js';
+import { localNumber, t } from '../lib/i18n.js';
 import { newKey, post } from '../lib/api.js';
 import { dateTime } from '../lib/time.js';
 import { timer, toast } from '../lib/shell.js';
@@ -35,7 +35,7 @@ export class Referrals {
           h('span', { class: 'muted' }, dateTime(r.referred_at), ' · '), timer(r.referred_at)),
         h('p', { class: 'summary' }, r.summary),
         r.address ? h('p', { class: 'muted' }, r.address) : null,
-        r.caller ? h('p', { class: 'muted' }, t('detail.caller'), ': ', r.caller) : null,
+        r.caller ? h('p', { class: 'muted', title: r.caller }, t('detail.caller'), ': ', localNumber(r.caller)) : null,
         h('div', { class: 'actions' }, note, NEXT[r.status].map((status) => h('button', {
           type: 'button', class: `to-${status}`,
           onclick: () => this.step(r, status, note.value.trim()),

@@ -10,6 +10,7 @@ export class Store {
     this.calls = new Map();
     this.locations = new Map(); // call id -> [location reports]
     this.messages = new Map(); // call id -> [texts of a text call, oldest first]
+    this.transcripts = new Map(); // call id -> [what the caller said (`call.transcript`), by seq]
     this.incidents = new Map(); // open incidents
     this.assignments = new Map();
     this.units = new Map();
@@ -79,6 +80,15 @@ export class Store {
     this.emit('messages', callId);
   }
 
+  /** What a caller said, from an event or from GET /calls/{id}; a line is known by its event's seq. */
+  addTranscript(callId, lines) {
+    const known = this.transcripts.get(callId) || [];
+    for (const line of lines) if (!known.some((k) => k.seq === line.seq)) known.push(line);
+    known.sort((a, b) => a.seq - b.seq);
+    this.transcripts.set(callId, known);
+    this.emit('transcript', callId);
+  }
+
   apply(event) {
     if (!this.ready) {
       this.pending.push(event);
@@ -97,6 +107,8 @@ export class Store {
       this.emit('location', d.call_id);
     } else if (type === 'call.message') {
       this.addMessages(d.call_id, [d]);
+    } else if (type === 'call.transcript') {
+      this.addTranscript(d.call_id, [{ ...d, seq: event.seq, at: event.at }]);
     } else if (type === 'caller.flagged' || type === 'caller.unflagged') {
       this.emit('caller', d.caller);
     } else if (type === 'incident.created') {
@@ -148,6 +160,7 @@ export class Store {
       if (ended && id !== keepId && !this.incidents.has(call.incident_id)) {
         this.calls.delete(id);
         this.locations.delete(id);
+        this.transcripts.delete(id);
       }
     }
   }

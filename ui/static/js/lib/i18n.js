@@ -19,6 +19,28 @@ export function t(key, params) {
   return text;
 }
 
+/** An Indonesian number as staff read and dial it: +6281266331234 -> 0812-6633-1234 (masked digits too); a
+ * landline without dashes, since its area code has 2 to 4 digits (0751123456); a foreign one as stored. */
+export function localNumber(e164) {
+  if (!e164 || !e164.startsWith('+62')) return e164;
+  const national = `0${e164.slice(3)}`;
+  if (!national.startsWith('08')) return national;
+  return [national.slice(0, 4), national.slice(4, 8), national.slice(8)].filter(Boolean).join('-');
+}
+
+/** A caller's number as the consoles show it, its extension apart ("0812-3456-7890 ext. 5"); withheld if none.
+ * The stored E.164 number is the element's title where it is shown. */
+export function callerText(call) {
+  if (!call.caller) return t('call.withheld');
+  const number = localNumber(call.caller);
+  return call.caller_ext ? `${number} ${t('call.ext', { ext: call.caller_ext })}` : number;
+}
+
+/** A number as the language writes it: 1,9 in Bahasa, 1.9 in English (the server's texts use the comma). */
+export function number(value, digits = 1) {
+  return new Intl.NumberFormat(lang === 'en' ? 'en-GB' : 'id-ID', { maximumFractionDigits: digits }).format(value);
+}
+
 export function has(key) {
   return key in table;
 }

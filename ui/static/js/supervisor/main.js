@@ -3,11 +3,13 @@
 // the page refreshes itself on events.
 
 import { $, debounce, fill, h } from '../lib/dom.js';
-import { getLang, onLang, t } from '../lib/i18n.js';
+import { callerText, getLang, localNumber, number, onLang, t } from '../lib/i18n.js';
 import { get, post } from '../lib/api.js';
 import { Stream } from '../lib/stream.js';
 import { clock, dateTime, localDate } from '../lib/time.js';
 import { boot, connection, tickTimers, timer, toast } from '../lib/shell.js';
+import { startAudit } from './audit.js';
+import { ringButton } from '../lib/simulator.js';
 
 const INTERVALS = ['answering', 'processing', 'turnout', 'travel', 'total'];
 const CLASSES = ['emergency', 'information', 'prank', 'ghost', 'abandoned', 'unclassified'];
@@ -23,7 +25,9 @@ const charts = {};
 let typeNames = null;
 
 async function main() {
-  const { region } = await boot();
+  const { me, region } = await boot();
+  if (me.role === 'admin') startAudit(); // the access audit (UU PDP): admins only
+  ringButton(me, region);
   $('#tz').textContent = t('sup.tz', { tz: region.tz_label });
   $('#from').value = localDate(-6);
   $('#to').value = localDate(0);
@@ -162,8 +166,6 @@ function row(interval) {
   return data.all ? data.all.rows.find((r) => r.group === '*' && r.interval === interval) : null;
 }
 
-const number = (v, digits = 1) => new Intl.NumberFormat(getLang() === 'en' ? 'en-GB' : 'id-ID',
-  { maximumFractionDigits: digits }).format(v);
 const pct = (v) => (v == null ? '–' : `${number(v)}%`);
 const secs = (v) => (v == null ? '–' : `${number(v, 0)} ${t('unit.s')}`);
 
@@ -178,7 +180,7 @@ function drawKpis() {
     }
     const met = r && r.met != null ? r.met && (r.met2 == null || r.met2) : null;
     cards.push(card(interval, r ? pct(r.within_target_pct) : '–', [
-      t('sup.within', { target }), r && r.target2_s != null ? ` · ${pct(r.within_target2_pct)} ≤ ${r.target2_s} s` : '',
+      t('sup.within', { target }), r && r.target2_s != null ? ` · ${pct(r.within_target2_pct)} ≤ ${secs(r.target2_s)}` : '',
       h('br'), r ? `p90 ${secs(r.p90_s)} · n=${r.n}` : t('sup.no_data')], met));
   }
   if (data.mix) {
@@ -232,7 +234,7 @@ function drawTimes() {
     { label: 'p90', value: (r) => secs(r.p90_s), num: true },
     { label: t('sup.target'), value: (r) => targetText(r, r.interval) },
     { label: t('sup.within_col'), value: (r) => pct(r.within_target_pct), num: true, cls: (r) => metClass(r.met) },
-    { label: t('sup.second'), value: (r) => (r.target2_s != null ? `${pct(r.within_target2_pct)} ≤ ${r.target2_s} s (${r.goal2_pct}%)` : ''),
+    { label: t('sup.second'), value: (r) => (r.target2_s != null ? `${pct(r.within_target2_pct)} ≤ ${secs(r.target2_s)} (${r.goal2_pct}%)` : ''),
       cls: (r) => metClass(r.met2) },
   ], body.rows, (r) => ({ interval: r.interval, group: r.group }));
   const rows = INTERVALS.map((i) => row(i));
@@ -309,7 +311,7 @@ function drawRecordings() {
   $('#recordings-hint').textContent = t('sup.recordings_hint', { n: body.shown, limit: body.limit });
   table($('#table-recordings'), [
     { label: t('sup.offered'), value: (r) => dateTime(r.offered_at) },
-    { label: t('detail.caller'), value: (r) => r.caller || t('call.withheld') },
+    { label: t('detail.caller'), value: (r) => localNumber(r.caller) || t('call.withheld') },
     { label: t('sup.taker'), value: (r) => r.taker },
     { label: t('sup.talked'), value: (r) => secs(r.talk_s), num: true },
     { label: t('sup.class'), value: (r) => t(`class.${r.classification || 'unclassified'}`) },
@@ -358,7 +360,7 @@ function drawLive() {
     table($('#table-queue'), [
       { label: t('sup.position'), key: 'position', num: true },
       { label: t('sup.call'), value: (r) => `#${r.call_id}` },
-      { label: t('detail.caller'), value: (r) => r.caller || t('call.withheld') },
+      { label: t('detail.caller'), value: (r) => localNumber(r.caller) || t('call.withheld') },
       { label: t('sup.waiting'), value: (r) => timer(r.offered_at, { warn: 15, over: 20 }), num: true },
     ], data.queue.rows, (r) => ({ call: r.call_id }), (r) => (r.flagged ? 'flagged' : null));
   }
@@ -372,7 +374,7 @@ function drawLive() {
   }
   if (data.callbacks) {
     table($('#table-callbacks'), [
-      { label: t('detail.caller'), value: (r) => r.caller },
+      { label: t('detail.caller'), value: (r) => callerText(r) },
       { label: t('sup.offered'), value: (r) => dateTime(r.offered_at) },
       { label: t('sup.rang'), value: (r) => secs(r.rang_s), num: true },
       { label: '', value: (r) => h('button', { type: 'button', onclick: () => calledBack(r.call_id) }, t('sup.called_back')) },
