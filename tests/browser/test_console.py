@@ -373,6 +373,17 @@ def test_complaint_is_referred_to_an_agency_and_followed_up(server: Server, open
     no_errors(taker)
 
 
+def override(desk: Page, callsign: str, reason: str, more: str = "") -> None:
+    """Assign from the unit board, over the recommendation: the console asks why."""
+    desk.locator(f"#unit-board tr[data-unit='{callsign}'] button.assign").click()
+    dialog = desk.locator("#override-dialog")
+    dialog.locator("#override-dialog-reason").select_option(label=reason)
+    if more:
+        dialog.locator("#override-dialog-more").fill(more)
+    dialog.locator("button[value='ok']").click()
+    expect(dialog).to_have_count(0)
+
+
 def _incident(server: Server, caller: str) -> int:
     call = offer(server, caller)
     with server.api("calltaker") as api:
@@ -422,7 +433,7 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     if desk.locator("#recs-missing").count() == 0 and recommended.count():
         recommended.click()
     else:  # the recommendation engine is not part of this server yet: assign from the unit board
-        desk.locator(f"#unit-board tr[data-unit='{RESPONDER_UNIT}'] button.assign").click()
+        override(desk, RESPONDER_UNIT, "Kru mengenal lokasi")
     assigned = desk.locator("#incident-detail table.assigned tr", has_text=RESPONDER_UNIT)
     expect(assigned).to_contain_text("Ditugaskan", timeout=5000)
     dispatcher.shot("05-dispatcher-assigned")
@@ -508,6 +519,22 @@ def test_recommended_unit_is_assigned_with_one_key(server: Server, open_console:
         row = api.get(f"/api/v1/incidents/{incident_id}").json()["assignments"][0]
     assert row["reason"]  # the recommendation's reason is kept in the assignment history
     dispatcher.shot("11-dispatcher-recommended")
+
+    # Standing the unit down asks why; the crew's phone is told the reason.
+    assigned.locator("button.cancel").click()
+    dialog = desk.locator("#cancel-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("button[value='ok']").click()  # no reason yet: refused, the dialog stays
+    expect(dialog.locator(".error")).to_be_visible()
+    dialog.locator("#cancel-dialog-reason").select_option(label="Laporan palsu")
+    dialog.locator("#cancel-dialog-more").fill("sudah dicek Polsek")
+    dispatcher.shot("11b-dispatcher-cancel-reason")
+    dialog.locator("button[value='ok']").click()
+    expect(dialog).to_have_count(0)
+    expect(assigned).to_contain_text("Dibatalkan", timeout=15000)
+    with server.api("dispatcher") as api:
+        row = api.get(f"/api/v1/incidents/{incident_id}").json()["assignments"][0]
+    assert (row["status"], row["cancel_reason"]) == ("cancelled", "Laporan palsu — sudah dicek Polsek")
     no_errors(dispatcher)
     free(server, callsign)
 
@@ -519,8 +546,12 @@ def test_unacknowledged_assignment_escalates(server: Server, open_console: OpenC
     desk = dispatcher.login("/console")
     incident_id = _incident(server, "0813 5555 7003")
     desk.locator(f"#incident-list li[data-id='{incident_id}']").click()
-    desk.locator(f"#unit-board tr[data-unit='{callsign}'] button.assign").click()
+    override(desk, callsign, "Unit rekomendasi tidak di posnya", "pos 1 sedang latihan")
     expect(desk.locator("#incident-detail table.assigned tr", has_text=callsign)).to_contain_text("Ditugaskan")
+    with server.api("dispatcher") as api:
+        [row] = api.get(f"/api/v1/incidents/{incident_id}").json()["assignments"]
+    # Over the recommendation: the reason is asked for and kept (and the ETA, when the recommendation had one).
+    assert row["reason"] == "Dipilih dispatcher: Unit rekomendasi tidak di posnya — pos 1 sedang latihan"
     # Nobody acknowledges within ack_timeout_s (10 s in these tests): highlighted, the next unit offered.
     expect(desk.locator("tr.escalation-row")).to_be_visible(timeout=15000)
     expect(desk.locator("tr.escalation-row")).to_contain_text(f"{callsign} belum mengonfirmasi dalam 10 dtk")

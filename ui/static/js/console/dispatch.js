@@ -13,6 +13,13 @@ import { timer, toast } from '../lib/shell.js';
 import { ACTIVE } from './store.js';
 import { recall, remember } from './draft.js';
 
+import { askReason } from './ask.js';
+
+// The usual answers to "why?" (i18n keys); anything else goes in the free text.
+const CANCEL_REASONS = ['false_report', 'handled', 'closer_unit', 'needed_elsewhere', 'duplicate']
+  .map((r) => `cancel.r.${r}`);
+const OVERRIDE_REASONS = ['not_there', 'crew_knows', 'special', 'road', 'asked'].map((r) => `override.r.${r}`);
+
 // NFPA 1225: processing 90% within 60 s. NFPA 1710: turnout 60 s EMS / 80 s fire, travel 240 s.
 const PROCESSING = { warn: 45, over: 60 };
 const TRAVEL = { warn: 180, over: 240 };
@@ -223,6 +230,18 @@ export class Dispatch {
     if (suggestion) {
       if (suggestion.reason) body.reason = String(suggestion.reason).slice(0, 300);
       if (suggestion.eta_s != null) body.eta_s = suggestion.eta_s;
+    } else {
+      // From the unit board, over the recommendation: say why; keep the ETA the recommendation had for it.
+      const unit = this.store.units.get(unitId);
+      const why = await askReason({
+        id: 'override-dialog', title: t('override.title', { unit: unit ? unit.callsign : `#${unitId}`, id }),
+        reasons: OVERRIDE_REASONS, confirm: t('override.confirm'),
+      });
+      if (why == null || id !== this.selected) return;
+      body.reason = `${t('override.prefix')}: ${why}`.slice(0, 300);
+      const known = (this.recs && this.recs.slots || []).flatMap((slot) => slot.suggestions || [])
+        .find((s) => s.unit_id === unitId);
+      if (known && known.eta_s != null) body.eta_s = known.eta_s;
     }
     try {
       const a = await post(`/api/v1/incidents/${id}/assignments`, body, { key: newKey() });
@@ -234,9 +253,18 @@ export class Dispatch {
     }
   }
 
+  /** Standing a unit down asks why: the crew's phone shows the reason, and the timeline keeps it. */
   async cancel(assignment) {
+    const unit = this.store.units.get(assignment.unit_id);
+    const name = unit ? unit.callsign : `#${assignment.unit_id}`;
+    const reason = await askReason({
+      id: 'cancel-dialog', title: t('cancel.title', { unit: name }), reasons: CANCEL_REASONS,
+      confirm: t('cancel.confirm'), danger: true,
+    });
+    if (reason == null) return;
     try {
-      await post(`/api/v1/assignments/${assignment.id}/status`, { status: 'cancelled' }, { key: newKey() });
+      await post(`/api/v1/assignments/${assignment.id}/status`, { status: 'cancelled', reason }, { key: newKey() });
+      toast(t('cancel.done', { unit: name }), 'ok', 3000);
     } catch (err) {
       toast(err.message, 'error');
     }
