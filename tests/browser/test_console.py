@@ -535,6 +535,17 @@ def test_recommended_unit_is_assigned_with_one_key(server: Server, open_console:
     with server.api("dispatcher") as api:
         row = api.get(f"/api/v1/incidents/{incident_id}").json()["assignments"][0]
     assert (row["status"], row["cancel_reason"]) == ("cancelled", "Laporan palsu — sudah dicek Polsek")
+    # A refusal from the server is said in Bahasa, with the statuses' own names; its English words kept apart.
+    refused = desk.evaluate(
+        """async (id) => {
+            const api = await import('/static/js/lib/api.js');
+            try { await api.post(`/api/v1/assignments/${id}/status`, { status: 'en_route' }); }
+            catch (err) { return [err.status, err.message, err.detail]; }
+        }""",
+        row["id"],
+    )
+    assert refused[:2] == [409, "Penugasan tidak bisa berpindah dari “Dibatalkan” ke “Menuju lokasi”."]
+    assert refused[2].startswith("assignment cannot go from 'cancelled' to 'en_route'")
     no_errors(dispatcher)
     free(server, callsign)
 

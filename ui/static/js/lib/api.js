@@ -1,10 +1,34 @@
 // JSON over fetch: one error shape ({error, kind} from the server), idempotency keys, login on 401.
 
-import { t } from './i18n.js';
+import { getLang, has, label, t } from './i18n.js';
+
+// A lifecycle refusal (dispatch/lifecycle.py `Machine.check`): "assignment cannot go from 'x' to 'y'; ...".
+const TRANSITION = /^(call|incident|assignment|referral) cannot go from '(\w+)' to '(\w+)'/;
+const STATUS_KEYS = { call: 'call.status', incident: 'istatus', assignment: 'astatus', referral: 'rstatus' };
+
+/**
+ * What the server said, in the console's language. The server answers in English with a `kind`
+ * (ui/errors.py); in Bahasa a lifecycle refusal is said with the statuses' own names, any other refusal by
+ * its kind (err.kind.* in ui/i18n/messages.json). The server's own words stay in ApiError's `detail`.
+ */
+export function explain(status, kind, message) {
+  if (getLang() === 'en' || !message) return message;
+  const move = TRANSITION.exec(message);
+  if (move) {
+    const [, thing, from, to] = move;
+    return t('err.transition', {
+      thing: t(`err.thing.${thing}`), from: label(STATUS_KEYS[thing], from), to: label(STATUS_KEYS[thing], to),
+    });
+  }
+  if (kind && has(`err.kind.${kind}`)) return t(`err.kind.${kind}`);
+  if (status === 403) return t('err.kind.Forbidden');
+  return message;
+}
 
 export class ApiError extends Error {
   constructor(status, message, kind, data = null) {
-    super(message);
+    super(explain(status, kind, message));
+    this.detail = message; // the server's own words
     this.status = status;
     this.kind = kind;
     this.data = data; // the whole answer, e.g. retry_after_s of a locked login

@@ -190,7 +190,7 @@ async function refused(item, err) {
   const a = state.mine.find((x) => x.id === item.ref);
   state.notices.push({ kind: 'refused', id: item.id, step: item.body.status, incident_id: a ? a.incident_id : null,
     why: REFUSALS.has(err.kind) ? err.kind : 'other', status: a ? a.status : null,
-    detail: REFUSALS.has(err.kind) ? null : err.message });
+    detail: REFUSALS.has(err.kind) ? null : err.detail || err.message });
   keep('notices', state.notices);
   vibrate();
   drawNotices();
