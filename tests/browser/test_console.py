@@ -494,6 +494,11 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     expect(cell).to_have_text(str(turnouts + 1), timeout=10000)
     expect(board.locator("#kpis [data-kpi='turnout'] .big")).not_to_have_text("–")
     assert not re.search(r"\d s\b", board.locator("#kpis").inner_text())  # "dtk" throughout, as in the hints
+    # Grouped by type, the everything-row holds only the calls without an incident: never "all calls" there.
+    board.locator("#by").select_option("type")
+    expect(board.locator("#table-times")).to_contain_text("Kebakaran rumah", timeout=10000)
+    expect(board.locator("#table-times")).not_to_contain_text("Semua panggilan")
+    board.locator("#by").select_option("all")
     supervisor.shot("09-supervisor-dashboard")
     history = desk.locator("#history")
     expect(history).to_contain_text("Menuju lokasi", timeout=5000)

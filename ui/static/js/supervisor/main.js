@@ -217,7 +217,9 @@ function targetText(r, interval) {
 // ---- response times ----------------------------------------------------------------------------------
 
 function groupLabel(r, by) {
-  if (r.group === '*') return by === 'all' ? t('sup.all') : t('sup.all_calls');
+  // Grouped by type or place, the '*' row holds the calls that belong to no incident (no type, no place):
+  // labelled as such, so that "all calls" never names two different counts.
+  if (r.group === '*') return t(by === 'all' ? 'sup.all' : by === 'agency' ? 'sup.all_calls' : 'sup.no_incident');
   if (by === 'type' && typeNames && getLang() === 'en' && typeNames.has(r.group)) return typeNames.get(r.group).name_en;
   return r.group_label || t('sup.unknown_place');
 }
