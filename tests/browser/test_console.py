@@ -515,6 +515,10 @@ def test_recommended_unit_is_assigned_with_one_key(server: Server, open_console:
     first = desk.locator("#recs li.rec:not(.busy)").first
     expect(first).to_be_visible(timeout=15000)
     shown = first.inner_text()  # one number format, the Indonesian comma, as in the server's reason
+    # The map explains itself: a legend, the place names of this zoom, units at one post as one counted dot.
+    expect(desk.locator("#map-legend")).to_contain_text("di pos (tanpa GPS)")
+    expect(desk.locator(".leaflet-tooltip.tip-count").first).to_have_text(re.compile(r"^[2-9]$|^\d\d$"))
+    expect(desk.locator(".leaflet-tooltip.tip-place").first).to_be_visible()
     assert re.search(r"\d km", shown) and not re.search(r"\d\.\d", shown), shown
     callsign = first.locator("strong").inner_text()
     desk.keyboard.press("1")  # assign the first recommended unit

@@ -94,6 +94,7 @@ export class Dispatch {
     if (this.selected !== id) {
       this.selected = id;
       remember('incident', id); // a reload comes back to it
+      this.map.select(id);
       $('.pane-detail').scrollTop = 0;
       this.recs = null;
       this.history = [];
