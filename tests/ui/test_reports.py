@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.incidents.models import Assignment, Incident
 from dispatch.referrals.models import Referral
+from dispatch.users import service as users
 from ui.context import Ctx
 
 Headers = dict[str, dict[str, str]]
@@ -399,3 +401,29 @@ def test_the_daily_call_mix_counts_each_call_on_its_local_day(ctx: Ctx) -> None:
             session=session, period=Period(date(2026, 2, 28), date(2026, 3, 2), ZoneInfo("Asia/Makassar"))
         )
     assert [(r["date"], r["total"]) for r in days.rows] == [("2026-02-28", 0), ("2026-03-01", 1), ("2026-03-02", 1)]
+
+
+def test_call_takers_as_the_shift_sees_them(
+    client: TestClient, auth: Headers, ctx: Ctx, make_user: Callable[..., str]
+) -> None:
+    """A call-taker who answers call after call from the console without pressing "Siap" was listed as "Tidak
+    siap": now writing up the call just ended, and every call answered today is counted."""
+    talking = offer(client, auth)
+    client.post(f"/api/v1/calls/{talking}/end", headers=auth["call_taker"]).raise_for_status()
+    make_user("call_taker", username="taker-home")  # never logged in: off shift
+    on_shift = "taker-desk"
+    make_user("call_taker", username=on_shift)
+    with ctx.sessions() as s:
+        user = users.find_active(session=s, username=on_shift)
+        assert user is not None
+        users.issue_token(session=s, user=user, kind="session", lifetime=timedelta(hours=1))
+    rows = {r["username"]: r for r in report(client, auth, "takers")["rows"]}
+    first = next(r for name, r in rows.items() if name.startswith("call_taker-"))
+    assert (first["state"], first["calls_today"]) == ("wrap_up", 1)
+    assert (rows["taker-home"]["state"], rows[on_shift]["state"]) == ("off", "away")
+    # Two minutes after the call the write-up is over: not ready (logged in by token only: off shift).
+    with ctx.sessions() as s:
+        s.execute(update(Call).where(Call.id == talking).values(ended_at=datetime.now(UTC) - timedelta(minutes=3)))
+        s.commit()
+    first = next(r for r in report(client, auth, "takers")["rows"] if r["username"] == first["username"])
+    assert (first["state"], first["calls_today"]) == ("off", 1)

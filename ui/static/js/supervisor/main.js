@@ -372,7 +372,8 @@ function drawLive() {
       { label: t('sup.state'), value: (r) => t(`taker.${r.state}`) },
       { label: t('sup.since'), value: (r) => timer(r.since), num: true },
       { label: t('sup.call'), value: (r) => (r.call_id ? `#${r.call_id}` : '') },
-    ], data.takers.rows, (r) => ({ taker: r.username }));
+      { label: t('sup.calls_today'), key: 'calls_today', num: true },
+    ], data.takers.rows, (r) => ({ taker: r.username, state: r.state }));
   }
   if (data.callbacks) {
     table($('#table-callbacks'), [
