@@ -604,11 +604,11 @@ class StasisApp:
                 if leg.call_id is not None and leg.taker_id is not None:
                     with contextlib.suppress(DeskUnavailable):
                         await self.desk.requeue(leg.call_id, leg.taker_id, "orphan_leg", True)
-        # A conversation resumed whose call-taker's leg is gone (hung up while no bridge was connected) is over
-        # for the caller too, as when a call-taker hangs up mid-conversation: never left alone and silent in the
-        # conversation bridge.
+        # A conversation whose call-taker's leg is gone (hung up while no bridge was connected, or while this one's
+        # events connection was down) is over for the caller too, as when a call-taker hangs up mid-conversation:
+        # never left alone and silent in the conversation bridge.
         for state in list(self.calls.values()):
-            if state.connected and not state.ended and state.taker_channel is None and state.channel_id in ours:
+            if state.connected and not state.ended and state.channel_id in ours and await self._leg_gone(state, ours):
                 counts["ended"] += 1
                 await self._under_lock(state.channel_id, partial(self._conversation_over, state, None))
         gone = [s for s in list(self.calls.values()) if s.seen < horizon and s.channel_id not in ours]
@@ -630,6 +630,18 @@ class StasisApp:
             log.warning("ARI reconcile: %s", counts)
         self.kick()
         return counts
+
+    async def _leg_gone(self, state: CallState, ours: dict[str, tuple[Json, list[str]]]) -> bool:
+        """Is the call-taker's leg of this conversation gone? None was adopted after a restart, or it is neither
+        listed nor found: asked once, as a desk that answered after the listing was read is not in it."""
+        if state.taker_channel is None:
+            return True
+        if state.taker_channel in ours:
+            return False
+        try:
+            return await self._channel_gone(state.taker_channel)
+        except AriError:
+            return False  # not known now: the next reconcile asks again
 
     async def _step(self, what: str, work: Awaitable[T]) -> T | None:
         """One step of a reconcile that may fail without holding the others back (callers first)."""

@@ -1,8 +1,10 @@
 """The ARI bridge (telephony/ari/app.py) where its main tests look away: a conversation that outlives a restart of
-the bridge while stray and orphaned desk legs are hung up, a waiting caller put back on hold, the music class,
-hang-up causes and times (caller and call-taker), a caller the core never recorded, a call claimed for a caller
-this bridge does not have, desks that cannot be rung, do not answer or answer busy, the ring watchdog after an
-answer, the ACD through an outage of the dispatch core. Every wait is for a condition, never a fixed sleep."""
+the bridge while stray and orphaned desk legs are hung up, a waiting caller put back on hold, the music class, a
+missing prompt named for the operator, hang-up causes and times (caller and call-taker), a caller the core never
+recorded, a call claimed for a caller this bridge does not have or who no longer waits, a withheld number on the
+desk phone, desks that cannot be rung, do not answer, answer busy or go silent (the ring watchdog), a desk that
+answers whatever became of the greeting and the hold, the ACD through an outage of the dispatch core, a call-taker
+who hangs up while the events connection is down. Every wait is for a condition, never a fixed sleep."""
 
 from __future__ import annotations
 
@@ -47,6 +49,12 @@ def bridge_on(ctx: Ctx, pbx: AriDouble, desk: InProcessDesk | None = None, **opt
 def events_of(ctx: Ctx, kind: str) -> list[dict[str, Any]]:
     with ctx.sessions() as session:
         return [dict(e.data) for e in since(session, 0, limit=5000) if e.type == kind]
+
+
+def ringing(pbx: AriDouble, leg: str) -> bool:
+    """The desk phone rings: the originate reached the PBX (the bridge names the leg in taker_legs before it asks)."""
+    chan = pbx.channels.get(leg)
+    return chan is not None and chan.state == "Ringing"
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------
@@ -94,6 +102,26 @@ async def test_the_holding_bridge_plays_the_configured_music_class(ctx: Ctx, pbx
         await pbx.wait_for(lambda: on_hold(pbx, caller))
         hold = pbx.bridges["tanggap112-hold"]
         assert hold.kind == "holding" and hold.moh_class == "tanggap-tunggu" and hold.name == "tanggap112 queue"
+
+
+async def test_a_missing_prompt_is_named_once_per_language_for_the_operator(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    pbx.sounds = {"en": set(), "id": set()}  # the prompts were never installed on the PBX
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        callers = [await pbx.incoming_call(f"08123456780{n}") for n in range(2)]
+        callers.append(await pbx.incoming_call("+4930555000", args=["incoming", "+4930555000", "en"]))
+
+        def greeted() -> bool:  # every failed greeting sent and handled (the handler forgets its playback)
+            failed = [e for e in pbx.sent if e["type"] == "PlaybackFinished" and e["playback"]["state"] == "failed"]
+            states = [bridge.app.calls.get(str(c)) for c in callers]
+            return len(failed) == 3 and all(s is not None and s.playback_id is None for s in states)
+
+        await pbx.wait_for(greeted)
+    logged = sorted(r.getMessage() for r in caplog.records if r.name == "telephony.ari.app")
+    hint = "could not be played: is it installed on the PBX? (config/asterisk/sounds)"
+    assert logged == [f"prompt sound:tanggap/salam-112 ({lang}) {hint}" for lang in ("en", "id")]
 
 
 async def test_a_waiting_caller_taken_out_of_the_holding_bridge_is_put_back_by_a_reconcile(
@@ -347,8 +375,9 @@ async def test_a_claimed_call_of_a_caller_on_another_bridge_is_given_back_and_th
 
 
 async def test_a_desk_that_cannot_be_rung_is_set_not_ready_and_the_next_one_is_rung(
-    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
     pbx.endpoints["dead"] = "unregistered"
     dead = make_taker("dead")
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
@@ -361,6 +390,8 @@ async def test_a_desk_that_cannot_be_rung_is_set_not_ready_and_the_next_one_is_r
         await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
         call = call_on(ctx, caller)
         assert call is not None and call.taker_id == other
+        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert logged == [f"could not ring PJSIP/dead for call {call.id}: ARI 500: {{'error': 'Allocation failed'}}"]
 
 
 async def test_the_desk_is_rung_with_the_callers_number_and_the_ring_timeout(ctx: Ctx, pbx: AriDouble) -> None:
@@ -388,6 +419,42 @@ async def test_the_desk_is_rung_with_the_callers_number_and_the_ring_timeout(ctx
         assert originate["callerId"] == "112 <081234567801>"  # as the network gave it
         assert originate["timeout"] == "7"
         assert originate["channelId"].startswith("tanggap-taker-")
+
+
+async def test_a_withheld_number_reaches_the_desk_phone_as_anonim(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("")
+        assert caller is not None
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+        (originate,) = [r[2] for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2]]
+        assert originate["callerId"] == "112 <anonim>"
+
+
+async def test_a_call_claimed_while_its_caller_is_rung_talking_or_gone_is_given_back_and_the_taker_ready(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """A claim can cross the caller's hang-up, or come after the call's reservation ran out while a desk still
+    rings (queue.RESERVATION_TTL): nobody is rung, and the call-taker is ready for the next caller at once."""
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
+        await bridge.app.drain()
+        taker, state, call = make_taker("taker2"), bridge.app.calls[caller], call_on(ctx, caller)
+        assert call is not None
+        async with bridge.app._route_lock:  # the ACD waits: the test claims the call
+            for ringing, connected, ended in ((True, False, False), (False, True, False), (False, False, True)):
+                state.taker_channel = "tanggap-taker-x" if ringing else None
+                state.connected, state.ended = connected, ended
+                (match,) = await bridge.app.desk.claim()
+                assert match.taker_id == taker and not taker_ready(ctx, taker)
+                await bridge.app._ring(state, match)
+                given_back = {"id": call.id, "taker_id": taker, "reason": "call_not_waiting"}
+                assert events_of(ctx, "call.requeued")[-1] == given_back and taker_ready(ctx, taker)
+            assert not [r for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2]]  # nobody rung
 
 
 class BusyDesk:
@@ -528,21 +595,134 @@ async def test_a_caller_who_hangs_up_while_the_desk_rings_is_ended_even_if_the_t
         assert f"call {call.id}: could not free call-taker {taker}: core away" in logged
 
 
-async def test_the_ring_watchdog_firing_as_the_desk_answers_leaves_the_conversation_alone(
-    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+class HeldPauses:
+    """`asyncio.sleep` as telephony/ari/app.py sees it: each pause is recorded and lasts until `release()`. The ring
+    watchdog waits ring_timeout_s + 5 s (10 s at least): the test says when it fires instead of waiting it out."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self._over = asyncio.Event()
+
+    async def sleep(self, delay: float) -> None:
+        self.asked.append(delay)
+        over = self._over
+        await over.wait()
+
+    def release(self) -> None:
+        """The pauses taken so far are over; later ones wait for the next release."""
+        self._over.set()
+        self._over = asyncio.Event()
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> HeldPauses:
+    held = HeldPauses()
+    monkeypatch.setattr("telephony.ari.app.asyncio", SimpleNamespace(**{**vars(asyncio), "sleep": held.sleep}))
+    return held
+
+
+async def test_a_desk_phone_that_goes_silent_is_given_back_by_the_ring_watchdog(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], pauses: HeldPauses
 ) -> None:
-    make_taker("taker1")
+    pbx.endpoints["mute"] = "silent"  # never rings, answers or ends: its events are lost
+    mute = make_taker("mute")
+    async with running(make_bridge(ctx, pbx, ring_timeout_s=7), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: bridge.app.taker_legs and pauses.asked)
+        (leg,) = bridge.app.taker_legs
+        assert pauses.asked == [7 + 5]  # the phone's own ring timeout, and a grace for its events
+        other = make_taker("other")
+        pauses.release()
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")  # the next desk took the call
+        call = call_on(ctx, caller)
+        assert call is not None and call.taker_id == other
+        no_answer = {"id": call.id, "taker_id": mute, "reason": "no_answer (ring watchdog)"}
+        assert events_of(ctx, "call.requeued") == [no_answer]
+        assert leg not in pbx.channels and not taker_ready(ctx, mute)
+
+
+async def test_the_ring_watchdog_firing_as_the_desk_answers_leaves_the_conversation_alone(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], pauses: HeldPauses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pbx.endpoints["slow"] = "ring"
+    make_taker("slow")
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         caller = await pbx.incoming_call("081234567801")
         assert caller is not None
-        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
-        leg = bridge.app.calls[caller].taker_channel
-        assert leg is not None
-        event = {"type": "ChannelDestroyed", "cause_txt": "ring watchdog", "channel": {"id": leg}, "watchdog": True}
-        bridge.app.dispatch(event)
+        await pbx.wait_for(lambda: bridge.app.taker_legs and pauses.asked)
+        (leg,) = bridge.app.taker_legs
+        await pbx.wait_for(lambda: ringing(pbx, leg))
+        seen: list[tuple[str, str]] = []
+        dispatch = bridge.app.dispatch
+
+        def spy(event: dict[str, Any]) -> None:
+            seen.append((event["type"], event.get("channel", {}).get("id", "")))
+            dispatch(event)
+
+        monkeypatch.setattr(bridge.app, "dispatch", spy)
+        # The caller's earlier events are still being handled when the desk answers and then the watchdog fires:
+        # both wait behind them (a lock per caller, first come first served), so the watchdog's event finds a
+        # conversation.
+        holding, busy = asyncio.Event(), asyncio.Event()
+
+        async def earlier_events() -> None:
+            holding.set()
+            await busy.wait()
+
+        earlier = asyncio.ensure_future(bridge.app._serialised(caller, earlier_events, "earlier events"))
+        await wait_until(holding.is_set)
+        await pbx.answer_taker(leg)
+        await wait_until(lambda: ("StasisStart", leg) in seen)
+        pauses.release()
+        await wait_until(lambda: ("ChannelDestroyed", leg) in seen)  # the watchdog's: the leg lives on
+        busy.set()
+        await earlier
         await bridge.app.drain()
         assert status_of(ctx, caller) == "answered" and caller in pbx.channels and leg in pbx.channels
         assert bridge.app.taker_legs[leg] == caller and bridge.app.calls[caller].connected
+        assert not events_of(ctx, "call.requeued")
+
+
+@pytest.mark.parametrize("before", ["greeting playing", "greeting just over", "caller out of the holding bridge"])
+async def test_a_desk_that_answers_is_bridged_with_its_caller_at_the_time_asterisk_gives(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], before: str
+) -> None:
+    pbx.endpoints["slow"] = "ring"
+    pbx.playback_s = None  # the greeting plays until it is stopped
+    make_taker("slow")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: bridge.app.taker_legs and on_hold(pbx, caller))
+        (leg,) = bridge.app.taker_legs
+        await pbx.wait_for(lambda: ringing(pbx, leg))
+        greeting = bridge.app.calls[caller].playback_id
+        assert greeting is not None and pbx.playbacks[greeting].state == "playing"
+        finished: list[asyncio.Future[None]] = []
+
+        def greeting_ends(event: dict[str, Any]) -> None:  # as the desk answers: the stop will find no playback
+            if event["type"] == "StasisStart" and event["channel"]["id"] == leg:
+                playback = pbx.playbacks[greeting]
+                playback.state = "done"
+                pbx._forget_playback(playback)
+                finished.append(asyncio.ensure_future(pbx.emit("PlaybackFinished", {"playback": playback.json()})))
+
+        if before == "greeting just over":
+            pbx.on_event = greeting_ends
+        elif before == "caller out of the holding bridge":  # by hand, or lost in an Asterisk hiccup
+            other = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+            await other.remove_channel("tanggap112-hold", caller)
+            await other.close()
+        await pbx.answer_taker(leg)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+        call = call_on(ctx, caller)
+        assert call is not None and call.answered_at is not None
+        mix = pbx.bridges[f"tanggap112-mix-{call.id}"]
+        assert set(mix.channels) == {caller, leg} and mix.kind == "mixing" and mix.name == f"tanggap112 call {call.id}"
+        assert greeting not in pbx.playbacks  # the caller hears the call-taker, not the rest of the greeting
+        answered = next(e for e in pbx.sent if e["type"] == "StasisStart" and e["channel"]["id"] == leg)
+        assert call.answered_at.replace(tzinfo=UTC) == _event_time(answered)
 
 
 async def test_a_conversation_bridge_destroyed_by_someone_else_does_not_keep_the_call_open(
@@ -704,8 +884,9 @@ async def test_a_desk_leg_that_ends_after_its_caller_hung_up_with_the_core_away_
         assert events_of(ctx, "call.requeued") == [{"id": call.id, "taker_id": slow, "reason": "caller_hung_up"}]
 
 
+@pytest.mark.parametrize("put_down_at_once", [False, True])
 async def test_a_desk_answering_after_its_caller_hung_up_is_hung_up_and_never_bridged(
-    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture, put_down_at_once: bool
 ) -> None:
     caplog.set_level(logging.INFO, logger="telephony.ari.app")
     pbx.endpoints["slow"] = "ring"
@@ -716,16 +897,24 @@ async def test_a_desk_answering_after_its_caller_hung_up_is_hung_up_and_never_br
         assert caller is not None
         await pbx.wait_for(lambda: bridge.app.taker_legs)
         (leg,) = bridge.app.taker_legs
+        await pbx.wait_for(lambda: ringing(pbx, leg))
         desk.down = True  # the end is not recorded yet: the caller's state stays, marked ended
         await pbx.caller_hangup(caller)
         await pbx.wait_for(lambda: bridge.app.calls[caller].ended)
+
+        def put_down(event: dict[str, Any]) -> None:  # the bridge's hang-up then finds no leg (404)
+            if event["type"] == "StasisStart" and event["channel"]["id"] == leg:
+                del pbx.channels[leg]
+
+        pbx.on_event = put_down if put_down_at_once else None
         await pbx.answer_taker(leg)
-        await pbx.wait_for(lambda: leg not in pbx.channels)
+        await pbx.wait_for(lambda: leg not in pbx.channels and events_of(ctx, "call.requeued"))
         await bridge.app.drain()
         assert not [b for b in pbx.bridges if b.startswith("tanggap112-mix-")]
         call = call_on(ctx, caller)
         assert call is not None
         assert events_of(ctx, "call.requeued") == [{"id": call.id, "taker_id": slow, "reason": "caller_gone"}]
+        assert taker_ready(ctx, slow)  # ready for the next caller at once
         logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
         assert f"call-taker leg {leg} answered but its call is gone; hanging up" in logged
 
@@ -772,3 +961,29 @@ async def test_a_caller_whose_call_taker_hung_up_while_no_bridge_was_connected_i
         await pbx.wait_for(lambda: f"tanggap112-mix-{call.id}" not in pbx.bridges and taker_ready(ctx, taker))
     ended = [e for e in events_of(ctx, "call.ended") if e.get("cause") == "call-taker hung up"]
     assert len(ended) == 1
+
+
+async def test_a_caller_whose_call_taker_hung_up_while_the_events_connection_was_down_is_not_left_alone(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """The bridge kept running but heard nothing for a moment: its state still named the call-taker's leg, which
+    no reconcile looked for, so the caller was left alone, in silence, in the conversation bridge (and the
+    call-taker counted as talking). Found while reviewing the survivors of `_caller_of` and `_resume`."""
+    taker = make_taker("taker1")
+    async with running(make_bridge(ctx, pbx, backoff_initial_s=0.3), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+        leg = bridge.app.calls[caller].taker_channel
+        assert leg is not None
+        connections = bridge.connections
+        await pbx.drop_websockets()
+        await pbx.caller_hangup(leg)
+        assert not pbx.app_connected  # unheard: the events of a gap are lost
+        await pbx.wait_for(lambda: bridge.connections > connections and pbx.app_connected)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and caller not in pbx.channels)
+        call = call_on(ctx, caller)
+        assert call is not None
+        await pbx.wait_for(lambda: f"tanggap112-mix-{call.id}" not in pbx.bridges and taker_ready(ctx, taker))
+        assert [e["cause"] for e in events_of(ctx, "call.ended")] == ["call-taker hung up"]
+        assert not bridge.app.calls and not bridge.app.taker_legs
