@@ -23,7 +23,7 @@ from ui.desk import close_desk, desk_of
 from ui.middleware import BodyLimit, SecurityHeaders
 from ui.recent_tokens import RecentTokens
 from ui.routes import audit as audit_routes
-from ui.routes import auth, calls, demo, geo, incidents, offer_stream, opd, reports, system, telephony, units
+from ui.routes import auth, calls, demo, geo, incidents, offer_stream, reports, system, telephony, units
 from ui.simulator import Simulator, simulate_forever, simulator_of
 from ui.twilio_journal import journal_of
 
@@ -120,8 +120,7 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     app.state.simulator = Simulator.for_region(ctx) if settings.simulate else None
     app.state.access_audit = audit.Buffer(ctx.sessions)
     errors.install(app)
-    routers = (system, auth, audit_routes, calls, incidents, units, geo, reports, opd, telephony, offer_stream, pages)
-    for module in routers:
+    for module in (system, auth, audit_routes, calls, incidents, units, geo, reports, telephony, offer_stream, pages):
         app.include_router(module.router)
     app.include_router(demo.router)
     app.include_router(stream.router)

@@ -41,7 +41,7 @@ export class Intake {
   }
 
   resetForm() {
-    this.form = { key: newKey(), refKey: newKey(), type: null, loc: null, agency: null, topic: null };
+    this.form = { key: newKey(), refKey: newKey(), type: null, loc: null, agency: null };
     this.dups = [];
   }
 
@@ -68,10 +68,7 @@ export class Intake {
     });
     this.agencyPick = new Picklist($('#agency-q'), $('#agency-list'), {
       search: (q) => this.searchAgencies(q),
-      render: (a) => (a.due_hours ? [h('span', { class: 'chip topic' }, t('referral.topic')), ' ',
-        h('strong', {}, topicName(a)), h('span', { class: 'muted' },
-          ` → ${this.agencyName(a.agency_id)} · ${t('referral.due_hours', { h: a.due_hours })}`)]
-        : [h('strong', {}, a.name), h('span', { class: 'muted' }, ` · ${a.code}`)]),
+      render: (a) => [h('strong', {}, a.name), h('span', { class: 'muted' }, ` · ${a.code}`)],
       onPick: (a) => this.setAgency(a),
       showAll: true,
     });
@@ -318,7 +315,6 @@ export class Intake {
     show($('#emergency-form'), mode === 'emergency');
     show($('#referral-form'), mode === 'referral');
     if (mode === 'emergency') this.drawAml();
-    if (mode === 'referral') this.drawRefPlace();
   }
 
   searchTypes(query) {
@@ -346,21 +342,11 @@ export class Intake {
     return found.slice(0, 10);
   }
 
-  /** Topics first ("lampu jalan" finds the street-light topic and so Dishub), then agencies by name. */
   searchAgencies(query) {
     const words = fold(query).split(/\s+/).filter(Boolean);
-    const matches = (text) => words.every((w) => fold(text).includes(w));
-    const topics = words.length ? [...this.store.topics.values()]
-      .filter((x) => this.store.agencies.has(x.agency_id) && matches(`${x.name} ${x.name_en} ${x.keywords} ${x.code}`))
-      : [];
-    return [...topics, ...[...this.store.agencies.values()]
-      .filter((a) => matches(`${a.name} ${a.code} ${a.kind}`))
-      .sort((a, b) => a.name.localeCompare(b.name))];
-  }
-
-  agencyName(id) {
-    const agency = this.store.agencies.get(id);
-    return agency ? agency.name : String(id);
+    return [...this.store.agencies.values()]
+      .filter((a) => words.every((w) => fold(`${a.name} ${a.code} ${a.kind}`).includes(w)))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   setType(type) {
@@ -564,11 +550,8 @@ export class Intake {
     }
   }
 
-  /** An agency, or a topic: its agency, and the topic that gives the referral its deadline. */
-  setAgency(picked) {
-    const topic = picked.due_hours ? picked : null;
-    this.form.topic = topic;
-    this.form.agency = topic ? this.store.agencies.get(topic.agency_id) : picked;
+  setAgency(agency) {
+    this.form.agency = agency;
     this.drawAgency();
     $('#agency-q').value = '';
     this.keepDraft();
@@ -577,19 +560,8 @@ export class Intake {
 
   drawAgency() {
     const box = $('#agency-chosen');
-    const topic = this.form.topic;
-    fill(box, h('strong', {}, this.form.agency.name), topic ? [' · ', h('span', { class: 'chip topic' },
-      topicName(topic)), ' ', h('span', { class: 'muted' }, t('referral.due_hours', { h: topic.due_hours }))] : null);
+    fill(box, h('strong', {}, this.form.agency.name));
     box.hidden = false;
-    this.drawRefPlace();
-  }
-
-  /** The referral's point: the location chosen for this call, or a click on the map. */
-  drawRefPlace() {
-    const box = $('#ref-place');
-    const loc = this.form.loc;
-    box.hidden = !loc;
-    if (loc) fill(box, t('referral.place'), ': ', `${loc.lat.toFixed(5)}, ${loc.lon.toFixed(5)}`);
   }
 
   async refer() {
@@ -607,11 +579,9 @@ export class Intake {
     }
     const call = this.call();
     try {
-      const { loc, topic } = this.form;
       const ref = await post('/api/v1/referrals', {
         agency_id: agency.id, summary, call_id: call ? call.id : null,
-        address: $('#ref-address').value.trim() || null, topic: topic ? topic.code : null,
-        lat: loc ? loc.lat : null, lon: loc ? loc.lon : null,
+        address: $('#ref-address').value.trim() || null,
       }, { key: this.form.refKey });
       this.finish(h('p', { class: 'ok' }, t('referral.sent', { id: ref.id, agency: agency.name })));
     } catch (err) {
@@ -622,7 +592,7 @@ export class Intake {
   /** The intake for this call is done: clear the forms, keep the call on screen (E ends it). */
   finish(message) {
     for (const id of FIELDS) $(id).value = '';
-    for (const id of ['#type-chosen', '#loc-chosen', '#agency-chosen', '#ref-place', '#dups']) $(id).hidden = true;
+    for (const id of ['#type-chosen', '#loc-chosen', '#agency-chosen', '#dups']) $(id).hidden = true;
     this.resetForm();
     this.open(null);
     this.keepDraft(); // saved: nothing to restore
@@ -638,13 +608,6 @@ export class Intake {
 
   /** A click on the map while taking a call sets the location. */
   mapClick(lat, lon) {
-    if (this.mode === 'referral') { // the place of the complaint, sent to the agency
-      this.form.loc = { lat, lon, source: 'map', label: t('source.map_point') };
-      this.map.showPick(this.form.loc, null);
-      this.drawRefPlace();
-      this.keepDraft();
-      return;
-    }
     if (this.mode !== 'emergency') {
       if (!this.call()) return;
       this.open('emergency');
@@ -812,10 +775,6 @@ export class Intake {
           c.classification ? t(`class.${c.classification}`) : t('class.none')),
         c.incident_id ? ` #${c.incident_id}` : ''))) : null);
   }
-}
-
-function topicName(topic) {
-  return getLang() === 'en' ? topic.name_en : topic.name;
 }
 
 function planText(plan) {
