@@ -9,7 +9,7 @@ const STATUS_KEYS = { call: 'call.status', incident: 'istatus', assignment: 'ast
 /**
  * What the server said, in the console's language. The server answers in English with a `kind`
  * (ui/errors.py); in Bahasa a lifecycle refusal is said with the statuses' own names, any other refusal by
- * its kind (err.kind.* in ui/i18n/messages.json). The server's own words stay in ApiError's `detail`.
+ * its kind (err.kind.* in ui/i18n/messages.json) before the server's words. Those stay in ApiError's `detail`.
  */
 export function explain(status, kind, message) {
   if (getLang() === 'en' || !message) return message;
@@ -20,9 +20,9 @@ export function explain(status, kind, message) {
       thing: t(`err.thing.${thing}`), from: label(STATUS_KEYS[thing], from), to: label(STATUS_KEYS[thing], to),
     });
   }
-  if (kind && has(`err.kind.${kind}`)) return t(`err.kind.${kind}`);
-  if (status === 403) return t('err.kind.Forbidden');
-  return message;
+  // The server's words follow in brackets: some are Bahasa already, and the English ones name the record.
+  const known = kind && has(`err.kind.${kind}`) ? kind : status === 403 ? 'Forbidden' : null;
+  return known ? `${t(`err.kind.${known}`)} (${message})` : message;
 }
 
 export class ApiError extends Error {
