@@ -497,7 +497,8 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     # Each call-taker as the shift sees them, with the calls answered today.
     expect(board.locator("#table-takers thead")).to_contain_text("Dijawab hari ini")
     expect(board.locator("#table-takers tr[data-taker='calltaker']")).to_have_attribute(
-        "data-state", re.compile(r"^(available|on_call|wrap_up|away)$")  # logged in on this test's console
+        "data-state",
+        re.compile(r"^(available|on_call|wrap_up|away)$"),  # logged in on this test's console
     )
     # Grouped by type, the everything-row holds only the calls without an incident: never "all calls" there.
     board.locator("#by").select_option("type")
