@@ -206,7 +206,9 @@ _FUNCTIONS = (
 def _restore_pg(url: str, path: Path, info: BackupInfo) -> None:
     """pg_restore --clean piped into psql inside one transaction, committed only once pg_restore has written the
     whole script and psql ran every statement of it: otherwise nothing changed. Tables the backup lacks (made
-    by a later migration) are dropped first, so that the migrations can make them again."""
+    by a later migration) are dropped first, so that the migrations can make them again; so is every other
+    table, as a later migration may have pointed a foreign key into one of them (users.agency_id ->
+    agencies), which pg_restore's --clean knows nothing of and could not drop agencies' key under."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -219,7 +221,7 @@ def _restore_pg(url: str, path: Path, info: BackupInfo) -> None:
         engine.dispose()
     if schema != info.schema:
         raise BackupError(f"{path} holds schema {info.schema!r} but the database URL uses {schema!r}")
-    drops = "".join(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE;\n' for name in sorted(present - info.tables))
+    drops = "".join(f'DROP TABLE IF EXISTS "{schema}"."{name}" CASCADE;\n' for name in sorted(present))
     # A later migration's functions too (the access audit's trigger): left behind, they would stop the restore's
     # DROP SCHEMA, and the migrations make them again.
     drops += "".join(
