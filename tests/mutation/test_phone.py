@@ -67,3 +67,15 @@ def test_the_digits_after_the_marker_do_not_make_it_a_number() -> None:
 def test_extension_of_nothing_is_none() -> None:
     assert extension(None) is None
     assert extension("") is None
+
+
+def test_possible_lengths_are_libphonenumbers_general_lengths_and_none_for_an_unknown_region() -> None:
+    """_possible_lengths runs at import (the quick path's table); called here, so a broken one shows."""
+    import phonenumbers
+
+    from dispatch.phone import _ID_LENGTHS, _possible_lengths
+
+    general = phonenumbers.PhoneMetadata.metadata_for_region("ID").general_desc
+    assert _possible_lengths("ID") == frozenset(general.possible_length) == _ID_LENGTHS
+    assert 12 in _possible_lengths("ID")  # 0812-3456-7890 without its 0: the length of most mobiles
+    assert _possible_lengths("ZZ") == frozenset()  # no metadata at all: no quick path for it
