@@ -56,6 +56,7 @@ class AriBridge:
         self.app = StasisApp(client, desk, self.options)
         self.connected = asyncio.Event()
         self.connections = 0
+        self.reconciles = 0  # finished (or failed) reconciles: a test waits for the one each connection starts
         self.state = "starting"  # starting | active | standby | replaced | disconnected (for /healthz and the log)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_name = f"{self.options.install}-bridge"
@@ -234,6 +235,8 @@ class AriBridge:
             log.warning("reconcile failed: %s", exc)
         except Exception:
             log.exception("reconcile failed")
+        finally:
+            self.reconciles += 1
 
     async def _periodic_reconcile(self) -> None:
         while True:

@@ -51,10 +51,12 @@ def taker_ready(ctx: Ctx, user_id: int) -> bool:
 
 @contextlib.asynccontextmanager
 async def running(bridge: AriBridge, pbx: AriDouble) -> AsyncIterator[AriBridge]:
-    """The bridge started and connected to the double; stopped on the way out."""
+    """The bridge started and connected to the double, its first reconcile over (on a busy machine it could
+    otherwise still be listing channels when a test changes them, and act on what the test does next);
+    stopped on the way out."""
     await bridge.start()
     try:
-        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set())
+        await pbx.wait_for(lambda: pbx.app_connected and bridge.connected.is_set() and bridge.reconciles > 0)
         yield bridge
     finally:
         await bridge.stop()
