@@ -75,6 +75,13 @@ class Settings(BaseSettings):
 
     tile_url: str | None = None
     road_graph: Path | None = None
+    # Landmark and street files imported for each region (`tanggap geo import-osm`, `import-landmarks`), in a
+    # folder per region beneath this one; read at start-up with the region pack's own places.
+    landmark_dir: Path = Path("./landmarks")
+    # A CAP 1.2 feed polled for public alerts (BMKG, InaTEWS): one <alert>, or an Atom/RSS feed of links to them
+    # (ui/alert_feed.py, docs/alerts.md). A poll that fails is a warning in the log; unset, nothing is polled.
+    cap_feed_url: str | None = None
+    cap_feed_interval_s: float = Field(60, ge=5, le=24 * 3600)
 
     ari_url: str | None = None  # Asterisk's ARI: the recordings the supervisor plays, and the bridge's PBX
     # Run the ARI bridge (and FastAGI) inside this server. Off by default: a second bridge on the same app takes
@@ -92,6 +99,10 @@ class Settings(BaseSettings):
     # Desk phones (E.164, comma-separated) a Twilio caller is dialled to, all at once, while the database cannot
     # be reached; without them the caller is held in Twilio's queue until it can (docs/telephony.md).
     twilio_fallback_numbers: Annotated[tuple[str, ...], NoDecode] = ()
+    # The number an abandoned caller sees when a call-taker calls them back from the console (the command
+    # center's own, so that they know who calls and can call it again); unset: the PBX trunk's, or Twilio's
+    # TANGGAP_TWILIO_FROM_NUMBER (docs/telephony.md, "Callbacks from the console").
+    callback_caller_id: str | None = Field(None, pattern=r"^\+?[0-9]{3,15}$")
 
     @field_validator("database_url")
     @classmethod
@@ -121,6 +132,13 @@ class Settings(BaseSettings):
         if len(numbers) > 10:
             raise ValueError("at most 10 numbers: Twilio rings no more at once")
         return numbers
+
+    @field_validator("cap_feed_url")
+    @classmethod
+    def _feed_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
 
     @field_validator("region")
     @classmethod

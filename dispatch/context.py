@@ -42,6 +42,8 @@ class Region:
     pack: RegionPack
     policy: Policy = field(default_factory=Policy)
     road_graph: Path | None = None
+    # This region's imported landmark files (*.geojson); None or a missing folder: the pack's places only.
+    landmark_dir: Path | None = None
 
     @cached_property
     def travel_model(self) -> TravelModel:
@@ -66,7 +68,13 @@ class Region:
     def gazetteer(self) -> Gazetteer:
         from geo.gazetteer import Gazetteer
 
-        return Gazetteer.load(self.pack.geo_dir)
+        extra = sorted(self.landmark_dir.glob("*.geojson")) if self.landmark_dir and self.landmark_dir.is_dir() else []
+        return Gazetteer.load(self.pack.geo_dir, extra=extra, locate=self._area_names)
+
+    def _area_names(self, lat: float, lon: float) -> tuple[str | None, str | None]:
+        """(kecamatan, kelurahan) of a point, for a street's point chosen near the incident."""
+        where = self.jurisdictions.locate(lat, lon)
+        return where.kecamatan_name, where.kelurahan_name
 
     def locate(self, lat: float, lon: float) -> Location:
         """Validate a point and find its kecamatan/kelurahan; reject points far from this region."""

@@ -19,3 +19,8 @@ class BadOsmFile(GeoError):
 
 class BadRoadGraph(GeoError):
     """A file is not a road graph written by `geo.roads.import_osm`."""
+
+
+class BadLocationText(GeoError):
+    """Text typed as a location looks like a coordinate, Plus Code or map link but does not give one point
+    (a shortened link, a Plus Code without a known locality, too few digits); the message says what would."""

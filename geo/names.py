@@ -2,8 +2,10 @@
 
 A caller says "Kel. Belakang Pondok", "kototangah", "Lubeg" or "Aia Pacah"; the gazetteer holds
 "Belakang Pondok", "Koto Tangah", "Lubuk Begalung" and "Aie Pacah". normalize() folds case, accents
-and punctuation and the Minangkabau/Indonesian spelling of common words; strip_prefix() drops the
-administrative word in front; abbreviations() lists the syllable short forms a name is known by.
+and punctuation, the Minangkabau/Indonesian spelling of common words, the old Dutch-era spellings
+("Djamil", "Soekarno") and the abbreviations call-takers type ("jl.", "gg", "sdn", "rsud");
+strip_prefix() drops the administrative or street word in front; abbreviations() lists the syllable
+short forms a name is known by.
 """
 
 from __future__ import annotations
@@ -26,10 +28,52 @@ PREFIXES = (
     ("kabupaten",),
     ("kab",),
     ("nagari",),
+    ("jalan",),
+    ("gang",),
+    ("lorong",),
 )
 # Minangkabau and Indonesian spellings of the same word, folded to one form on both sides of a
 # comparison, so "Aia Pacah", "Air Pacah" and "Aie Pacah" meet.
-SPELLINGS = {"aie": "air", "aia": "air", "pasa": "pasar", "pasie": "pasir", "tangah": "tengah", "lua": "luar"}
+SPELLINGS = {
+    "aie": "air",
+    "aia": "air",
+    "pasa": "pasar",
+    "pasie": "pasir",
+    "tangah": "tengah",
+    "lua": "luar",
+    "jao": "jawa",  # Kampung Jao is the register's Kampung Jawa
+    "kampuang": "kampung",
+    "simpangan": "simpang",
+    "mesjid": "masjid",
+}
+# What call-takers type for common place words, written out; both sides of a comparison are expanded,
+# so "RSUD" meets "Rumah Sakit Umum Daerah" and "jl sudirman" meets "Jalan Sudirman".
+EXPANSIONS = {
+    "jl": "jalan",
+    "jln": "jalan",
+    "gg": "gang",
+    "lr": "lorong",
+    "simp": "simpang",
+    "msj": "masjid",
+    "sdn": "sd negeri",
+    "smpn": "smp negeri",
+    "sman": "sma negeri",
+    "smkn": "smk negeri",
+    "rs": "rumah sakit",
+    "rsu": "rumah sakit umum",
+    "rsud": "rumah sakit umum daerah",
+    "rsup": "rumah sakit umum pusat",
+    "psr": "pasar",
+    "ktr": "kantor",
+    "kntr": "kantor",
+    "univ": "universitas",
+    "komp": "kompleks",
+    "perum": "perumahan",
+}
+# "SD N 12", "SMP N 3": a lone "n" after a school level is "negeri".
+_SCHOOLS = frozenset({"sd", "smp", "sma", "smk", "mi", "mts", "ma"})
+# Dutch-era spellings still on signs and in names (Djamil, Soekarno): folded inside words.
+_OLD_SPELLING = (("dj", "j"), ("oe", "u"), ("tj", "c"))
 # Padang's kelurahan carry the old nagari suffix "Nan XX" ("of the twenty"), which nobody says.
 _NAGARI_SUFFIX = re.compile(r" nan (?:[ivxlc]+|\d+)$")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -43,7 +87,18 @@ def normalize(text: str, *, fold_spelling: bool = True) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
     folded = folded.replace("'", "").replace("`", "")
     words = _NOT_ALNUM.sub(" ", folded).split()
-    return " ".join(SPELLINGS.get(w, w) if fold_spelling else w for w in words)
+    if not fold_spelling:
+        return " ".join(words)
+    out: list[str] = []
+    for word in words:
+        if word == "n" and out and out[-1] in _SCHOOLS:
+            out.append("negeri")
+            continue
+        word = EXPANSIONS.get(word, word)
+        for old, new in _OLD_SPELLING:
+            word = word.replace(old, new)
+        out.append(SPELLINGS.get(word, word))
+    return " ".join(out)
 
 
 def strip_prefix(key: str) -> str:

@@ -274,6 +274,17 @@ class HttpDesk:
     async def release(self, name: str, holder: str, why: str = "released") -> None:
         await self._call("POST", "/lease/release", {"name": name, "holder": holder, "ttl_s": 1, "why": why})
 
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Any step of the telephony API under `path`, with the desk's retries (the callbacks the bridge places,
+        telephony/ari/callback.py)."""
+        return await self._call(method, path, body)
+
+    def on_notice(self, kind: str, listener: Kick) -> Callable[[], None]:
+        """Call `listener` at every notice `kind` on the call stream; returns unsubscribe (a no-op without it)."""
+        if self._stream is None:
+            return lambda: None
+        return self._stream.on_notice(kind, listener)
+
     @property
     def notices_takers(self) -> bool:
         return self._stream is not None and self._stream.connected

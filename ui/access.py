@@ -15,21 +15,28 @@ REACH: dict[Level, tuple[str, ...]] = {
     # reference data (region, units, incident types, maps), one's own profile, an incident (a responder: its
     # unit's), the event stream /ws (filtered for responders)
     "person": ("call_taker", "dispatcher", "responder", "supervisor", "admin"),
-    # reading calls, incidents, events and referrals; the console and /docs
+    # reading calls, incidents, events, referrals and public alerts (CAP), an incident as CAP; the console and /docs;
+    # major incidents, their board, shelters and public information message
     "staff": ("call_taker", "dispatcher", "supervisor", "admin"),
-    # taking calls: answering, classifying, new incidents and referrals (a dispatcher may cover a desk)
+    # taking calls: answering, classifying, new incidents and referrals, calling abandoned callers back (the
+    # callback list, placing a callback, its outcome), filing a report under a major incident ("terkait") (a
+    # dispatcher may cover a desk)
     "taker": ("call_taker", "dispatcher", "supervisor", "admin"),
-    # units to incidents, closing incidents, a unit's status, recommendations
+    # units to incidents, closing incidents, a unit's status, recommendations, triage counts per site and units
+    # staged for a major incident
     "dispatcher": ("dispatcher", "supervisor", "admin"),
     # a unit's position and its assignments' steps (a responder: its own unit's)
     "field": ("responder", "dispatcher", "supervisor", "admin"),
-    # reports, the call queue, recordings, caller flags, the supervisor's page
+    # reports, the call queue, recordings, caller flags, CAP alerts in and confirming them, the supervisor's page,
+    # the places learned from closed incidents (listing, correcting, removing them), declaring a major incident
+    # (by hand, from an alert, accepting a burst of calls) and standing it down, burst proposals, surge figures
     "supervisor": ("supervisor", "admin"),
     # users and login locks
     "admin": ("admin",),
     # the responder's page
     "responder": ("responder",),
-    # the PBX bridge's API (`/api/v1/telephony/...` but the queue and recordings, which are supervisors')
+    # the PBX bridge's API (`/api/v1/telephony/...` but the queue and recordings, which are supervisors'), the
+    # callbacks it places among it
     "telephony": ("telephony",),
 }
 
@@ -45,6 +52,7 @@ PUBLIC: dict[str, str] = {
     "/i18n.json": "the pages' texts",
     "/static/{path:path}": "the pages' files",
     "/docs/assets/{name}": "Swagger UI's files",
+    "/l/{token}": "a caller's location link: its token is the key; the page shows nothing of the call",
 }
 # Twilio's webhooks: no login, but Twilio signs each request (`ui.routes.telephony.twilio_form`, 403 unsigned).
 SIGNED_BY_TWILIO = "/telephony/twilio/"

@@ -18,12 +18,17 @@ from dispatch.clock import utcnow
 from dispatch.incidents import escalation
 from telephony.run import start_in_process
 from ui import audit, errors, pages, stream
+from ui.alert_feed import poll_forever as poll_cap_feed
 from ui.context import Ctx, build
 from ui.desk import close_desk, desk_of
 from ui.middleware import BodyLimit, SecurityHeaders
 from ui.recent_tokens import RecentTokens
+from ui.routes import alerts as alert_routes
 from ui.routes import audit as audit_routes
-from ui.routes import auth, calls, demo, geo, incidents, offer_stream, reports, system, telephony, units
+from ui.routes import auth, calls, demo, geo, incidents, location_link, offer_stream, reports, system, telephony, units
+from ui.routes import callbacks as callback_routes
+from ui.routes import major as major_routes
+from ui.routes import places as place_routes
 from ui.simulator import Simulator, simulate_forever, simulator_of
 from ui.twilio_journal import journal_of
 
@@ -88,6 +93,9 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
         stop_simulating = asyncio.Event()
         sim = simulator_of(app)
         simulating = asyncio.create_task(simulate_forever(sim, stop_simulating)) if sim is not None else None
+        # Public alerts polled from a CAP feed (TANGGAP_CAP_FEED_URL, ui/alert_feed.py); a failed poll only warns.
+        stop_polling = asyncio.Event()
+        polling = asyncio.create_task(poll_cap_feed(ctx, stop_polling)) if settings.cap_feed_url else None
         # Rows of the access audit from views, written together once a second (ui/audit.py).
         stop_auditing = asyncio.Event()
         auditing = asyncio.create_task(audit.flush_forever(audit.buffer_of(app), stop_auditing))
@@ -104,6 +112,9 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
             stop_simulating.set()
             if simulating is not None:
                 await simulating
+            stop_polling.set()
+            if polling is not None:
+                await polling
             stop_auditing.set()
             await auditing  # after the requests: their last rows are written
             gc.unfreeze()
@@ -123,6 +134,11 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     for module in (system, auth, audit_routes, calls, incidents, units, geo, reports, telephony, offer_stream, pages):
         app.include_router(module.router)
     app.include_router(demo.router)
+    app.include_router(location_link.router)
+    app.include_router(callback_routes.router)
+    app.include_router(alert_routes.router)
+    app.include_router(place_routes.router)
+    app.include_router(major_routes.router)
     app.include_router(stream.router)
     tiles = settings.tile_url
     tile_origin = f"{urlsplit(tiles).scheme}://{urlsplit(tiles).netloc}" if tiles else None

@@ -6,12 +6,15 @@ import logging
 import re
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from config.settings import Settings, SettingsError, load_settings
 from telephony import cli as telephony_cli
+
+if TYPE_CHECKING:
+    from geo.gazetteer import Entry
 
 app = typer.Typer(
     help="Tanggap 112: emergency-call dispatch for Indonesian command centers.",
@@ -21,11 +24,15 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 import_app = typer.Typer(help="Load a command center's own data.", no_args_is_help=True)
-geo_app = typer.Typer(help="Geography: road networks.", no_args_is_help=True)
+geo_app = typer.Typer(help="Geography: road networks, landmarks and streets.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Public alerts (CAP 1.2 from BMKG, InaTEWS).", no_args_is_help=True)
+shelters_app = typer.Typer(help="Shelters and evacuation points of a major incident.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
 app.add_typer(geo_app, name="geo")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(shelters_app, name="shelters")
 app.command("ari")(telephony_cli.ari)
 app.command("agi")(telephony_cli.agi)
 
@@ -237,18 +244,112 @@ def import_stations(path: Path) -> None:
 
 @geo_app.command("import-osm")
 def import_osm(
-    path: Path, out: Annotated[Path, typer.Option(help="Where to store the graph")] = Path("roads.npz")
+    path: Path,
+    out: Annotated[Path, typer.Option(help="Where to store the graph")] = Path("roads.npz"),
+    landmarks: Annotated[bool, typer.Option(help="Also take its named places and streets")] = True,
 ) -> None:
-    """Build a routable road graph from an OpenStreetMap extract (.osm.pbf)."""
+    """Build a routable road graph from an OpenStreetMap extract (.osm.pbf), and put its named places and
+    streets into the region's landmark index."""
     from geo.errors import BadOsmFile
+    from geo.osm import read_landmarks
     from geo.roads import import_osm as build_graph
 
     try:
         summary = build_graph(path, out)
+        typer.echo(f"road graph written to {out}: {summary}")
+        typer.echo(f"use it with TANGGAP_ROAD_GRAPH={out.resolve()}")
+        if landmarks:
+            _save_landmarks(read_landmarks(path), "osm", f"{path.name}")
     except BadOsmFile as exc:
         raise _fail(str(exc)) from None
-    typer.echo(f"road graph written to {out}: {summary}")
-    typer.echo(f"use it with TANGGAP_ROAD_GRAPH={out.resolve()}")
+
+
+@geo_app.command("import-landmarks")
+def import_landmarks(
+    path: Annotated[Path, typer.Argument(help="CSV (name,lat,lon[,kind,accuracy_m,alt_names]) or GeoJSON")],
+) -> None:
+    """Load the command center's own list of landmarks into the region's landmark index (it replaces the list
+    loaded before). Every row is checked first: a bad file changes nothing."""
+    from geo.landmarks import BadLandmarkFile, read_file
+
+    try:
+        entries = read_file(path, source="center")
+    except BadLandmarkFile as exc:
+        raise _fail(str(exc)) from None
+    _save_landmarks(entries, "center", path.name)
+
+
+def _save_landmarks(entries: list[Entry], name: str, origin: str) -> None:
+    """Name each entry's kecamatan and kelurahan, leave out those far outside the region, and write the
+    region's landmark file `name` (a running server reads it when it next starts)."""
+    from dispatch.context import Policy
+    from dispatch.regions import load_pack
+    from geo.jurisdiction import Jurisdictions
+    from geo.landmarks import in_region, write_geojson
+
+    settings = _settings()
+    pack = load_pack(settings.region_dir)
+    kept, dropped = in_region(entries, Jurisdictions.load(pack.geo_dir), max_outside_m=Policy().max_outside_m)
+    target = settings.landmark_dir / settings.region / f"{name}.geojson"
+    write_geojson(kept, target)
+    streets = sum(1 for e in kept if e.line is not None)
+    typer.echo(f"{len(kept) - streets} landmarks and {streets} streets of {origin} written to {target}")
+    if dropped:
+        typer.echo(f"{dropped} left out: more than {Policy().max_outside_m / 1000:.0f} km outside {pack.name}")
+    typer.echo("restart the server to search them")
+
+
+@alerts_app.command("import")
+def alerts_import(path: Annotated[Path, typer.Argument(help="A CAP 1.2 <alert> file (.xml)")]) -> None:
+    """Take a CAP 1.2 alert from a file, as a supervisor's POST /api/v1/alerts/cap would (kept once)."""
+    from dispatch.alerts import service as alerts
+    from dispatch.alerts.parse import MAX_BYTES, parse
+    from dispatch.errors import DomainError
+    from ui.context import build
+
+    try:
+        with path.open("rb") as file:
+            document = file.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror}") from None
+    ctx = build(_settings())
+    try:
+        message = parse(document)
+        with ctx.sessions() as session:
+            decision = alerts.ingest(
+                session=session, geo_dir=ctx.region.pack.geo_dir, message=message, source="cli", actor="cli"
+            )
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    alert = decision.alert
+    where = {True: "applies to the region", False: "outside the region", None: "no area: awaits a supervisor"}
+    typer.echo(
+        f"alert #{alert.id} {decision.action}: {alert.event} ({alert.status}, {alert.sender} {alert.identifier}); "
+        f"{where[decision.relevant_to_region]}"
+    )
+
+
+@shelters_app.command("import")
+def shelters_import(
+    path: Annotated[Path, typer.Argument(help="CSV: name,kind,lat,lon[,accuracy_m,capacity,kecamatan,address,source]")],
+) -> None:
+    """Load the command center's own list of shelters and evacuation points; it replaces the region pack's. Every
+    row is checked first (far outside the region is refused): a bad file changes nothing."""
+    from dispatch.errors import DomainError
+    from dispatch.major import shelters
+    from ui.context import build
+
+    settings = _settings()
+    region = build(settings).region
+    try:
+        found = shelters.read(path)
+        shelters.check_in_region(found, region.locate)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    target = settings.landmark_dir / settings.region / shelters.FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(path.read_text(encoding="utf-8-sig"), encoding="utf-8")
+    typer.echo(f"{len(found)} shelters of {path.name} written to {target}; they replace {region.pack.name}'s list")
 
 
 @app.command()

@@ -49,7 +49,12 @@ def build(settings: Settings, *, bus: EventBus | None = None, server: bool = Fal
     `dispatch.db.WalCheckpointer`); command-line tools leave it to SQLite."""
     engine = make_engine(settings.sqlalchemy_url, background_checkpoint=server)
     bus = bus or make_bus(settings)
-    region = Region(load_pack(settings.region_dir), policy_from(settings), road_graph=settings.road_graph)
+    region = Region(
+        load_pack(settings.region_dir),
+        policy_from(settings),
+        road_graph=settings.road_graph,
+        landmark_dir=settings.landmark_dir / settings.region,
+    )
     sessions = make_sessionmaker(engine, bus)
     use_log = getattr(bus, "use_log", None)
     if use_log is not None:  # the Redis bus: what Redis did not bring is read from the log

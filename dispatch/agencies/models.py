@@ -71,6 +71,11 @@ class Unit(Base):
     # A phone for SMS alerts where the unit has no data coverage (personal data: masked in the console).
     sms_number: Mapped[str | None] = mapped_column(String(32))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Staged for a major incident (dispatch/major/): gathered at its staging point, ready to be committed. Not a
+    # status of its own: a staged unit is available, and its assignments move it as any other. The major
+    # incident's id without a foreign key: users -> units -> major_incidents -> users would make a cycle that
+    # SQLAlchemy cannot order tables by (create_all, restores).
+    staged_for: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     agency: Mapped[Agency] = relationship()

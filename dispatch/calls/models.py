@@ -46,6 +46,9 @@ class Call(Base):
     # "fallback": rung to the desk phones by the dialplan while the bridge was away, read back from the PBX's
     # journal afterwards (telephony/ari/journal.py); None for calls the bridge or a webhook took live.
     source: Mapped[str | None] = mapped_column(String(16))
+    # The caller's choice at a major incident's announcement: 1 in danger now, 2 damage, 3 information (None: no
+    # announcement, or no key pressed). dispatch.major.enums.priority_of.
+    major_choice: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
@@ -100,3 +103,52 @@ class CallMessage(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16))  # received; sending, sent, delivered, undelivered, failed
     error: Mapped[str | None] = mapped_column(String(200))
+
+
+class Callback(Base):
+    """One attempt to call an abandoned caller back (dispatch/calls/callbacks.py): who asked, by which route, how
+    far the phones got (every step's time) and what the call-taker says came of it."""
+
+    __tablename__ = "callbacks"
+    # The bridge's claim reads the attempts still waiting for the PBX: by state and age, never every attempt.
+    __table_args__ = (Index("ix_callbacks_state_requested_at", "state", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    route: Mapped[str] = mapped_column(String(8))  # pbx, twilio, none (dialled by hand)
+    state: Mapped[str] = mapped_column(String(16))  # requested, ringing, answered, no_answer, busy, failed
+    desk: Mapped[str | None] = mapped_column(String(128))  # the call-taker's phone, rung first
+    caller_id: Mapped[str | None] = mapped_column(String(32))  # the number the caller sees: the command center's
+    provider_ref: Mapped[str | None] = mapped_column(String(128))  # the PBX's channel, Twilio's CallSid
+    reason: Mapped[str | None] = mapped_column(String(300))  # why it failed, in Bahasa Indonesia
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the bridge took it
+    ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the caller picked up
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))  # reached, no_answer, wrong_number, voicemail
+    note: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class LocationLink(Base):
+    """A link sent to a caller (by SMS, or read out) whose page reports the phone's position to one call.
+
+    Only the token's SHA-256 is kept: whoever reads the database or a backup cannot open a caller's page, and a
+    leaked link is worth nothing once it expires (dispatch/calls/links.py)."""
+
+    __tablename__ = "location_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(64))  # the call-taker's username
+    sent_by: Mapped[str] = mapped_column(String(8), default="none")  # sms, or none: read out by the call-taker
+    positions: Mapped[int] = mapped_column(Integer, default=0)  # positions accepted from the page
+    notes: Mapped[int] = mapped_column(Integer, default=0)  # notes accepted from the page
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the last position accepted

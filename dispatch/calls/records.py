@@ -97,3 +97,15 @@ class FallbackCall:
     @property
     def over(self) -> bool:
         return self.ended_at is not None
+
+
+@dataclass(frozen=True)
+class CallbackJob:
+    """A callback the PBX bridge is to place (dispatch/calls/callbacks.py): ring `desk`, the call-taker's phone,
+    then `number`, the abandoned caller, showing `caller_id`, the command center's number (None: the trunk's)."""
+
+    id: int
+    call_id: int
+    number: str
+    desk: str
+    caller_id: str | None

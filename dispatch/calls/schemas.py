@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dispatch.bounds import Stamp
+
 Classification = Literal["emergency", "information", "prank", "ghost"]
 
 
@@ -100,3 +102,50 @@ class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str = Field(min_length=1, max_length=600)
+
+
+class CallbackOut(BaseModel):
+    """One attempt to call an abandoned caller back, with the caller's number (masked for roles that do not
+    call back, by its key: ui/present.py)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    call_id: int
+    caller: str | None = None
+    caller_ext: str | None = None
+    requested_by: int
+    route: Literal["pbx", "twilio", "none"]
+    state: str
+    desk: str | None
+    caller_id: str | None
+    reason: str | None
+    requested_at: datetime
+    claimed_at: datetime | None
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None
+    note: str | None
+    outcome_at: datetime | None
+    outcome_by: int | None
+
+
+class CallbackOutcomeIn(BaseModel):
+    """What came of a callback, as the call-taker who placed it says."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    outcome: Literal["reached", "no_answer", "wrong_number", "voicemail"]
+    note: str | None = Field(None, max_length=2000)
+
+
+class CallbackStateIn(BaseModel):
+    """A step of a callback as the PBX bridge or Twilio saw it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["ringing", "answered", "no_answer", "busy", "failed", "ended"]
+    reason: str | None = Field(None, max_length=300)
+    ref: str | None = Field(None, max_length=128)
+    at: Stamp | None = None  # when it happened, on the bridge's clock (None: now)

@@ -47,6 +47,8 @@ class Incident(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     caller: Mapped[str | None] = mapped_column(String(32), index=True)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    # The major incident this is a report of (dispatch/major/), if any.
+    major_id: Mapped[int | None] = mapped_column(ForeignKey("major_incidents.id"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

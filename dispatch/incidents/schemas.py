@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dispatch.bounds import Id, Stamp
 
-LocationSource = Literal["aml", "gazetteer", "map", "caller", "unit", "history", "manual"]
+LocationSource = Literal["aml", "link", "gazetteer", "map", "caller", "unit", "history", "manual"]
 
 
 class _Point(BaseModel):
@@ -111,6 +111,7 @@ class IncidentOut(BaseModel):
     on_scene_at: datetime | None
     closed_at: datetime | None
     closure: str | None
+    major_id: int | None = None  # a report of this major incident (dispatch/major/)
 
 
 class Duplicate(BaseModel):

@@ -17,6 +17,7 @@ from dispatch.events import service as events
 from dispatch.incidents.models import Assignment, Incident, IncidentType
 from dispatch.incidents.schemas import AssignmentOut, IncidentIn, IncidentOut, IncidentPatch
 from dispatch.lifecycle import ACTIVE_ASSIGNMENT, INCIDENT, OPEN_INCIDENT, IncidentStatus
+from dispatch.places import service as places
 
 
 def data(incident: Incident) -> dict[str, Any]:
@@ -56,8 +57,11 @@ def _place(incident: Incident, region: Region, lat: float, lon: float) -> None:
     incident.location_confirmed = True  # a person chose this point; AML fixes stay suggestions until then
 
 
-def create(*, session: Session, region: Region, body: IncidentIn, actor: str, user_id: int | None) -> Incident:
-    """Create an incident, optionally from a call. Everything is checked before anything is written."""
+def create(
+    *, session: Session, region: Region, body: IncidentIn, actor: str, user_id: int | None, major_id: int | None = None
+) -> Incident:
+    """Create an incident, optionally from a call, optionally as a report of a major incident (whose id the
+    caller has checked). Everything is checked before anything is written."""
     itype = incident_type(session=session, code=body.type_code)
     call: Call | None = calls.get(session=session, call_id=body.call_id) if body.call_id else None
     if (body.lat is None) != (body.lon is None):
@@ -73,6 +77,7 @@ def create(*, session: Session, region: Region, body: IncidentIn, actor: str, us
         caller=call.caller if call else None,
         created_by=user_id,
         created_at=utcnow(),
+        major_id=major_id,
     )
     incident.type = itype
     if body.lat is not None and body.lon is not None:
@@ -140,6 +145,7 @@ def close(*, session: Session, incident_id: int, closure: str, actor: str) -> In
         data={"id": incident.id, "incident": fields(incident, "status", "closed_at", "closure")},
         incident_id=incident.id,
     )
+    places.learn(session=session, incident=incident)  # its place words at its confirmed point (issue 24)
     session.commit()
     return incident
 

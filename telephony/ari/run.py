@@ -24,6 +24,7 @@ import aiohttp
 
 from config.settings import Settings
 from telephony.ari.app import StasisApp
+from telephony.ari.callback import CallbackDialer, port_for
 from telephony.ari.client import AriClient, AriError
 from telephony.ari.settings import AriOptions
 from telephony.desk import CallDesk, DeskUnavailable, HttpDesk
@@ -54,6 +55,8 @@ class AriBridge:
         self.client, self.desk = client, desk
         self.options = options or AriOptions()
         self.app = StasisApp(client, desk, self.options)
+        port = port_for(desk)  # callbacks from the console (telephony/ari/callback.py), if the desk knows them
+        self.callbacks = CallbackDialer(client, port, self.options) if port is not None else None
         self.connected = asyncio.Event()
         self.connections = 0
         self.reconciles = 0  # finished (or failed) reconciles: a test waits for the one each connection starts
@@ -91,6 +94,8 @@ class AriBridge:
             asyncio.create_task(self._periodic_reconcile(), name="ari-reconcile"),
             asyncio.create_task(self._journal_loop(), name="ari-journal"),
         ]
+        if self.callbacks is not None:
+            self.callbacks.start(lambda: self.connected.is_set() and self.app.active)
 
     async def stop(self) -> None:
         self._unsubscribe()
@@ -101,6 +106,8 @@ class AriBridge:
             with contextlib.suppress(DeskUnavailable):
                 await self.desk.release(self.lease_name, self.holder)  # a standby takes over at once
         await self.app.close()
+        if self.callbacks is not None:
+            await self.callbacks.close()
         await self.client.close()
         await self.desk.close()
 
@@ -130,7 +137,8 @@ class AriBridge:
                             if event.get("type") == "ApplicationReplaced":
                                 await self._replaced()
                                 break
-                            self.app.dispatch(event)
+                            if self.callbacks is None or not self.callbacks.take(event):
+                                self.app.dispatch(event)
                     finally:
                         self.connected.clear()
                         self._stream_drop = None

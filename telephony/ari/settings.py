@@ -30,5 +30,11 @@ class AriOptions(BaseSettings):
     acd_interval_s: float = Field(1.0, gt=0, le=30)
     acd_idle_s: float = Field(15.0, gt=0, le=300)  # the ACD's poll when the desk tells of ready call-takers
     reconcile_interval_s: float = Field(30.0, gt=0, le=600)
+    # Callbacks from the console (telephony/ari/callback.py): how the PBX dials an abandoned caller, `{number}`
+    # in E.164 (+62812...) or `{national}` (0812...), through the operator trunk of config/asterisk/pjsip.conf;
+    # how long their phone rings; how often the bridge asks for callbacks when no notice came.
+    callback_endpoint: str = Field("PJSIP/{number}@operator-trunk", pattern=r"^[A-Za-z]+/.*\{(number|national)\}")
+    callback_ring_s: int = Field(40, ge=5, le=120)
+    callback_poll_s: float = Field(5.0, gt=0, le=300)
     backoff_initial_s: float = Field(0.5, gt=0, le=10)
     backoff_max_s: float = Field(30.0, gt=0, le=600)

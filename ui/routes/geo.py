@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from dispatch.bounds import Id
 from dispatch.errors import Invalid
+from dispatch.places import service as places
 from dispatch.recommend import coverage as coverage_service
 from dispatch.recommend import service as recommend_service
 from ui.deps import DB, AnyUser, CtxDep, Dispatcher, Staff
@@ -29,14 +30,29 @@ def locate(ctx: CtxDep, _user: AnyUser, lat: float = Query(...), lon: float = Qu
 
 @router.get("/geo/search")
 def search(
-    ctx: CtxDep, _user: AnyUser, q: str = Query(..., max_length=600), limit: int = Query(10, ge=1, le=50)
+    ctx: CtxDep,
+    db: DB,
+    _user: AnyUser,
+    q: str = Query(..., max_length=600),
+    limit: int = Query(10, ge=1, le=50),
+    near_lat: float | None = Query(None, ge=-90, le=90, description="where the incident seems to be: a street"),
+    near_lon: float | None = Query(None, ge=-180, le=180, description="is answered with its point nearest it"),
 ) -> list[dict[str, Any]]:
-    from geo.errors import BadQuery
+    """Places by name; or the one point a typed coordinate, Plus Code or map link gives, placed like a place
+    (422 for a coordinate attempt that fails, and for text that is neither a name nor a coordinate)."""
+    from geo.errors import GeoError
+    from geo.pointtext import parse_point
 
+    region = ctx.region
     try:
-        return [asdict(p) for p in ctx.region.gazetteer.search(q, limit=limit)]
-    except BadQuery as exc:
+        point = parse_point(q, bbox=region.jurisdictions.bbox, localities=region.gazetteer)
+        if point is None:
+            near = (near_lat, near_lon) if near_lat is not None and near_lon is not None else None
+            found = places.search(session=db, region=region, query=q, limit=limit, near=near)  # with learned ones
+            return [asdict(p) for p in found]
+    except GeoError as exc:
         raise Invalid(str(exc)) from None
+    return [point.as_place(region.locate(point.lat, point.lon))]
 
 
 @lru_cache(maxsize=8)

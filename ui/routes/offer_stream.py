@@ -14,7 +14,8 @@ the connection before an answer sends those calls again (by HTTP); nothing is re
 
 The server also sends `{"notice": "taker.available"}` when a call-taker becomes ready, so that the bridge's ACD
 rings them now rather than at its next poll of the queue (once a second by default); notices that come while
-one is being sent ride with it.
+one is being sent ride with it. `{"notice": "callback.requested"}` says a call-taker asked for a callback through
+the PBX (telephony/ari/callback.py claims it).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["telephony"])
 PATH = "/api/v1/telephony/calls/stream"
 LEVEL: Level = "telephony"  # ui.access
+# A call-taker asked for a callback through the PBX: the bridge claims it now (ui/routes/callbacks.py).
+CALLBACK_NOTICE = "callback.requested"
 
 
 class OffersMessage(OffersIn):
@@ -103,9 +106,14 @@ async def offer_stream(ws: WebSocket) -> None:
             noticing = True
             spawn(notice())
 
+    async def callback_notice() -> None:
+        await answer({"notice": CALLBACK_NOTICE})
+
     def on_event(event: Published) -> None:  # on the committing thread
         if queue.frees_a_taker(event):
             loop.call_soon_threadsafe(taker_ready)
+        elif event.type == "callback.requested" and event.data.get("route") == "pbx":
+            loop.call_soon_threadsafe(lambda: spawn(callback_notice()))
 
     async def offer(raw: str | bytes) -> None:
         try:

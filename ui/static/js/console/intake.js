@@ -2,12 +2,13 @@
 // type picklist, location by gazetteer / map / AML, notes, duplicates, referral to an agency).
 
 import { $, batched, fill, h, show } from '../lib/dom.js';
-import { callerText, getLang, label, t } from '../lib/i18n.js';
+import { callerText, getLang, label, number, t } from '../lib/i18n.js';
 import { get, newKey, optional, post } from '../lib/api.js';
 import { clock, dateTime, since } from '../lib/time.js';
 import { timer, toast } from '../lib/shell.js';
 import { Picklist, fold } from './picklist.js';
 import { recall, remember } from './draft.js';
+import { LINK_KEY, LocationLinks } from './locationlink.js';
 
 const CLASSES = ['emergency', 'information', 'prank', 'ghost'];
 // NENA: 90% of calls answered within 15 s, 95% within 20 s.
@@ -21,8 +22,17 @@ export const INTAKE_KEYS = [
   ['4', 'keys.ghost'], ['T', 'keys.type'], ['L', 'keys.location'], ['Enter', 'keys.enter_aml'],
   ['F4 / K', 'keys.aml'], ['C', 'keys.notes'], ['O', 'keys.agency'], ['F8', 'keys.link'],
   ['Ctrl+Enter', 'keys.save'], ['E', 'keys.end'], ['Esc', 'keys.escape'], ['↑ ↓', 'keys.pick'],
-  ['D · P · R', 'keys.views'],
+  LINK_KEY, ['D · P · R', 'keys.views'],
 ];
+
+/** Where a search result lies: its kecamatan; for a typed point its kelurahan too, or how far outside it is. */
+function placeWhere(place) {
+  if (place.kind !== 'koordinat') return place.kecamatan;
+  if (place.inside_region === false) {
+    return t('intake.loc_outside', { km: number(place.distance_m / 1000), name: place.nearest_kecamatan });
+  }
+  return [place.kelurahan, place.kecamatan].filter(Boolean).join(', ');
+}
 
 export class Intake {
   constructor({ store, me, region, map }) {
@@ -38,6 +48,7 @@ export class Intake {
     this.drawQueueSoon = batched(() => this.drawQueue());
     this.resetForm();
     this.bind();
+    this.links = new LocationLinks({ store, call: () => this.call() }); // G: a location link for the caller
   }
 
   resetForm() {
@@ -58,11 +69,11 @@ export class Intake {
     this.locPick = new Picklist($('#loc-q'), $('#loc-list'), {
       search: (q) => this.searchPlaces(q),
       render: (place) => [h('strong', {}, place.name), h('span', { class: 'muted' },
-        ` · ${[label('place', place.kind), place.kecamatan].filter(Boolean).join(' · ')}`)],
-      onPick: (place) => this.setLocation({
+        ` · ${[label('place', place.kind), placeWhere(place)].filter(Boolean).join(' · ')}`)],
+      onPick: (place) => (place.kind === 'koordinat' ? this.setPoint(place) : this.setLocation({
         lat: place.lat, lon: place.lon, source: 'gazetteer', accuracy_m: place.accuracy_m,
         label: [place.name, place.kecamatan].filter(Boolean).join(', '),
-      }, { focusNext: true, address: place.name }),
+      }, { focusNext: true, address: place.name })),
       onEnterEmpty: (query) => this.locationEnter(query),
       delay: 150,
     });
@@ -152,6 +163,7 @@ export class Intake {
     if (lower === 'l') return this.focusField('emergency', '#loc-q'), true;
     if (lower === 'c') return this.focusField('emergency', '#notes'), true;
     if (lower === 'o') return this.focusField('referral', '#agency-q'), true;
+    if (lower === 'g') return this.links.request(), true;
     return false;
   }
 
@@ -332,14 +344,40 @@ export class Intake {
   }
 
   async searchPlaces(query) {
-    if (query.trim().length < 2 || this.geoMissing) return [];
-    const found = await optional(`/api/v1/geo/search?q=${encodeURIComponent(query.trim())}`);
+    if (this.geoMissing) return [];
+    if (query.trim().length < 2) return this.locNote(null), [];
+    const ask = (this.placeAsk = (this.placeAsk || 0) + 1);
+    let found;
+    let refused = null;
+    try {
+      found = await optional(`/api/v1/geo/search?q=${encodeURIComponent(query.trim())}`);
+    } catch (err) {
+      if (err.status !== 422) throw err;
+      [found, refused] = [[], err.detail]; // a coordinate that does not work, or no place at all: the server says why
+    }
     if (found === null) {
       this.geoMissing = true;
       $('#loc-note').textContent = t('intake.geo_missing');
       return [];
     }
+    if (ask === this.placeAsk) this.locNote(refused || (found.length ? null : t('intake.loc_unknown')));
     return found.slice(0, 10);
+  }
+
+  /** The hint under the location field, or why what was typed there is not a place (with forms that work). */
+  locNote(problem) {
+    const note = $('#loc-note');
+    note.textContent = problem || t('intake.location_hint');
+    note.classList.toggle('error', Boolean(problem));
+    note.classList.toggle('muted', !problem);
+  }
+
+  /** A point typed or pasted as coordinates, a Plus Code or a map link (geo/pointtext.py): the caller's words. */
+  setPoint(place) {
+    this.setLocation({
+      lat: place.lat, lon: place.lon, source: 'caller', accuracy_m: place.accuracy_m, label: place.name,
+      where: placeWhere(place),
+    }, { focusNext: true });
   }
 
   searchAgencies(query) {
@@ -376,6 +414,7 @@ export class Intake {
     }
     $('#address').value = query;
     $('#loc-q').value = '';
+    this.locNote(null);
     $('#notes').focus();
   }
 
@@ -383,13 +422,14 @@ export class Intake {
     this.form.loc = loc;
     if (address && !$('#address').value.trim()) $('#address').value = address;
     $('#loc-q').value = '';
+    this.locNote(null);
     this.keepDraft();
     this.drawChosenLocation();
     this.drawAml();
     this.map.showPick(loc, this.latestAml());
     if (focusNext) $('#notes').focus();
     this.checkDuplicates();
-    if (loc.source !== 'gazetteer' && loc.lat != null) {
+    if (loc.source !== 'gazetteer' && loc.lat != null && !loc.where) {
       const where = await optional(`/api/v1/geo/locate?lat=${loc.lat}&lon=${loc.lon}`).catch(() => null);
       if (where && this.form.loc === loc) {
         loc.where = [where.kelurahan || where.kelurahan_name, where.kecamatan || where.kecamatan_name]
@@ -425,8 +465,8 @@ export class Intake {
     }
     if (this.mode !== 'emergency') this.open('emergency');
     this.setLocation({
-      lat: aml.lat, lon: aml.lon, source: aml.source === 'aml' ? 'aml' : 'caller', accuracy_m: aml.accuracy_m,
-      label: t('aml.label'), amlId: aml.id,
+      lat: aml.lat, lon: aml.lon, source: ['aml', 'link'].includes(aml.source) ? aml.source : 'caller',
+      accuracy_m: aml.accuracy_m, label: t(aml.source === 'link' ? 'source.link' : 'aml.label'), amlId: aml.id,
     });
     $('#notes').focus();
   }
@@ -439,7 +479,7 @@ export class Intake {
     const used = this.form.loc && this.form.loc.amlId === aml.id;
     const age = since(aml.fix_at || aml.received_at);
     fill(box,
-      h('strong', {}, t('aml.arrived')), ' ',
+      h('strong', {}, t(aml.source === 'link' ? 'link.arrived' : 'aml.arrived')), ' ',
       t('aml.detail', { m: aml.accuracy_m != null ? Math.round(aml.accuracy_m) : '?', age: Math.round(age) }),
       ' ',
       used ? h('span', { class: 'ok' }, t('aml.used'))
@@ -637,7 +677,8 @@ export class Intake {
     } else if (topic === 'location' && detail === this.current) {
       this.drawAml();
       this.map.showPick(this.form.loc, this.latestAml());
-      toast(t('aml.arrived'), 'info', 3000);
+      const fix = this.latestAml();
+      toast(t(fix && fix.source === 'link' ? 'link.arrived' : 'aml.arrived'), 'info', 3000);
     } else if (topic === 'messages' && detail === this.current) {
       this.drawMessages();
     } else if (topic === 'transcript' && detail === this.current) {
@@ -694,6 +735,7 @@ export class Intake {
       button.classList.toggle('chosen', button.dataset.class === call.classification);
     }
     this.drawHistory();
+    this.links.draw();
     if (this.mode === 'emergency') this.drawAml();
   }
 

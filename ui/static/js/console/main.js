@@ -11,6 +11,9 @@ import { DISPATCH_KEYS, Dispatch } from './dispatch.js';
 import { Referrals } from './referrals.js';
 import { READINESS_KEY, Readiness } from './readiness.js';
 import { ringButton } from '../lib/simulator.js';
+import { Alerts } from './alerts.js';
+import { CALLBACK_KEY, Callbacks } from './callbacks.js';
+import { MAJOR_KEY, Major } from './major.js';
 
 const VIEW_KEYS = { p: 'intake', d: 'dispatch', r: 'referrals' };
 
@@ -19,12 +22,15 @@ async function main() {
   ringButton(me, region);
   const store = new Store();
   const map = new ConsoleMap($('#map'), $('#map-note'), region, store);
+  const alerts = new Alerts({ map }); // public alerts (CAP): banner and areas
   const views = {
     intake: new Intake({ store, me, region, map }),
     dispatch: new Dispatch({ store, me, region, map }),
     referrals: new Referrals({ store }),
   };
   const readiness = new Readiness({ store, me });
+  const callbacks = new Callbacks({ store }); // the callback list beside the queue; `B` calls the newest back
+  const major = new Major({ store, me, intake: views.intake, map }); // disaster mode: `M` files a call 'terkait'
   let view = me.role === 'dispatcher' ? 'dispatch' : 'intake';
 
   const select = (name) => {
@@ -69,12 +75,20 @@ async function main() {
       readiness.toggle();
       return;
     }
+    if (view === 'intake' && !inField && !e.ctrlKey && !e.metaKey && !e.altKey && callbacks.key(e)) {
+      e.preventDefault();
+      return;
+    }
+    if (major.key(e, inField, view)) {
+      e.preventDefault();
+      return;
+    }
     if (views[view].key(e, inField)) e.preventDefault();
   });
 
   // `S` (ready / not ready) works in every view, for those who take calls.
   const ownKeys = readiness.enabled ? [READINESS_KEY] : [];
-  const intakeKeys = [...INTAKE_KEYS, ...ownKeys];
+  const intakeKeys = [...INTAKE_KEYS, CALLBACK_KEY, MAJOR_KEY, ...ownKeys];
   const dispatchKeys = [...DISPATCH_KEYS, ...ownKeys];
   drawKeys('#keys-intake', intakeKeys);
   drawKeys('#keys-dispatch', dispatchKeys);
@@ -83,6 +97,7 @@ async function main() {
     drawKeys('#keys-dispatch', dispatchKeys);
     applyI18n(document);
     store.emit('all');
+    alerts.draw();
   });
 
   let loading = false;
@@ -110,6 +125,7 @@ async function main() {
   const stream = new Stream({
     onEvent: (event) => {
       if (event.type === 'bus.status') follower.set(Boolean(event.data && event.data.live));
+      else if (event.type.startsWith('alert.')) alerts.apply(event);
       else store.apply(event);
     },
     // Once loaded, a reconnect replays what was missed from `since`: no reload needed. A server whose bus is
@@ -117,11 +133,13 @@ async function main() {
     onLive: () => {
       follower.set(true);
       load();
+      alerts.load().catch((err) => toast(`${t('err.load')}: ${err.message}`, 'error', 8000));
     },
     onState: connection,
   });
   window.tanggapStream = stream; // for the browser tests and for a supervisor's console debugging
   window.tanggapFollower = follower;
+  window.tanggapMap = map; // the browser tests read its layers (its canvas has no DOM to look at)
   stream.start();
   tickTimers();
   setInterval(() => store.prune(views.intake.current), 10 * 60 * 1000);

@@ -273,6 +273,37 @@ export class ConsoleMap {
   focus(lat, lon) {
     if (this.ok && lat != null) this.map.setView([lat, lon], Math.max(this.map.getZoom(), 14));
   }
+
+  /** Public alerts' areas (console/alerts.js): CAP polygons and circles (km), dashed for an exercise. Not
+   * clickable, so that a call-taker can still pick a point inside one. */
+  drawAlerts(list) {
+    if (!this.ok) return;
+    const L = window.L;
+    if (!this.alertLayer) this.alertLayer = L.layerGroup().addTo(this.map);
+    this.alertLayer.clearLayers();
+    this.alertBounds = new Map();
+    let count = 0;
+    for (const alert of list) {
+      if (!alert.area) continue;
+      const style = {
+        color: alert.exercise ? '#6a1b9a' : '#d32f2f', weight: 2, dashArray: alert.exercise ? '8 6' : null,
+        fillOpacity: 0.07, interactive: false,
+      };
+      const shapes = [
+        ...(alert.area.polygons || []).map((ring) => L.polygon(ring, style)),
+        ...(alert.area.circles || []).map(([lat, lon, km]) => L.circle([lat, lon], { ...style, radius: km * 1000 })),
+      ];
+      const group = L.featureGroup(shapes).addTo(this.alertLayer);
+      this.alertBounds.set(alert.id, group.getBounds());
+      count += shapes.length;
+    }
+    this.element().dataset.alertAreas = String(count);
+  }
+
+  focusAlert(id) {
+    const bounds = this.alertBounds && this.alertBounds.get(id);
+    if (this.ok && bounds && bounds.isValid()) this.map.fitBounds(bounds, { padding: [20, 20], animate: false });
+  }
 }
 
 /** The names of a layer's areas, each at the middle of its outline, shown as the zoom allows. */

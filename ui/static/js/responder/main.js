@@ -10,6 +10,7 @@ import { clock, dateTime, now as serverNow } from '../lib/time.js';
 import { boot, connection, tickTimers, timer, toast } from '../lib/shell.js';
 import { Outbox } from './outbox.js';
 import { audioReady, beep, unlockAudio, vibrate } from './alert.js';
+import { uncertainty } from './uncertainty.js';
 
 // The buttons, and the statuses each can be tapped from (the server's assignment state machine). The patient
 // steps are offered only to a unit that carries patients (an ambulance; the server refuses them to the others).
@@ -328,6 +329,7 @@ function drawCurrent(a, waiting) {
       h('strong', {}, name), h('span', { class: 'muted' }, ` #${i.id}`)),
     h('p', { class: 'address' }, i.address || t('detail.no_place')),
     where ? h('p', { class: 'muted' }, where) : null,
+    uncertainty(i, state.lastFix && state.lastFix.coords), // how sure the point is: a circle, to scale
     i.notes ? h('p', { class: 'notes' }, i.notes) : null,
     h('p', { class: 'muted' }, t('resp.dispatched_at', { at: clock(a.dispatched_at) }), ' · ', timer(a.dispatched_at)),
     waiting

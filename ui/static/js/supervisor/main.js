@@ -9,6 +9,9 @@ import { Stream } from '../lib/stream.js';
 import { clock, dateTime, localDate } from '../lib/time.js';
 import { boot, connection, tickTimers, timer, toast } from '../lib/shell.js';
 import { startAudit } from './audit.js';
+import { startAlerts } from './alerts.js';
+import { startPlaces } from './places.js';
+import { refresh as refreshMajor, startMajor } from './major.js';
 import { ringButton } from '../lib/simulator.js';
 
 const INTERVALS = ['answering', 'processing', 'turnout', 'travel', 'total'];
@@ -27,6 +30,9 @@ let typeNames = null;
 async function main() {
   const { me, region } = await boot();
   if (me.role === 'admin') startAudit(); // the access audit (UU PDP): admins only
+  const reloadAlerts = startAlerts(); // public alerts (CAP): confirm those without an area
+  startPlaces(); // places learned from closed incidents: list, correct, remove
+  startMajor(); // the major incident: declare (by hand, from an alert, a burst of calls), stand down, surge
   ringButton(me, region);
   $('#tz').textContent = t('sup.tz', { tz: region.tz_label });
   $('#from').value = localDate(-6);
@@ -54,6 +60,8 @@ async function main() {
   const stream = new Stream({
     onEvent: (event) => {
       if (event.type === 'bus.status') delayed(!(event.data && event.data.live));
+      else if (event.type.startsWith('alert.')) reloadAlerts();
+      else if (event.type.startsWith('major.')) refreshMajor();
       else if (LIVE.some((prefix) => event.type.startsWith(prefix))) refresh();
     },
     onLive: (first) => {
