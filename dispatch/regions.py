@@ -1,8 +1,8 @@
 """Region packs: the data a command center starts from (agencies, stations, units, incident catalogue).
 
-A pack is a folder `config/regions/<code>/` with `region.toml`, `stations.csv`, `units.csv` and `geo/`. This
-module parses it and seeds the database; seeding is idempotent, so re-running it updates names and plans
-without touching live state (unit status, positions).
+A pack is a folder `config/regions/<code>/` with `region.toml`, `topics.toml` (complaint topics), `stations.csv`,
+`units.csv` and `geo/`. This module parses it and seeds the database; seeding is idempotent, so re-running it
+updates names and plans without touching live state (unit status, positions).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from dispatch.agencies.models import Agency, Station, Unit
 from dispatch.errors import Invalid
 from dispatch.incidents.models import IncidentType
+from dispatch.referrals.topics import Topic, load_topics
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class RegionPack:
     center: tuple[float, float]
     agencies: list[dict[str, Any]]
     catalogue: list[dict[str, Any]]
+    topics: tuple[Topic, ...] = ()
 
     @property
     def geo_dir(self) -> Path:
@@ -53,6 +55,7 @@ def load_pack(folder: Path) -> RegionPack:
         center=(float(meta["center"][0]), float(meta["center"][1])),
         agencies=meta["agency"],
         catalogue=catalogue,
+        topics=load_topics(folder / "topics.toml", {a["code"] for a in meta["agency"]}),
     )
 
 
@@ -86,6 +89,7 @@ def _seed_agencies(session: Session, pack: RegionPack) -> dict[str, Agency]:
     for spec in pack.agencies:
         row = session.scalar(select(Agency).where(Agency.code == spec["code"])) or Agency(code=spec["code"])
         row.name, row.kind, row.public_number = spec["name"], spec["kind"], spec.get("public_number")
+        row.referral_sms = spec.get("referral_sms")
         session.add(row)
         out[row.code] = row
     session.flush()

@@ -29,6 +29,8 @@ def main(region: str) -> None:
     stations: list[dict[str, object]] = []
     units: list[dict[str, object]] = []
     for agency in pack["agency"]:
+        if "station_prefix" not in agency:  # referral-only (PDAM, PLN): no post on the map
+            continue
         kec_codes = sorted(by_code) if agency.get("per_kecamatan") else [pack["capital_kecamatan"]]
         for kode in kec_codes:
             props = by_code[kode]

@@ -55,7 +55,8 @@ async def start_in_process(ctx: ServerContext, desk: Callable[[], InProcessDesk]
     if twilio_voice.sms_enabled(settings):
         from telephony.sms import SmsNotifier
 
-        notifier = SmsNotifier.from_settings(settings, ctx.sessions)
+        topics = {t.code: t.name for t in ctx.region.pack.topics}
+        notifier = SmsNotifier.from_settings(settings, ctx.sessions, topics=topics)
         notifier.start(ctx.bus)
         stops.append(notifier.stop)
     if settings.ari_bridge and settings.ari_url:

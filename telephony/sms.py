@@ -1,4 +1,5 @@
-"""SMS alerts to responder units when they are assigned, sent with Twilio from a background thread.
+"""SMS alerts to responder units when they are assigned, and new referrals to their agency (OPD) when it has a
+number for them, sent with Twilio from a background thread.
 
 The bus handler only enqueues (it runs inside another thread's commit and must never block); one worker
 thread looks the assignment up, sends, and records `sms.sent` / `sms.failed`. Delivery reports come back to
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,10 +21,12 @@ from dispatch.calls import intake
 from dispatch.events.bus import EventBus, Published
 from dispatch.incidents.models import Incident, IncidentType
 from dispatch.phone import mask
+from dispatch.referrals.models import Referral
 from telephony.twilio_voice import url
 
 log = logging.getLogger(__name__)
 Send = Callable[[str, str, str | None], str]  # (to, body, status_callback) -> message sid
+SENT_ON = ("assignment.created", "referral.created")
 
 
 def status_callback(public_url: str | None, **query: object) -> str | None:
@@ -49,18 +52,27 @@ def twilio_sender(settings: Settings) -> Send:
 
 class SmsNotifier:
     def __init__(
-        self, sessions: sessionmaker[Session], send: Send, *, public_url: str | None, max_pending: int = 1000
+        self,
+        sessions: sessionmaker[Session],
+        send: Send,
+        *,
+        public_url: str | None,
+        max_pending: int = 1000,
+        topics: Mapping[str, str] | None = None,
     ) -> None:
         self.sessions, self.send, self.public_url = sessions, send, public_url
+        self.topics = topics or {}  # topic code -> its Bahasa name (the region pack's)
         self._queue: queue.Queue[Published | None] = queue.Queue(maxsize=max_pending)
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
 
     @classmethod
-    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> SmsNotifier:
+    def from_settings(
+        cls, settings: Settings, sessions: sessionmaker[Session], *, topics: Mapping[str, str] | None = None
+    ) -> SmsNotifier:
         if not settings.public_url:
             log.info("SMS delivery reports off: set TANGGAP_PUBLIC_URL so Twilio can reach the callback")
-        return cls(sessions, twilio_sender(settings), public_url=settings.public_url)
+        return cls(sessions, twilio_sender(settings), public_url=settings.public_url, topics=topics)
 
     def start(self, bus: EventBus) -> None:
         self._thread = threading.Thread(target=self._work, name="sms-alerts", daemon=True)
@@ -76,19 +88,44 @@ class SmsNotifier:
             await asyncio.to_thread(self._thread.join, 10)
 
     def _on_event(self, event: Published) -> None:
-        if event.type != "assignment.created":
+        if event.type not in SENT_ON:
             return
         try:
             self._queue.put_nowait(event)
         except queue.Full:
-            log.error("SMS alert queue full; assignment on incident %s not sent by SMS", event.incident_id)
+            log.error("SMS alert queue full; %s (incident %s) not sent by SMS", event.type, event.incident_id)
 
     def _work(self) -> None:
         while (event := self._queue.get()) is not None:
             try:
-                self.alert(event)
+                if event.type == "referral.created":
+                    self.refer(event)
+                else:
+                    self.alert(event)
             except Exception:
-                log.exception("SMS alert for incident %s failed", event.incident_id)
+                log.exception("SMS for %s (incident %s) failed", event.type, event.incident_id)
+
+    def refer(self, event: Published) -> str | None:
+        """A new referral to its agency's `referral_sms`; an agency without one follows its page (/opd)."""
+        referral_id = (event.data.get("referral") or {}).get("id")
+        with self.sessions() as session:
+            row = session.get(Referral, referral_id) if referral_id else None
+            if row is None or not row.agency.referral_sms:
+                return None
+            body, to = referral_message(row, self.topics.get(row.topic or "")), row.agency.referral_sms
+            data: dict[str, object] = {"referral_id": row.id, "agency_id": row.agency_id, "to": mask(to)}
+        try:
+            sid = self.send(to, body, None)
+        except Exception as exc:
+            with self.sessions() as session:
+                intake.sms_event(
+                    session=session, kind="sms.failed", actor="sms", data={**data, "error": type(exc).__name__}
+                )
+            log.warning("SMS of referral %s failed: %s", referral_id, type(exc).__name__)
+            return None
+        with self.sessions() as session:
+            intake.sms_event(session=session, kind="sms.sent", actor="sms", data={**data, "message_sid": sid})
+        return sid
 
     def alert(self, event: Published) -> str | None:
         assignment = event.data.get("assignment") or {}
@@ -129,6 +166,26 @@ class SmsNotifier:
                 data={**data, "message_sid": sid},
             )
         return sid
+
+
+def referral_message(row: Referral, topic: str | None) -> str:
+    """For the agency's phone: what, where, by when, and where to report back. No caller number: the agency
+    answers the complaint, the center calls back."""
+    what = topic or row.topic or "Pengaduan"
+    lines = [f"112 RUJUKAN #{row.id}: {what}", _short(row.summary, 160)]
+    if row.address:
+        lines.append(_short(row.address, 100))
+    if row.lat is not None and row.lon is not None:
+        lines.append(f"geo:{row.lat:.5f},{row.lon:.5f}")
+    if row.due_at is not None:
+        hours = round((row.due_at - row.referred_at).total_seconds() / 3600)
+        lines.append(f"Tenggat {hours} jam.")
+    lines.append("Laporkan tindak lanjut di halaman OPD Tanggap 112.")
+    return "\n".join(lines)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def message(incident: Incident, kind: IncidentType | None, unit: Unit) -> str:

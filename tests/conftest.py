@@ -86,7 +86,7 @@ def client(ctx: Ctx) -> Iterator[TestClient]:
 def make_user(ctx: Ctx) -> Callable[..., str]:
     """Create a user and return its bearer token."""
 
-    def make(role: str, username: str | None = None, unit: str | None = None) -> str:
+    def make(role: str, username: str | None = None, unit: str | None = None, agency: str | None = None) -> str:
         with ctx.sessions() as session:
             user = users.create(
                 session=session,
@@ -94,6 +94,7 @@ def make_user(ctx: Ctx) -> Callable[..., str]:
                 password=PASSWORD,
                 role=role,
                 unit_callsign=unit,
+                agency_code=agency,
             )
             from datetime import timedelta
 
@@ -104,9 +105,10 @@ def make_user(ctx: Ctx) -> Callable[..., str]:
 
 @pytest.fixture
 def auth(make_user: Callable[..., str]) -> dict[str, dict[str, str]]:
-    """Bearer headers for one user per role (and a responder bound to DAMKAR-03-PMK1)."""
+    """Bearer headers for one user per role (and a responder bound to DAMKAR-03-PMK1, a desk of Dishub)."""
     out = {role: {"Authorization": f"Bearer {make_user(role)}"} for role in ROLES}
     out["responder"] = {"Authorization": f"Bearer {make_user('responder', unit='DAMKAR-03-PMK1')}"}
+    out["opd"] = {"Authorization": f"Bearer {make_user('opd', agency='dishub')}"}
     return out
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-Level = Literal["person", "staff", "taker", "dispatcher", "field", "supervisor", "admin", "responder", "telephony"]
+Level = Literal[
+    "person", "staff", "taker", "dispatcher", "field", "supervisor", "admin", "responder", "telephony", "opd"
+]
 
 # The admin is a person: it passes wherever the people's roles do, but not the responder's page (made for a
 # unit's phone; the admin lands on /supervisor) nor the bridge's API (a machine's: a person's stolen session
 # must not inject 112 calls or take the bridge lease). The telephony role reaches the bridge's API and nothing else.
+# An agency's desk (opd) is not staff of the center: it reaches its page and its agency's referrals (without the
+# caller), nothing else: no calls, no event stream, not even the reference data.
 REACH: dict[Level, tuple[str, ...]] = {
     # reference data (region, units, incident types, maps), one's own profile, an incident (a responder: its
     # unit's), the event stream /ws (filtered for responders)
@@ -38,6 +42,8 @@ REACH: dict[Level, tuple[str, ...]] = {
     # the PBX bridge's API (`/api/v1/telephony/...` but the queue and recordings, which are supervisors'), the
     # callbacks it places among it
     "telephony": ("telephony",),
+    # an agency's desk: /opd and `/api/v1/opd/...`, its own agency's referrals only
+    "opd": ("opd",),
 }
 
 # Routes that need no login, and why.

@@ -25,7 +25,20 @@ from ui.middleware import BodyLimit, SecurityHeaders
 from ui.recent_tokens import RecentTokens
 from ui.routes import alerts as alert_routes
 from ui.routes import audit as audit_routes
-from ui.routes import auth, calls, demo, geo, incidents, location_link, offer_stream, reports, system, telephony, units
+from ui.routes import (
+    auth,
+    calls,
+    demo,
+    geo,
+    incidents,
+    location_link,
+    offer_stream,
+    opd,
+    reports,
+    system,
+    telephony,
+    units,
+)
 from ui.routes import callbacks as callback_routes
 from ui.routes import major as major_routes
 from ui.routes import places as place_routes
@@ -131,7 +144,8 @@ def create_app(settings: Settings | None = None, *, ctx: Ctx | None = None) -> F
     app.state.simulator = Simulator.for_region(ctx) if settings.simulate else None
     app.state.access_audit = audit.Buffer(ctx.sessions)
     errors.install(app)
-    for module in (system, auth, audit_routes, calls, incidents, units, geo, reports, telephony, offer_stream, pages):
+    routers = (system, auth, audit_routes, calls, incidents, units, geo, reports, opd, telephony, offer_stream, pages)
+    for module in routers:
         app.include_router(module.router)
     app.include_router(demo.router)
     app.include_router(location_link.router)

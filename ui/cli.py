@@ -44,6 +44,7 @@ DEMO_USERS = (
     ("admin", "admin", "Administrator", None),
     ("responder", "responder", "Regu Damkar", "damkar"),
     ("ambulans", "responder", "Tim Ambulans PSC 119", "psc119"),
+    ("opd", "opd", "Meja Pengaduan Dishub", "dishub"),  # an agency's desk: the agency itself, not a unit of it
 )
 
 
@@ -198,10 +199,11 @@ def _seed(settings: Settings) -> dict[str, int]:
 @user_app.command("add")
 def user_add(
     username: str,
-    role: Annotated[str, typer.Option(help="call_taker, dispatcher, responder, supervisor, admin, telephony")],
+    role: Annotated[str, typer.Option(help="call_taker, dispatcher, responder, supervisor, admin, telephony, opd")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     name: Annotated[str | None, typer.Option()] = None,
     unit: Annotated[str | None, typer.Option(help="Callsign of the unit (responders)")] = None,
+    agency: Annotated[str | None, typer.Option(help="Code of the agency (opd: an agency's desk)")] = None,
     sip: Annotated[str | None, typer.Option(help="SIP endpoint the PBX rings (call-takers)")] = None,
 ) -> None:
     """Create a user."""
@@ -219,6 +221,7 @@ def user_add(
                 role=role,
                 name=name,
                 unit_callsign=unit,
+                agency_code=agency,
                 sip_endpoint=sip,
             )
         except DomainError as exc:
@@ -383,7 +386,7 @@ def _serve(settings: Settings, *, host: str | None, port: int | None) -> None:
 
 
 def demo_users(settings: Settings, password: str) -> list[tuple[str, str]]:
-    """One user per role (two responders bound to units). Existing demo users get the new password."""
+    """One user per role (two responders bound to units, a Dishub desk). Existing demo users get the new password."""
     from sqlalchemy import select
 
     from dispatch.agencies.models import Agency, Station, Unit
@@ -396,7 +399,7 @@ def demo_users(settings: Settings, password: str) -> list[tuple[str, str]]:
     with ctx.sessions() as session:
         for username, role, name, agency in DEMO_USERS:
             unit = None
-            if agency:
+            if agency and role == "responder":
                 unit = session.scalars(
                     select(Unit)
                     .join(Agency)
@@ -415,9 +418,11 @@ def demo_users(settings: Settings, password: str) -> list[tuple[str, str]]:
                     role=role,
                     name=name,
                     unit_callsign=unit.callsign if unit else None,
+                    agency_code=agency if role == "opd" else None,
                     sip_endpoint="taker1" if role == "call_taker" else None,
                 )
-            made.append((username, role + (f" ({unit.callsign})" if unit else "")))
+            bound = unit.callsign if unit else agency if role == "opd" else None
+            made.append((username, role + (f" ({bound})" if bound else "")))
     return made
 
 
@@ -443,7 +448,7 @@ def demo(
         f"Tanggap 112 demo — {region}: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
         f"Open {url}/ and log in as one of (password: {password}):",
         *[f"  {name:<11} {role}" for name, role in made],
-        f"  console {url}/console · responder {url}/responder · supervisor {url}/supervisor",
+        f"  console {url}/console · responder {url}/responder · supervisor {url}/supervisor · agency {url}/opd",
         f"  API docs {url}/docs · health {url}/healthz",
         (
             "  Simulated calls ring every 20-60 s; supervisors and admins can ring one from their page."

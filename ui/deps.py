@@ -127,6 +127,7 @@ Field = Annotated[User, Depends(require("field"))]
 Staff = Annotated[User, Depends(require("staff"))]
 Supervisor = Annotated[User, Depends(require("supervisor"))]
 Admin = Annotated[User, Depends(require("admin"))]
+Opd = Annotated[User, Depends(require("opd"))]
 
 
 def shown(ctx: Ctx, user: User, value: Any) -> Any:

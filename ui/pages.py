@@ -40,6 +40,7 @@ PAGES: dict[str, Level] = {
     "responder": "responder",
     "supervisor": "supervisor",
     "docs": "staff",  # the API's documentation
+    "opd": "opd",  # an agency's desk: its referred complaints
 }
 HOME = {
     "call_taker": "/console",
@@ -47,6 +48,7 @@ HOME = {
     "responder": "/responder",
     "supervisor": "/supervisor",
     "admin": "/supervisor",
+    "opd": "/opd",
 }
 # Files the pages cannot work without that come from npm (scripts/build_console.sh).
 VENDORED = ("vendor/leaflet/leaflet.js", "vendor/chart.js/chart.umd.min.js")
@@ -139,6 +141,11 @@ def responder_page(request: Request, db: DB) -> Response:
 @router.get("/supervisor")
 def supervisor_page(request: Request, db: DB) -> Response:
     return _page("supervisor", request, db)
+
+
+@router.get("/opd")
+def opd_page(request: Request, db: DB) -> Response:
+    return _page("opd", request, db)
 
 
 @router.get("/i18n.json")

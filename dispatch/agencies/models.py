@@ -23,6 +23,7 @@ AGENCY_KINDS = (
     "dinkes",
     "dinsos",
     "pln",
+    "pdam",  # the regional water company (Perumda Air Minum): complaints only
     "tni",
 )
 
@@ -37,6 +38,8 @@ class Agency(Base):
     public_number: Mapped[str | None] = mapped_column(String(32))
     # Kecamatan codes this agency covers; empty means the whole region.
     covers: Mapped[str] = mapped_column(String(2000), default="")
+    # Where a new referral is sent by SMS (with Twilio configured); none: the agency follows its page (/opd).
+    referral_sms: Mapped[str | None] = mapped_column(String(32))
 
 
 class Station(Base):

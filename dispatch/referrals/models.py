@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.agencies.models import Agency
@@ -23,11 +23,17 @@ class Referral(Base):
     caller: Mapped[str | None] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(String(300))
+    # The region pack's topic (`dispatch.referrals.topics`) and the place the call-taker chose on the map.
+    topic: Mapped[str | None] = mapped_column(String(32))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default=ReferralStatus.referred, index=True)
     # The agency's last word: what was done, or why it was rejected.
     note: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     referred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # From the topic's hours; overdue while still open after it.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     in_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -18,6 +18,10 @@ class ReferralIn(BaseModel):
     call_id: Id | None = None
     incident_id: Id | None = None
     address: str | None = Field(None, max_length=300)
+    # A topic of the region pack (`topics.toml`): the server sets the deadline from it.
+    topic: str | None = Field(None, max_length=32)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
 
 
 class ReferralStatusIn(BaseModel):
@@ -37,9 +41,20 @@ class ReferralOut(BaseModel):
     caller: str | None
     summary: str
     address: str | None
+    topic: str | None
+    lat: float | None
+    lon: float | None
     status: str
     note: str | None
     referred_at: datetime
+    due_at: datetime | None
     in_progress_at: datetime | None
     done_at: datetime | None
     rejected_at: datetime | None
+
+
+# What an agency's own desk (role `opd`) is shown of a referral: no caller, no call or incident of the center.
+AGENCY_FIELDS = frozenset(
+    {"id", "agency_id", "summary", "address", "topic", "lat", "lon", "status", "note", "overdue"}
+    | {"referred_at", "due_at", "in_progress_at", "done_at", "rejected_at"}
+)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,27 +18,54 @@ from dispatch.incidents import service as incidents
 from dispatch.referrals import events
 from dispatch.referrals.enums import OPEN, REFERRAL, STAMP, ReferralStatus
 from dispatch.referrals.models import Referral
-from dispatch.referrals.schemas import ReferralIn, ReferralOut
+from dispatch.referrals.schemas import AGENCY_FIELDS, ReferralIn, ReferralOut
+from dispatch.referrals.topics import Topic
 
 
-def data(referral: Referral) -> dict[str, Any]:
-    return ReferralOut.model_validate(referral).model_dump(mode="json")
+def data(referral: Referral, *, now: datetime | None = None) -> dict[str, Any]:
+    """The referral as the API shows it, with `overdue` as of `now` (consoles recompute it from `due_at`)."""
+    out = ReferralOut.model_validate(referral).model_dump(mode="json")
+    return {**out, "overdue": is_overdue(referral, now or utcnow())}
 
 
-def get(*, session: Session, referral_id: int) -> Referral:
+def agency_view(referral: Referral) -> dict[str, Any]:
+    """What the agency's own desk sees: never the caller (nor the center's call and incident)."""
+    return {k: v for k, v in data(referral).items() if k in AGENCY_FIELDS}
+
+
+def is_overdue(referral: Referral, now: datetime) -> bool:
+    return referral.status in OPEN and referral.due_at is not None and referral.due_at < now
+
+
+def get(*, session: Session, referral_id: int, agency_id: int | None = None) -> Referral:
+    """The referral; with `agency_id`, only if it was sent to that agency (another's is not found, not refused)."""
     row = session.get(Referral, referral_id)
-    if row is None:
+    if row is None or (agency_id is not None and row.agency_id != agency_id):
         raise NotFound(f"referral {referral_id} not found")
     return row
 
 
-def create(*, session: Session, body: ReferralIn, actor: str, user_id: int | None) -> Referral:
-    """Forward a complaint to an agency. Everything is checked before anything is written."""
+def create(
+    *,
+    session: Session,
+    body: ReferralIn,
+    actor: str,
+    user_id: int | None,
+    topics: Mapping[str, Topic] | None = None,
+) -> Referral:
+    """Forward a complaint to an agency; due by the topic's hours (`topics`: the region pack's). Everything is
+    checked before anything is written. The agency need not be the topic's: the call-taker may know better."""
     if session.get(Agency, body.agency_id) is None:
         raise Invalid(f"unknown agency {body.agency_id}")
+    topic = (topics or {}).get(body.topic) if body.topic else None
+    if body.topic and topic is None:
+        raise Invalid(f"unknown topic {body.topic!r}")
+    if (body.lat is None) != (body.lon is None):
+        raise Invalid("a place needs both lat and lon")
     call = calls.get(session=session, call_id=body.call_id) if body.call_id else None
     if body.incident_id is not None:
         incidents.get(session=session, incident_id=body.incident_id)
+    now = utcnow()
     row = Referral(
         agency_id=body.agency_id,
         call_id=call.id if call else None,
@@ -45,9 +73,13 @@ def create(*, session: Session, body: ReferralIn, actor: str, user_id: int | Non
         caller=call.caller if call else None,
         summary=body.summary,
         address=body.address,
+        topic=topic.code if topic else None,
+        lat=body.lat,
+        lon=body.lon,
         status=ReferralStatus.referred,
         created_by=user_id,
-        referred_at=utcnow(),
+        referred_at=now,
+        due_at=topic.due(now) if topic else None,
     )
     session.add(row)
     session.flush()
@@ -56,9 +88,18 @@ def create(*, session: Session, body: ReferralIn, actor: str, user_id: int | Non
     return row
 
 
-def step(*, session: Session, referral_id: int, status: str, actor: str, note: str | None = None) -> Referral:
-    """Record the agency's follow-up. Repeating the current status is a no-op (a retried request)."""
-    row = get(session=session, referral_id=referral_id)
+def step(
+    *,
+    session: Session,
+    referral_id: int,
+    status: str,
+    actor: str,
+    note: str | None = None,
+    agency_id: int | None = None,
+) -> Referral:
+    """Record the agency's follow-up (`agency_id`: only on a referral of that agency, for its own desk).
+    Repeating the current status is a no-op (a retried request)."""
+    row = get(session=session, referral_id=referral_id, agency_id=agency_id)
     target = ReferralStatus(status)
     if row.status == target:
         return row
@@ -74,12 +115,20 @@ def step(*, session: Session, referral_id: int, status: str, actor: str, note: s
 
 
 def listing(
-    *, session: Session, open_only: bool = True, agency_id: int | None = None, limit: int = 200
+    *,
+    session: Session,
+    open_only: bool = True,
+    agency_id: int | None = None,
+    overdue_only: bool = False,
+    limit: int = 200,
 ) -> Sequence[Referral]:
-    """Referrals, newest first; by default only those the agency has not finished."""
+    """Referrals, newest first; by default only those the agency has not finished; `overdue_only`: those still
+    open past their deadline."""
     query = select(Referral).order_by(Referral.id.desc()).limit(limit)
-    if open_only:
+    if open_only or overdue_only:
         query = query.where(Referral.status.in_(OPEN))
+    if overdue_only:
+        query = query.where(Referral.due_at < utcnow())
     if agency_id is not None:
         query = query.where(Referral.agency_id == agency_id)
     return session.scalars(query).all()

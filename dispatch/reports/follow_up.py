@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.agencies.models import Agency
+from dispatch.clock import utcnow
 from dispatch.referrals.models import Referral
+from dispatch.referrals.service import is_overdue
 from dispatch.reports.fractiles import fractile
 from dispatch.reports.period import Period
 from dispatch.reports.table import Table
@@ -26,6 +28,7 @@ COLUMNS = (
     "in_progress",
     "done",
     "rejected",
+    "overdue",
     "follow_up_pct",
     "p50_first_response_h",
     "p50_done_h",
@@ -38,8 +41,10 @@ def follow_up(*, session: Session, period: Period) -> Table:
     query = select(Referral).where(Referral.referred_at >= period.start, Referral.referred_at < period.end)
     for row in session.scalars(query):
         per_agency[row.agency_id].append(row)
+    now = utcnow()
     rows = [
-        _row(agency, per_agency.get(agency.id, [])) for agency in session.scalars(select(Agency).order_by(Agency.name))
+        _row(agency, per_agency.get(agency.id, []), now)
+        for agency in session.scalars(select(Agency).order_by(Agency.name))
     ]
     total = sum(len(v) for v in per_agency.values())
     done = sum(1 for v in per_agency.values() for r in v if r.status == "done")
@@ -50,7 +55,7 @@ def follow_up(*, session: Session, period: Period) -> Table:
     )
 
 
-def _row(agency: Agency, rows: list[Referral]) -> dict[str, object]:
+def _row(agency: Agency, rows: list[Referral], now: datetime) -> dict[str, object]:
     by_status = {s: sum(1 for r in rows if r.status == s) for s in _STATES}
     first = [_hours(r.referred_at, _first_response(r)) for r in rows if _first_response(r) is not None]
     done = [_hours(r.referred_at, r.done_at) for r in rows if r.done_at is not None]
@@ -62,6 +67,7 @@ def _row(agency: Agency, rows: list[Referral]) -> dict[str, object]:
         "in_progress": by_status["in_progress"],
         "done": by_status["done"],
         "rejected": by_status["rejected"],
+        "overdue": sum(1 for r in rows if is_overdue(r, now)),  # still open past the topic's deadline
         "follow_up_pct": round(100.0 * by_status["done"] / len(rows), 1) if rows else None,
         "p50_first_response_h": _round(fractile(first, 0.5)),
         "p50_done_h": _round(fractile(done, 0.5)),

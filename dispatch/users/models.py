@@ -18,6 +18,7 @@ class Role(StrEnum):
     supervisor = "supervisor"
     admin = "admin"
     telephony = "telephony"  # the PBX bridge when it runs as its own process
+    opd = "opd"  # an agency's desk (OPD) following its referred complaints; bound to one agency
 
 
 class User(Base):
@@ -29,6 +30,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(200))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Call-takers: ready for the next call from the queue, and the SIP endpoint the PBX rings.
     available: Mapped[bool] = mapped_column(Boolean, default=False)

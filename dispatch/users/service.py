@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.agencies.models import Unit
+from dispatch.agencies.models import Agency, Unit
 from dispatch.clock import utcnow
 from dispatch.errors import Conflict, Invalid, NotFound
 from dispatch.events.service import record
@@ -27,6 +27,7 @@ def create(
     name: str | None = None,
     unit_callsign: str | None = None,
     sip_endpoint: str | None = None,
+    agency_code: str | None = None,
 ) -> User:
     if role not in Role.__members__:
         raise Invalid(f"unknown role {role!r}; roles: {', '.join(Role.__members__)}")
@@ -42,18 +43,34 @@ def create(
         if unit is None:
             raise NotFound(f"no unit with callsign {unit_callsign!r}")
         unit_id = unit.id
+    agency_id = _agency_of_desk(session, role, agency_code)
     user = User(
         username=username,
         name=name or username,
         role=role,
         password_hash=hash_password(password),
         unit_id=unit_id,
+        agency_id=agency_id,
         sip_endpoint=sip_endpoint,
         created_at=utcnow(),
     )
     session.add(user)
     session.commit()
     return user
+
+
+def _agency_of_desk(session: Session, role: str, agency_code: str | None) -> int | None:
+    """An agency's desk (role opd) sees that agency's referrals and no other's; no other role is bound to one."""
+    if role != Role.opd:
+        if agency_code:
+            raise Invalid("only an agency's desk (role opd) is bound to an agency")
+        return None
+    if not agency_code:
+        raise Invalid("an agency's desk (role opd) must be bound to an agency (give its code)")
+    agency = session.scalar(select(Agency).where(Agency.code == agency_code))
+    if agency is None:
+        raise NotFound(f"no agency with code {agency_code!r}")
+    return agency.id
 
 
 def set_password(*, session: Session, user: User, password: str) -> None:

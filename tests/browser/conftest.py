@@ -47,7 +47,9 @@ USERS = {
     "dispatcher": ("dispatcher", None),
     "supervisor": ("supervisor", None),
     "responder": ("responder", RESPONDER_UNIT),
+    "opd": ("opd", None),  # the desk of Dishub (DESK_AGENCY)
 }
+DESK_AGENCY = "dishub"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1600, "height": 950}
 
@@ -85,6 +87,7 @@ def start(database_url: str, **overrides: Any) -> Iterator[Server]:
                 role=role,
                 name=username.capitalize(),
                 unit_callsign=unit,
+                agency_code=DESK_AGENCY if role == "opd" else None,
             )
             server.tokens[username] = users.issue_token(
                 session=session, user=user, kind="api", lifetime=timedelta(hours=2)
@@ -158,12 +161,13 @@ class Console:
         self.server = server
         self.username = username
 
-    def login(self, path: str | None = None) -> Page:
+    def login(self, path: str | None = None, ready: str = "#conn.conn-live") -> Page:
+        """Log in and wait for `ready`: the event stream live, or on a page without one (/opd) its content."""
         page = self.page
         page.goto(f"{self.server.url}/login" + (f"?next={path}" if path else ""))
         submit_login(page, self.username)
         page.wait_for_load_state("domcontentloaded")
-        page.locator("#conn.conn-live").wait_for(timeout=15000)
+        page.locator(ready).first.wait_for(timeout=15000)
         return page
 
     def shot(self, name: str) -> None:

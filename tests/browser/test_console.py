@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import Geolocation, Page, Route, expect
+from sqlalchemy import update
 
 from dispatch.calls import locations, messages
+from dispatch.referrals.models import Referral
 from tests.browser.conftest import PHONE, RESPONDER_UNIT, Console, Server
 
 pytestmark = pytest.mark.browser
@@ -371,6 +373,76 @@ def test_complaint_is_referred_to_an_agency_and_followed_up(server: Server, open
     dlh = next(r for r in rows if r["agency"] == "dlh")
     assert dlh["done"] >= 1
     no_errors(taker)
+
+
+def test_street_light_complaint_reaches_dishub_desk_and_an_overdue_one_stands_out(
+    server: Server, open_console: OpenConsole
+) -> None:
+    """Issue 23, finding 8: "lampu jalan" finds the topic and so Dishub; the referral carries the map point and a
+    deadline; Dishub's desk (/opd, on a phone) sees it, without the caller, and marks it done; one past its
+    deadline stands out for the supervisor and in the console's follow-up list."""
+    quiet(server)
+    taker = open_console("calltaker")
+    page = taker.login("/console")
+    call = offer(server, "0813 4444 6002")
+    expect(page.locator(f"#call-queue li[data-id='{call['id']}']")).to_be_visible(timeout=5000)
+    page.keyboard.press("a")
+    page.keyboard.press("2")
+    expect(page.locator("#agency-q")).to_be_focused()
+    page.keyboard.type("lampu jalan")
+    expect(page.locator("#agency-list li.active")).to_contain_text("Lampu jalan (PJU) mati")
+    expect(page.locator("#agency-list li.active")).to_contain_text("Dinas Perhubungan")
+    page.keyboard.press("Enter")
+    expect(page.locator("#agency-chosen")).to_contain_text("Dinas Perhubungan Kota Padang")
+    expect(page.locator("#agency-chosen")).to_contain_text("tenggat 48 jam")
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    page.locator("#map").click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})
+    expect(page.locator("#ref-place")).to_be_visible()
+    page.locator("#ref-summary").fill("Lampu jalan mati tiga tiang di depan SD 05, gelap sejak kemarin")
+    taker.shot("17-referral-topic-and-map-point")
+    page.locator("#referral-form button[type=submit]").click()
+    expect(page.locator("#intake-result")).to_contain_text("Dinas Perhubungan", timeout=5000)
+    with server.api("supervisor") as api:
+        [ref] = [r for r in api.get("/api/v1/referrals").json() if r["summary"].startswith("Lampu jalan mati tiga")]
+    assert ref["topic"] == "lampu_jalan" and ref["lat"] is not None and ref["due_at"] is not None
+
+    desk = open_console("opd", viewport=PHONE)
+    phone = desk.login("/opd", ready="#open-list li")
+    card = phone.locator("#open-list li", has_text="Lampu jalan mati tiga")
+    expect(card).to_contain_text("Lampu jalan (PJU) mati")
+    expect(card).to_contain_text("Tenggat")
+    expect(card.locator("a.nav")).to_have_count(2)
+    assert "4444" not in phone.locator("main").inner_text()  # the caller is never shown to the agency
+    desk.shot("18-opd-desk-referral")
+    card.locator("input.note").fill("PJU sudah diganti")
+    card.locator("button.to-done").click()
+    expect(phone.locator("#finished-list li", has_text="Lampu jalan mati tiga")).to_contain_text("Selesai")
+    desk.shot("19-opd-desk-done")
+    with server.api("supervisor") as api:
+        assert api.get(f"/api/v1/referrals/{ref['id']}").json()["status"] == "done"
+
+    with server.api("calltaker") as api:
+        pupr = next(a["id"] for a in api.get("/api/v1/agencies").json() if a["code"] == "pupr")
+        late = api.post(
+            "/api/v1/referrals", json={"agency_id": pupr, "topic": "jalan_rusak", "summary": "Jalan berlubang dalam"}
+        ).json()
+    with server.ctx.sessions() as session:
+        past = datetime.now(UTC) - timedelta(hours=3)
+        session.execute(update(Referral).where(Referral.id == late["id"]).values(due_at=past))
+        session.commit()
+    boss = open_console("supervisor")
+    dash = boss.login("/supervisor")
+    row = dash.locator("#table-overdue tr.overdue", has_text="Jalan berlubang dalam")
+    expect(row).to_be_visible(timeout=10000)
+    row.scroll_into_view_if_needed()
+    boss.shot("20-supervisor-overdue-referral")
+    page.reload()
+    page.locator("#conn.conn-live").wait_for(timeout=15000)
+    page.keyboard.press("r")
+    expect(page.locator("#referral-list li.overdue", has_text="Jalan berlubang dalam")).to_contain_text("Lewat tenggat")
+    for console in (taker, desk, boss):
+        no_errors(console)
 
 
 def override(desk: Page, callsign: str, reason: str, more: str = "") -> None:

@@ -45,3 +45,35 @@ async def test_assignment_sends_an_sms_without_blocking_the_bus(ctx: Ctx) -> Non
     with ctx.sessions() as session:
         [event] = [e for e in since(session, 0, limit=5000) if e.type == "sms.sent"]
     assert event.data["message_sid"] == "SM123" and event.data["to"] == "+62811*****001"
+
+
+async def test_a_new_referral_is_sent_to_its_agency_by_sms_when_it_has_a_number(ctx: Ctx) -> None:
+    from dispatch.agencies.models import Agency
+    from dispatch.referrals import service as referrals
+    from dispatch.referrals.schemas import ReferralIn
+
+    sent: list[tuple[str, str, str | None]] = []
+    topics = {t.code: t for t in ctx.region.pack.topics}
+    notifier = SmsNotifier(
+        ctx.sessions, lambda *message: sent.append(message) or "SM9", public_url=None,
+        topics={code: t.name for code, t in topics.items()},
+    )  # fmt: skip
+    notifier.start(ctx.bus)
+    with ctx.sessions() as session:
+        dishub = session.scalar(select(Agency).where(Agency.code == "dishub"))
+        dlh = session.scalar(select(Agency).where(Agency.code == "dlh"))
+        assert dishub is not None and dlh is not None
+        dishub.referral_sms = "+6281100000002"
+        session.commit()
+        body = ReferralIn(agency_id=dishub.id, summary="PJU mati 3 tiang", topic="lampu_jalan", lat=-0.95, lon=100.35)
+        referrals.create(session=session, body=body, actor="test", user_id=None, topics=topics)
+        # An agency without a number follows its page: nothing is sent.
+        referrals.create(session=session, body=ReferralIn(agency_id=dlh.id, summary="sampah"), actor="t", user_id=None)
+    await notifier.stop()
+    [(to, text, callback)] = sent
+    assert to == "+6281100000002" and callback is None
+    assert text.startswith("112 RUJUKAN #") and "Lampu jalan (PJU) mati" in text and "PJU mati 3 tiang" in text
+    assert "geo:-0.95000,100.35000" in text and "Tenggat 48 jam." in text
+    with ctx.sessions() as session:
+        [event] = [e for e in since(session, 0, limit=5000) if e.type == "sms.sent"]
+    assert event.data["message_sid"] == "SM9" and event.data["to"] == "+62811*****002"

@@ -99,7 +99,15 @@ def test_the_table_names_every_role_and_the_bridge_reaches_only_its_api(app: Fas
     named = {role for roles in REACH.values() for role in roles}
     assert named == set(EVERY_ROLE)
     assert [level for level, roles in REACH.items() if "telephony" in roles] == ["telephony"]
-    assert [level for level, roles in REACH.items() if "admin" not in roles] == ["responder", "telephony"]
+    assert [level for level, roles in REACH.items() if "admin" not in roles] == ["responder", "telephony", "opd"]
+    # An agency's desk reaches its page and its agency's referrals, nothing of the center's.
+    assert [level for level, roles in REACH.items() if "opd" in roles] == ["opd"]
+    desk = {route for route, rules in route_rules(app).items() if rules[0] == "opd"}
+    assert desk == {
+        ("GET", "/opd"),
+        ("GET", "/api/v1/opd/referrals"),
+        ("POST", "/api/v1/opd/referrals/{referral_id}/status"),
+    }, desk
     reached = {route for route, rules in route_rules(app).items() if rules[0] == "telephony"}
     assert reached and all(path.startswith("/api/v1/telephony/") for _, path in reached), reached
     assert ("POST", "/api/v1/telephony/calls") in reached and ("WS", offer_stream.PATH) in reached

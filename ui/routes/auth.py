@@ -92,6 +92,7 @@ def me_data(user: User) -> dict[str, object]:
         "name": user.name,
         "role": user.role,
         "unit_id": user.unit_id,
+        "agency_id": user.agency_id,
         "available": user.available,
         "language": user.language,
     }

@@ -6,12 +6,15 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
 
+from dispatch.agencies.models import Agency
 from dispatch.bounds import Day, Id
 from dispatch.referrals import service as referrals
 from dispatch.referrals.schemas import ReferralIn, ReferralStatusIn
@@ -150,7 +153,8 @@ def create_referral(body: ReferralIn, request: Request, ctx: CtxDep, db: DB, use
     """Forward a non-emergency complaint to the responsible agency."""
 
     def action() -> Any:
-        row = referrals.create(session=db, body=body, actor=user.username, user_id=user.id)
+        topics = {t.code: t for t in ctx.region.pack.topics}
+        row = referrals.create(session=db, body=body, actor=user.username, user_id=user.id, topics=topics)
         return shown(ctx, user, referrals.data(row))
 
     return idempotent.run(request, db, user, action, status=201)
@@ -163,10 +167,19 @@ def list_referrals(
     user: Staff,
     open: bool = True,
     agency_id: Id | None = None,
+    overdue: bool = False,
     limit: int = Query(200, ge=1, le=1000),
 ) -> Any:
-    rows = referrals.listing(session=db, open_only=open, agency_id=agency_id, limit=limit)
+    """Referrals, newest first: open ones (`open=false`: all), or those still open past their deadline."""
+    rows = referrals.listing(session=db, open_only=open, agency_id=agency_id, overdue_only=overdue, limit=limit)
     return shown(ctx, user, [referrals.data(r) for r in rows])
+
+
+@router.get("/referral-topics")
+def referral_topics(ctx: CtxDep, db: DB, _user: Staff) -> list[dict[str, Any]]:
+    """The region's complaint topics: the agency that takes each (its id here) and the hours it has."""
+    ids = {a.code: a.id for a in db.scalars(select(Agency))}
+    return [{**asdict(t), "agency_id": ids.get(t.agency)} for t in ctx.region.pack.topics]
 
 
 @router.get("/referrals/{referral_id}")

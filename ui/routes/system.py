@@ -99,6 +99,7 @@ class UserIn(BaseModel):
     role: str
     name: str | None = Field(None, max_length=200)
     unit_callsign: str | None = Field(None, max_length=64)
+    agency_code: str | None = Field(None, max_length=32)  # an agency's desk (role opd)
     sip_endpoint: str | None = Field(None, max_length=128)
 
 

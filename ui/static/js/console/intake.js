@@ -52,7 +52,7 @@ export class Intake {
   }
 
   resetForm() {
-    this.form = { key: newKey(), refKey: newKey(), type: null, loc: null, agency: null };
+    this.form = { key: newKey(), refKey: newKey(), type: null, loc: null, agency: null, topic: null };
     this.dups = [];
   }
 
@@ -79,7 +79,10 @@ export class Intake {
     });
     this.agencyPick = new Picklist($('#agency-q'), $('#agency-list'), {
       search: (q) => this.searchAgencies(q),
-      render: (a) => [h('strong', {}, a.name), h('span', { class: 'muted' }, ` · ${a.code}`)],
+      render: (a) => (a.due_hours ? [h('span', { class: 'chip topic' }, t('referral.topic')), ' ',
+        h('strong', {}, topicName(a)), h('span', { class: 'muted' },
+          ` → ${this.agencyName(a.agency_id)} · ${t('referral.due_hours', { h: a.due_hours })}`)]
+        : [h('strong', {}, a.name), h('span', { class: 'muted' }, ` · ${a.code}`)]),
       onPick: (a) => this.setAgency(a),
       showAll: true,
     });
@@ -327,6 +330,7 @@ export class Intake {
     show($('#emergency-form'), mode === 'emergency');
     show($('#referral-form'), mode === 'referral');
     if (mode === 'emergency') this.drawAml();
+    if (mode === 'referral') this.drawRefPlace();
   }
 
   searchTypes(query) {
@@ -380,11 +384,21 @@ export class Intake {
     }, { focusNext: true });
   }
 
+  /** Topics first ("lampu jalan" finds the street-light topic and so Dishub), then agencies by name. */
   searchAgencies(query) {
     const words = fold(query).split(/\s+/).filter(Boolean);
-    return [...this.store.agencies.values()]
-      .filter((a) => words.every((w) => fold(`${a.name} ${a.code} ${a.kind}`).includes(w)))
-      .sort((a, b) => a.name.localeCompare(b.name));
+    const matches = (text) => words.every((w) => fold(text).includes(w));
+    const topics = words.length ? [...this.store.topics.values()]
+      .filter((x) => this.store.agencies.has(x.agency_id) && matches(`${x.name} ${x.name_en} ${x.keywords} ${x.code}`))
+      : [];
+    return [...topics, ...[...this.store.agencies.values()]
+      .filter((a) => matches(`${a.name} ${a.code} ${a.kind}`))
+      .sort((a, b) => a.name.localeCompare(b.name))];
+  }
+
+  agencyName(id) {
+    const agency = this.store.agencies.get(id);
+    return agency ? agency.name : String(id);
   }
 
   setType(type) {
@@ -590,8 +604,11 @@ export class Intake {
     }
   }
 
-  setAgency(agency) {
-    this.form.agency = agency;
+  /** An agency, or a topic: its agency, and the topic that gives the referral its deadline. */
+  setAgency(picked) {
+    const topic = picked.due_hours ? picked : null;
+    this.form.topic = topic;
+    this.form.agency = topic ? this.store.agencies.get(topic.agency_id) : picked;
     this.drawAgency();
     $('#agency-q').value = '';
     this.keepDraft();
@@ -600,8 +617,19 @@ export class Intake {
 
   drawAgency() {
     const box = $('#agency-chosen');
-    fill(box, h('strong', {}, this.form.agency.name));
+    const topic = this.form.topic;
+    fill(box, h('strong', {}, this.form.agency.name), topic ? [' · ', h('span', { class: 'chip topic' },
+      topicName(topic)), ' ', h('span', { class: 'muted' }, t('referral.due_hours', { h: topic.due_hours }))] : null);
     box.hidden = false;
+    this.drawRefPlace();
+  }
+
+  /** The referral's point: the location chosen for this call, or a click on the map. */
+  drawRefPlace() {
+    const box = $('#ref-place');
+    const loc = this.form.loc;
+    box.hidden = !loc;
+    if (loc) fill(box, t('referral.place'), ': ', `${loc.lat.toFixed(5)}, ${loc.lon.toFixed(5)}`);
   }
 
   async refer() {
@@ -619,9 +647,11 @@ export class Intake {
     }
     const call = this.call();
     try {
+      const { loc, topic } = this.form;
       const ref = await post('/api/v1/referrals', {
         agency_id: agency.id, summary, call_id: call ? call.id : null,
-        address: $('#ref-address').value.trim() || null,
+        address: $('#ref-address').value.trim() || null, topic: topic ? topic.code : null,
+        lat: loc ? loc.lat : null, lon: loc ? loc.lon : null,
       }, { key: this.form.refKey });
       this.finish(h('p', { class: 'ok' }, t('referral.sent', { id: ref.id, agency: agency.name })));
     } catch (err) {
@@ -632,7 +662,7 @@ export class Intake {
   /** The intake for this call is done: clear the forms, keep the call on screen (E ends it). */
   finish(message) {
     for (const id of FIELDS) $(id).value = '';
-    for (const id of ['#type-chosen', '#loc-chosen', '#agency-chosen', '#dups']) $(id).hidden = true;
+    for (const id of ['#type-chosen', '#loc-chosen', '#agency-chosen', '#ref-place', '#dups']) $(id).hidden = true;
     this.resetForm();
     this.open(null);
     this.keepDraft(); // saved: nothing to restore
@@ -648,6 +678,13 @@ export class Intake {
 
   /** A click on the map while taking a call sets the location. */
   mapClick(lat, lon) {
+    if (this.mode === 'referral') { // the place of the complaint, sent to the agency
+      this.form.loc = { lat, lon, source: 'map', label: t('source.map_point') };
+      this.map.showPick(this.form.loc, null);
+      this.drawRefPlace();
+      this.keepDraft();
+      return;
+    }
     if (this.mode !== 'emergency') {
       if (!this.call()) return;
       this.open('emergency');
@@ -817,6 +854,10 @@ export class Intake {
           c.classification ? t(`class.${c.classification}`) : t('class.none')),
         c.incident_id ? ` #${c.incident_id}` : ''))) : null);
   }
+}
+
+function topicName(topic) {
+  return getLang() === 'en' ? topic.name_en : topic.name;
 }
 
 function planText(plan) {

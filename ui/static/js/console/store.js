@@ -15,6 +15,7 @@ export class Store {
     this.assignments = new Map();
     this.units = new Map();
     this.agencies = new Map();
+    this.topics = new Map();
     this.stations = new Map();
     this.types = new Map();
     this.referrals = new Map();
@@ -44,6 +45,8 @@ export class Store {
       get('/api/v1/agencies'), get('/api/v1/stations'), get('/api/v1/incident-types'),
       referrals ? get('/api/v1/referrals?open=true') : Promise.resolve([]), get('/api/v1/auth/me'),
     ]);
+    // The region's complaint topics (which agency, how many hours): the agency picker finds them by keyword.
+    replace(this.topics, await get('/api/v1/referral-topics'), 'code');
     const full = await Promise.all(incidents.map((i) => get(`/api/v1/incidents/${i.id}`)));
     replace(this.types, types, 'code');
     replace(this.agencies, agencies);

@@ -26,6 +26,7 @@ const data = { all: null, grouped: null, mix: null, daily: null, follow: null, r
   takers: null, callbacks: null };
 const charts = {};
 let typeNames = null;
+let referralNames = null; // agency names and referral topics, for the overdue list
 
 async function main() {
   const { me, region } = await boot();
@@ -135,15 +136,22 @@ async function loadGrouped() {
 
 async function loadLive() {
   try {
-    const [queue, takers, callbacks] = await Promise.all([
+    const [queue, takers, callbacks, overdue] = await Promise.all([
       get('/api/v1/reports/queue'), get('/api/v1/reports/takers'), get('/api/v1/reports/callbacks'),
+      get('/api/v1/referrals?overdue=true'),
     ]);
-    Object.assign(data, { queue, takers, callbacks });
+    if (!referralNames) {
+      const [agencies, topics] = await Promise.all([get('/api/v1/agencies'), get('/api/v1/referral-topics')]);
+      referralNames = { agencies: new Map(agencies.map((a) => [a.id, a.name])),
+        topics: new Map(topics.map((x) => [x.code, x])) };
+    }
+    Object.assign(data, { queue, takers, callbacks, overdue });
   } catch (err) {
     toast(err.message, 'error');
     return;
   }
   drawLive();
+  drawOverdue();
   drawKpis();
 }
 
@@ -154,6 +162,7 @@ function drawAll() {
   drawFollow();
   drawRecordings();
   drawLive();
+  drawOverdue();
   links();
 }
 
@@ -287,6 +296,27 @@ function drawMix() {
   });
 }
 
+/** Referrals still open past their topic's deadline, the longest overdue first: each one a row in red. */
+function drawOverdue() {
+  if (!data.overdue || !referralNames) return;
+  const rows = [...data.overdue].sort((a, b) => Date.parse(a.due_at) - Date.parse(b.due_at));
+  $('#overdue-count').textContent = String(rows.length);
+  const topic = (code) => {
+    const x = code && referralNames.topics.get(code);
+    return x ? (getLang() === 'en' ? x.name_en : x.name) : code || '–';
+  };
+  table($('#table-overdue'), [
+    { label: '#', key: 'id', num: true },
+    { label: t('sup.agency'), value: (r) => referralNames.agencies.get(r.agency_id) || r.agency_id },
+    { label: t('referral.topic'), value: (r) => topic(r.topic) },
+    { label: t('referral.summary'), key: 'summary' },
+    { label: t('ref.due'), value: (r) => dateTime(r.due_at) },
+    { label: t('sup.state'), value: (r) => t(`rstatus.${r.status}`) },
+  ], rows, (r) => ({ id: r.id }), () => 'overdue');
+  const none = h('tr', {}, h('td', { class: 'muted' }, t('sup.overdue_none')));
+  if (!rows.length) fill($('#table-overdue'), h('tbody', {}, none));
+}
+
 function drawFollow() {
   if (!data.follow) return;
   table($('#table-follow'), [
@@ -296,6 +326,7 @@ function drawFollow() {
     { label: t('rstatus.in_progress'), key: 'in_progress', num: true },
     { label: t('rstatus.done'), key: 'done', num: true },
     { label: t('rstatus.rejected'), key: 'rejected', num: true },
+    { label: t('sup.overdue_col'), key: 'overdue', num: true, cls: (r) => (r.overdue ? 'late' : null) },
     { label: t('sup.follow_rate'), value: (r) => pct(r.follow_up_pct), num: true },
     { label: t('sup.first_response'), num: true,
       value: (r) => (r.p50_first_response_h == null ? '–' : `${number(r.p50_first_response_h)} ${t('unit.h')}`) },
