@@ -34,13 +34,20 @@ def test_declare_file_terkait_with_one_key_and_the_dispatcher_counts_casualties(
     quiet(server)
     supervisor = open_console("supervisor")
     sup = supervisor.login("/supervisor")
+    # An ordinary day: the section is one folded line at the end of the page, the day's figures stay on top.
+    fold = sup.locator("#major-fold")
+    expect(fold).to_be_visible(timeout=10000)
+    expect(sup.locator("main.dash > section").last).to_have_attribute("id", "major-panel")
     form = sup.locator("#major-declare")
-    expect(form).to_be_visible(timeout=10000)
+    expect(form).to_be_hidden()
+    fold.locator("summary").click()
+    expect(form).to_be_visible()
     sup.fill("#major-name", "Gempa Padang M7,2")
     sup.select_option("#major-type", "earthquake")
     sup.select_option("#major-area", ["13.71.03", "13.71.11"])
     form.locator("button[type=submit]").click()
     expect(sup.locator("#major-active")).to_contain_text("INSIDEN BESAR: Gempa Padang M7,2", timeout=10000)
+    expect(sup.locator("main.dash > section").first).to_have_attribute("id", "major-panel")  # now on top
     expect(sup.locator("#major-surge")).to_contain_text("Panggilan 1 jam terakhir")
     supervisor.shot("major-01-supervisor-declared")
 
@@ -92,6 +99,7 @@ def test_declare_file_terkait_with_one_key_and_the_dispatcher_counts_casualties(
     dispatcher.shot("major-04-dispatcher-board")
 
     sup.locator("#major-stand-down").click()
-    expect(sup.locator("#major-declare")).to_be_visible(timeout=10000)
+    expect(sup.locator("#major-fold")).to_be_visible(timeout=10000)  # folded again, at the end
+    expect(sup.locator("main.dash > section").last).to_have_attribute("id", "major-panel")
     expect(page.locator("#major-banner")).to_be_hidden(timeout=10000)
     assert not (taker.real_errors() or dispatcher.real_errors() or supervisor.real_errors())

@@ -45,9 +45,25 @@ export async function refresh() {
 function draw() {
   const section = $('#major-panel');
   if (!section) return;
-  fill(section, h('div', { class: 'panel-head' }, h('h2', {}, t('major.section'))),
-    state.active ? activeView(state.active) : declareForm(), surgeView(state.surge));
+  // On an ordinary day nothing here asks for the supervisor: the section is one folded line at the page's end,
+  // so the day's figures stay on top. A major incident, a proposal or a live alert brings it up, whole.
+  const calm = !state.active && !state.proposals.length && !state.alerts.length;
+  const main = $('main.dash');
+  if (calm && section !== main.lastElementChild) main.append(section);
+  const raised = !calm && section.classList.contains('calm');
+  if (!calm && section !== main.firstElementChild) main.prepend(section);
+  section.classList.toggle('calm', calm);
+  if (calm) {
+    const open = $('#major-fold') ? $('#major-fold').open : false;
+    fill(section, h('details', { id: 'major-fold', open },
+      h('summary', {}, h('h2', {}, t('major.section')), ' ', h('span', { class: 'muted small' }, t('major.calm'))),
+      declareForm(), surgeView(state.surge)));
+  } else {
+    fill(section, h('div', { class: 'panel-head' }, h('h2', {}, t('major.section'))),
+      state.active ? activeView(state.active) : declareForm(), surgeView(state.surge));
+  }
   drawChart();
+  if (raised) section.scrollIntoView({ block: 'start' }); // declared, proposed or alerted: in front of the supervisor
 }
 
 function activeView(major) {
