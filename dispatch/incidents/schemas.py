@@ -13,8 +13,10 @@ from dispatch.bounds import Id, Stamp
 LocationSource = Literal["aml", "link", "gazetteer", "map", "caller", "unit", "history", "manual"]
 
 
-class _Point(BaseModel):
-    # Ranges are checked by the region (geo.coords), which also recognises swapped lat/lon.
+class PointIn(BaseModel):
+    """An optional point as a client sends it: finite numbers here; ranges are checked by the region
+    (geo.coords), which also recognises swapped lat/lon."""
+
     lat: float | None = None
     lon: float | None = None
 
@@ -26,7 +28,7 @@ class _Point(BaseModel):
         return value
 
 
-class IncidentIn(_Point):
+class IncidentIn(PointIn):
     model_config = ConfigDict(extra="forbid")
 
     type_code: str = Field(min_length=1, max_length=48)
@@ -38,7 +40,7 @@ class IncidentIn(_Point):
     notes: str | None = Field(None, max_length=4000)
 
 
-class IncidentPatch(_Point):
+class IncidentPatch(PointIn):
     model_config = ConfigDict(extra="forbid")
 
     type_code: str | None = Field(None, min_length=1, max_length=48)

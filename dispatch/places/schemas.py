@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch.incidents.schemas import PointIn
 
 
 class LearnedPlaceOut(BaseModel):
@@ -26,19 +27,10 @@ class LearnedPlaceOut(BaseModel):
     updated_at: datetime
 
 
-class LearnedPlacePatch(BaseModel):
+class LearnedPlacePatch(PointIn):
     """A supervisor's correction: a better name, the right point, or bringing a removed entry back."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=2, max_length=120)
-    lat: float | None = None
-    lon: float | None = None
     hidden: bool | None = None
-
-    @field_validator("lat", "lon")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
