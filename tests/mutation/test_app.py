@@ -987,3 +987,35 @@ async def test_a_caller_whose_call_taker_hung_up_while_the_events_connection_was
         await pbx.wait_for(lambda: f"tanggap112-mix-{call.id}" not in pbx.bridges and taker_ready(ctx, taker))
         assert [e["cause"] for e in events_of(ctx, "call.ended")] == ["call-taker hung up"]
         assert not bridge.app.calls and not bridge.app.taker_legs
+
+
+async def test_only_the_greetings_own_end_clears_it_so_an_answer_still_stops_a_greeting_playing(
+    ctx: Ctx, pbx: AriDouble
+) -> None:
+    """Another playback ending on the caller's channel (a prompt played by someone else on the PBX) is not the
+    greeting's end: the bridge must still stop the greeting when a call-taker answers."""
+    pbx.playback_s = None  # the greeting plays until it is stopped
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: caller in bridge.app.calls and bridge.app.calls[caller].playback_id is not None)
+        state = bridge.app.calls[caller]
+        greeting = state.playback_id
+        other = {"id": "someone-elses", "target_uri": f"channel:{caller}", "state": "done", "media_uri": "sound:beep"}
+        bridge.app._playback_finished({"type": "PlaybackFinished", "playback": other})
+        assert state.playback_id == greeting
+        ours = {**other, "id": greeting}
+        bridge.app._playback_finished({"type": "PlaybackFinished", "playback": ours})
+        assert state.playback_id is None
+
+
+async def test_a_channel_that_is_neither_caller_nor_call_taker_is_ignored_and_said_so_in_the_debug_log(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        snoop = {"id": "snoop-1", "name": "Snoop/PJSIP/desk1-00000001"}
+        await bridge.app._stasis_start({"type": "StasisStart", "channel": snoop, "args": []})
+        assert "snoop-1" not in bridge.app.calls
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app" and r.levelno == logging.DEBUG]
+    assert "ignoring StasisStart of channel snoop-1 (not a caller)" in logged
