@@ -1019,3 +1019,51 @@ async def test_a_channel_that_is_neither_caller_nor_call_taker_is_ignored_and_sa
         assert "snoop-1" not in bridge.app.calls
     logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app" and r.levelno == logging.DEBUG]
     assert "ignoring StasisStart of channel snoop-1 (not a caller)" in logged
+
+
+class StuckDesk(InProcessDesk):
+    """A core whose writer never catches up: the wait for the burst to be recorded never ends by itself."""
+
+    async def settled(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_caller_is_answered_and_held_within_moments_even_if_the_burst_never_settles(
+    ctx: Ctx, pbx: AriDouble
+) -> None:
+    desk = StuckDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(bridge_on(ctx, pbx, desk), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        started = time.monotonic()
+        await pbx.wait_for(lambda: on_hold(pbx, caller), timeout=4)  # _SETTLE_MAX_S (1 s) and the REST calls
+        assert time.monotonic() - started < 4
+        assert pbx.calls_to("POST", f"/channels/{caller}/answer")
+
+
+async def test_a_caller_adopted_after_a_restart_is_not_answered_again(ctx: Ctx, pbx: AriDouble) -> None:
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller))
+    assert len(pbx.calls_to("POST", f"/channels/{caller}/answer")) == 1
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:  # its first reconcile adopts the caller
+        assert caller in bridge.app.calls and on_hold(pbx, caller)
+        await bridge.app.drain()
+    assert len(pbx.calls_to("POST", f"/channels/{caller}/answer")) == 1  # the channel was Up already
+
+
+async def test_an_answered_ring_cancels_its_watchdog(ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]) -> None:
+    make_taker("taker1")
+    pbx.endpoints["taker1"] = "ring"
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: bridge.app.taker_legs and bridge.app.calls[caller].watchdog is not None)
+        watchdog = bridge.app.calls[caller].watchdog
+        assert watchdog is not None
+        (leg,) = bridge.app.taker_legs
+        await pbx.answer_taker(leg)
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+        await pbx.wait_for(watchdog.done, timeout=2)  # well before the ring timeout (5 s) would end it
+        assert watchdog.cancelled()
