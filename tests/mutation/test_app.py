@@ -24,7 +24,7 @@ from dispatch.calls.models import Call
 from dispatch.events.service import since
 from dispatch.users import service as users
 from telephony.ari.app import StasisApp, _event_time
-from telephony.ari.client import AriClient, AriNotFound
+from telephony.ari.client import AriClient, AriError, AriNotFound
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
 from telephony.desk import DeskUnavailable
@@ -1067,3 +1067,24 @@ async def test_an_answered_ring_cancels_its_watchdog(ctx: Ctx, pbx: AriDouble, m
         await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
         await pbx.wait_for(watchdog.done, timeout=2)  # well before the ring timeout (5 s) would end it
         assert watchdog.cancelled()
+
+
+class AnswerRefused(AriClient):
+    """An Asterisk that refuses to answer the caller's channel (a 500 under load, say)."""
+
+    async def answer(self, channel_id: str) -> None:
+        raise AriError(500, "Internal Server Error")
+
+
+async def test_a_caller_whose_answer_fails_is_still_queued_and_the_failure_is_logged_with_the_channel(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    client = AnswerRefused(pbx.url, pbx.user, pbx.password, pbx.app)
+    desk = InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(AriBridge(client, desk, AriOptions(**FAST)), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: "call.queued" in event_types(ctx))  # music is comfort: the call still waits
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert f"could not put the caller on channel {caller} on hold: ARI 500: Internal Server Error" in logged
