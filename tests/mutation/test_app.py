@@ -24,6 +24,7 @@ from dispatch.calls.models import Call
 from dispatch.events.service import since
 from dispatch.users import service as users
 from telephony.ari.app import StasisApp, _event_time
+from telephony.ari.channels import created_at
 from telephony.ari.client import AriClient, AriError, AriNotFound
 from telephony.ari.run import AriBridge
 from telephony.ari.settings import AriOptions
@@ -1088,3 +1089,29 @@ async def test_a_caller_whose_answer_fails_is_still_queued_and_the_failure_is_lo
         await pbx.wait_for(lambda: "call.queued" in event_types(ctx))  # music is comfort: the call still waits
     logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
     assert f"could not put the caller on channel {caller} on hold: ARI 500: Internal Server Error" in logged
+
+
+async def test_the_offered_hook_gets_the_channel_and_its_call_and_an_unrecorded_call_is_logged(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`on_offered` is what bench_calls.py times a call by; a call the core could not take is logged with its
+    channel and the reason, and the caller stays on hold."""
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    seen: list[tuple[str, int]] = []
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        bridge.app.on_offered = lambda channel_id, call: seen.append((channel_id, call.id))
+        first = await pbx.incoming_call("081234567801")
+        assert first is not None
+        await pbx.wait_for(lambda: seen)
+        call = call_on(ctx, first)
+        assert call is not None and seen == [(first, call.id)]
+        entered = next(e for e in pbx.sent if e["type"] == "StasisStart" and e["channel"]["id"] == first)
+        assert call.offered_at.replace(tzinfo=UTC) == created_at(entered["channel"])  # when it rang, not now
+        desk.offers_down = True
+        second = await pbx.incoming_call("081234567802")
+        assert second is not None
+        await pbx.wait_for(lambda: on_hold(pbx, second))
+        assert seen == [(first, call.id)]
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert f"could not record call on channel {second}: core away" in logged
