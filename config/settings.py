@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # How far in the future a time the bridge, a responder's phone or a handset reports may lie (their clocks
     # drift); a later one is refused (422), so that a wrong clock cannot date a call years ahead.
     clock_skew_s: float = Field(300, ge=0, le=3600)
+    # During a major incident a caller who chose 2 (damage) at the announcement queues as if they had called this
+    # many seconds later than one who chose 1 or nothing, choice 3 (information) twice as late; 0: first come,
+    # first served (dispatch/calls/queue.py `turn`).
+    queue_priority_lead_s: int = Field(300, ge=0, le=3600)
     # Roles that see caller numbers in full; the others see them masked (UU PDP No. 27/2022).
     roles_seeing_caller: tuple[str, ...] = ("call_taker", "supervisor", "admin")
 

@@ -35,6 +35,8 @@ class Policy:
     gps_fresh: timedelta = timedelta(minutes=5)
     # How far ahead of this server's clock a reported time may lie (dispatch.clock.not_ahead).
     clock_skew: timedelta = SKEW
+    # How much later a choice-2 caller's turn in the queue comes (choice 3: twice): dispatch/calls/queue.py.
+    priority_lead: timedelta = timedelta(minutes=5)
 
 
 @dataclass

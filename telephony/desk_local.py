@@ -55,8 +55,10 @@ class InProcessDesk:
         *,
         provider: str = "asterisk",
         actor: str = "asterisk",
+        region: str = "",
     ) -> None:
         self.sessions, self.policy, self.bus = sessions, policy, bus
+        self.region = region  # the region pack's code: whose shelters a major incident's information names
         self.provider, self.actor = provider, actor
         # One writer thread: SQLite allows one writer at a time, and threads racing for its lock back off in
         # steps of up to 100 ms. In a queue of our own, a burst of calls is written back to back, and a new
@@ -197,7 +199,8 @@ class InProcessDesk:
     # bridge's `actor`, for the HTTP telephony API (a bridge in its own process).
 
     async def queued(self, call_id: int, *, actor: str | None = None) -> int | None:
-        return await self.run(lambda s: intake.queued(session=s, call_id=call_id, actor=actor or self.actor))
+        lead = self.policy.priority_lead
+        return await self.run(lambda s: intake.queued(session=s, call_id=call_id, actor=actor or self.actor, lead=lead))
 
     async def answered(
         self, call_id: int, taker_id: int, *, at: datetime | None = None, actor: str | None = None
@@ -242,7 +245,9 @@ class InProcessDesk:
 
     async def claim(self, *, provider: str | None = None, actor: str | None = None) -> list[Match]:
         return await self.run(
-            lambda s: queue.claim(session=s, provider=provider or self.provider, actor=actor or self.actor)
+            lambda s: queue.claim(
+                session=s, provider=provider or self.provider, actor=actor or self.actor, lead=self.policy.priority_lead
+            )
         )
 
     async def requeue(

@@ -44,7 +44,7 @@ def server_desk(ctx: ServerContext) -> InProcessDesk:
     (a bridge in its own process), so every call, however it arrives, is written by one thread in batches."""
     from telephony.desk_local import InProcessDesk
 
-    return InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    return InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus, region=ctx.region.pack.code)
 
 
 async def start_in_process(ctx: ServerContext, desk: Callable[[], InProcessDesk] | None = None) -> Stop | None:

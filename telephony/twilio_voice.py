@@ -29,6 +29,16 @@ HOLD_ON = "Mohon tetap di saluran, petugas kami segera menjawab."  # the place i
 RETRY = "Petugas belum dapat menjawab. Mohon tetap di saluran."
 SMS_ACK = "112: Pesan Anda diterima. Petugas akan segera membalas. Jika bisa, sebutkan alamat atau patokan lokasi."
 ENDED = {"completed", "no-answer", "busy", "failed", "canceled"}
+# During a major incident (issue 25), instead of the greeting: the announcement and its choice, then for choice 3
+# the public information (dispatch.major.shelters.public_message) and a person if the caller wants one.
+ANNOUNCEMENT = (
+    "Anda terhubung dengan layanan darurat 112. Saat ini sedang terjadi bencana besar. "
+    "Tekan 1 jika ada orang terjebak, terluka, atau dalam bahaya sekarang. "
+    "Tekan 2 untuk melaporkan kerusakan atau bahaya. Tekan 3 untuk informasi."
+)
+PERSON = "Untuk berbicara dengan petugas, tekan 0 atau tetap di saluran."
+CHOICE_TIMEOUT_S = 6  # after the announcement, then the caller is queued as 1
+CHOICE_PATH = "/telephony/twilio/choice"
 
 
 def enabled(settings: Settings) -> bool:
@@ -80,6 +90,41 @@ def greet_and_enqueue(call_id: int | None, *, flagged: bool) -> str:
     if flagged:
         response.say(WARNING, language=LANGUAGE)
     response.say(GREETING, language=LANGUAGE)
+    _enqueue(response, call_id)
+    return str(response)
+
+
+def choice_of(digits: str) -> int | None:
+    """What the caller's key at the announcement means: 1, 2 or 3; any other key (noise, a wrong key) 1; no key
+    None, which the queue counts as 1 too (`dispatch.major.enums.priority_of`)."""
+    if not digits:
+        return None
+    return {"1": 1, "2": 2, "3": 3}.get(digits[:1], 1)
+
+
+def announce(call_id: int, *, flagged: bool, timeout_s: int = CHOICE_TIMEOUT_S) -> str:
+    """The major incident's announcement and its choice, one key. Without a key the <Gather> falls through to the
+    <Redirect>, which queues the caller as 1: nobody is dropped for not pressing."""
+    response = VoiceResponse()
+    if flagged:
+        response.say(WARNING, language=LANGUAGE)
+    action = url(CHOICE_PATH, call_id=call_id)
+    gather = response.gather(num_digits=1, timeout=timeout_s, action=action, method="POST")
+    gather.say(ANNOUNCEMENT, language=LANGUAGE)
+    response.redirect(action, method="POST")
+    return str(response)
+
+
+def after_choice(call_id: int | None, information: str | None = None) -> str:
+    """Queue the caller; for choice 3 first the public information, during which 0 (a person) skips the rest and
+    1 or 2 changes the choice. Whatever is pressed, or nothing, the caller ends up in the queue."""
+    response = VoiceResponse()
+    if information:
+        action = url(CHOICE_PATH, call_id=call_id, info=1)
+        gather = response.gather(num_digits=1, timeout=2, action=action, method="POST")
+        gather.say(information, language=LANGUAGE)
+        gather.say(PERSON, language=LANGUAGE)
+    response.say(HOLD_ON, language=LANGUAGE)
     _enqueue(response, call_id)
     return str(response)
 

@@ -33,6 +33,7 @@ def policy_from(settings: Settings) -> Policy:
         abuse_block=timedelta(hours=settings.abuse_block_hours),
         ack_timeout_s=settings.ack_timeout_s,
         clock_skew=timedelta(seconds=settings.clock_skew_s),
+        priority_lead=timedelta(seconds=settings.queue_priority_lead_s),
     )
 
 

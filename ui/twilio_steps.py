@@ -21,6 +21,8 @@ from dispatch.calls import service as calls
 from dispatch.calls.fallback import SOURCE as DESKS
 from dispatch.calls.service import CallBrief, Ringing
 from dispatch.clock import as_utc
+from dispatch.errors import NotFound
+from dispatch.major import service as major
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
 
@@ -176,6 +178,29 @@ def sms_status(session: Session, hook: Hook) -> None:
                      incident_id=hook.number("incident_id"), unit_id=unit_id)  # fmt: skip
 
 
+def major_now(session: Session, hook: Hook) -> tuple[int, str] | None:
+    """The major incident in force (id, name), announced to every caller while it lasts. Only a read."""
+    found = major.active(session=session)
+    return (found.id, found.name) if found is not None else None
+
+
+def choice(session: Session, hook: Hook) -> int | None:
+    """The caller's key at the major incident's announcement (`Digits`), kept on the call; answers the choice.
+    During the information (`info` in the URL) only 1 or 2 change it. A call not found keeps the caller on the
+    line all the same: the queue counts a call without a choice as 1."""
+    digits = hook.form.get("Digits", "")
+    if hook.number("info") is not None and digits not in ("1", "2"):
+        return None  # 0 (a person), or noise: the caller is queued as they chose
+    picked = twilio_voice.choice_of(digits)
+    call_id = _call_of(session, hook, offer=False)
+    if call_id is not None and picked is not None:
+        try:
+            major.record_choice(session=session, call_id=call_id, choice=picked, actor=ACTOR)
+        except NotFound:
+            log.warning("choice for call %s, which is not on record", call_id)
+    return picked
+
+
 STEPS: dict[str, Callable[[Session, Hook], Any]] = {
     "voice": voice,
     "wait": seek,
@@ -185,10 +210,12 @@ STEPS: dict[str, Callable[[Session, Hook], Any]] = {
     "status": status,
     "sms": sms,
     "sms-status": sms_status,
+    "major": major_now,
+    "choice": choice,
 }
 # What the journal keeps when the database cannot be reached. Not the queue's waitUrl and action: they record
 # nothing, only ask, and Twilio asks again within seconds (the hold TwiML ends, or the caller is queued again).
-JOURNALED = frozenset(STEPS) - {"wait", "queue-exit"}
+JOURNALED = frozenset(STEPS) - {"wait", "queue-exit", "major"}
 
 
 def _call_of(session: Session, hook: Hook, *, offer: bool) -> int | None:

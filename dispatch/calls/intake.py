@@ -78,12 +78,12 @@ def offer(
     )
 
 
-def queued(*, session: Session, call_id: int, actor: str) -> int | None:
+def queued(*, session: Session, call_id: int, actor: str, lead: timedelta = queue.PRIORITY_LEAD) -> int | None:
     """The caller is on hold in the queue: tell supervisors where they stand. Commits."""
     call = calls.get(session=session, call_id=call_id)
     if call.status != CallStatus.offered:
         return None
-    position = queue.position(session=session, call_id=call_id)
+    position = queue.position(session=session, call_id=call_id, lead=lead)
     record(session, "call.queued", actor=actor, data={"id": call_id, "position": position}, call_id=call_id)
     session.commit()
     return position

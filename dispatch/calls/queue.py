@@ -1,6 +1,8 @@
 """Automatic call distribution: which waiting call goes to which ready call-taker.
 
-The oldest waiting voice call goes to the call-taker idle longest. Reserving a taker for a call is recorded
+The oldest waiting voice call goes to the call-taker idle longest, except that during a major incident a caller
+who chose 2 (damage) or 3 (information) at the announcement queues as if they had called `lead` (2 × `lead`)
+later (`turn`): people in danger first, and nobody starved. Reserving a taker for a call is recorded
 as a `call.connecting` event (and undone by `call.requeued`), so every process that routes calls (the ARI
 bridge, the Twilio webhooks) sees the same reservations; a reservation older than its time-to-live is ignored,
 so a bridge that died while a phone was ringing cannot leave a caller waiting forgotten.
@@ -8,12 +10,13 @@ so a bridge that died while a phone was ringing cannot leave a caller waiting fo
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from dispatch.calls import service as calls
@@ -26,12 +29,18 @@ from dispatch.events.bus import Published
 from dispatch.events.models import Event
 from dispatch.events.service import lock_log, record
 from dispatch.lifecycle import CallStatus
+from dispatch.major.enums import priority_of
 from dispatch.users import service as users
 from dispatch.users.models import Role, User
 
 CONNECTING = "call.connecting"
 REQUEUED = "call.requeued"
 RESERVATION_TTL = timedelta(seconds=60)
+# How much later a choice-2 caller's turn comes than a choice-1 (or silent) caller's who called at the same
+# moment; choice 3 twice that. Policy.priority_lead (TANGGAP_QUEUE_PRIORITY_LEAD_S) sets it; 0 is first come,
+# first served whatever was chosen.
+PRIORITY_LEAD = timedelta(minutes=5)
+PRIORITIES = (1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class QueueEntry:
     offered_at: datetime
     waiting_s: float
     connecting_to: int | None
+    major_choice: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,27 @@ def endpoint_of(taker: User) -> str | None:
     return taker.sip_endpoint or None
 
 
+def turn(offered_at: datetime, choice: int | None, lead: timedelta = PRIORITY_LEAD) -> datetime:
+    """When a call's turn comes: when it was offered, plus `lead` for each step of priority below the first
+    (`priority_of`: choice 2 one step, 3 two, nothing chosen none). A caller who waited longer than that is never
+    passed again by anyone who calls after: served in turn, never starved."""
+    return as_utc(offered_at) + lead * (priority_of(choice) - 1)
+
+
+def queue_key(call: Call, lead: timedelta = PRIORITY_LEAD) -> tuple[datetime, datetime, int]:
+    """The queue's order: by turn, then the longer waiting, then the first recorded."""
+    return turn(call.offered_at, call.major_choice, lead), as_utc(call.offered_at), call.id
+
+
+def _of_priority(priority: int) -> ColumnElement[bool]:
+    """The calls `priority_of` puts at `priority`: 2 and 3 by their choice, 1 every other (none, or noise)."""
+    if priority == 1:
+        return or_(Call.major_choice.is_(None), Call.major_choice.not_in((2, 3)))
+    return Call.major_choice == priority
+
+
 def plan(waiting: Sequence[Call], takers: Sequence[User], reserved: Iterable[int]) -> list[tuple[Call, User]]:
-    """Pure matching: voice calls not already ringing a taker, oldest first, to takers with a phone."""
+    """Pure matching: voice calls not already ringing a taker, in the queue's order, to takers with a phone."""
     busy = set(reserved)
     queue = [c for c in waiting if not c.is_text and c.id not in busy]
     ready = [t for t in takers if endpoint_of(t)]
@@ -98,7 +127,13 @@ def reservations(
 
 
 def claim(
-    *, session: Session, provider: str, actor: str, ttl: timedelta = RESERVATION_TTL, limit: int = 50
+    *,
+    session: Session,
+    provider: str,
+    actor: str,
+    ttl: timedelta = RESERVATION_TTL,
+    limit: int = 50,
+    lead: timedelta = PRIORITY_LEAD,
 ) -> list[Match]:
     """Reserve ready takers for this provider's calls at the head of the shared queue. Commits.
 
@@ -115,7 +150,7 @@ def claim(
     # and rang two call-takers for one call; and taking it only at the first event, after a taker's row, was the
     # reverse of every other writer's order: a deadlock with `requeue` (tests/dispatch/test_two_servers.py).
     lock_log(session)
-    waiting = head(session=session, limit=limit)
+    waiting = head(session=session, limit=limit, lead=lead)
     taken = reservations(session=session, call_ids=[c.id for c in waiting], ttl=ttl)
     pairs = plan(waiting, takers, taken)
     now = utcnow()
@@ -223,10 +258,10 @@ def _set_ready(
     )
 
 
-def snapshot(*, session: Session, now: datetime | None = None) -> QueueView:
+def snapshot(*, session: Session, now: datetime | None = None, lead: timedelta = PRIORITY_LEAD) -> QueueView:
     """The queue as a supervisor sees it: position, waiting time, who is ringing for it, who is ready."""
     now = now or utcnow()
-    waiting = [c for c in calls.waiting(session=session) if not c.is_text]
+    waiting = sorted((c for c in calls.waiting(session=session) if not c.is_text), key=lambda c: queue_key(c, lead))
     taken = reservations(session=session, call_ids=[c.id for c in waiting], now=now)
     entries = []
     for position, call in enumerate(waiting, start=1):
@@ -241,6 +276,7 @@ def snapshot(*, session: Session, now: datetime | None = None) -> QueueView:
                 offered_at=call.offered_at,
                 waiting_s=max(0.0, (now - as_utc(call.offered_at)).total_seconds()),
                 connecting_to=reservation.taker_id if reservation else None,
+                major_choice=call.major_choice,
             )
         )
     ready: list[dict[str, object]] = [
@@ -255,26 +291,36 @@ def snapshot(*, session: Session, now: datetime | None = None) -> QueueView:
     return QueueView(now, entries, ready)
 
 
-def head(*, session: Session, limit: int) -> Sequence[Call]:
-    """The first `limit` voice calls of the queue, longest waiting first."""
-    return session.scalars(
-        select(Call)
-        .where(Call.status == CallStatus.offered, Call.is_text.is_(False))
-        .order_by(Call.offered_at, Call.id)
-        .limit(limit)
-    ).all()
+def head(*, session: Session, limit: int, lead: timedelta = PRIORITY_LEAD) -> Sequence[Call]:
+    """The first `limit` voice calls of the queue, in its order: each priority's first `limit`, oldest first
+    (through the index on the time offered), merged by turn."""
+    waiting = and_(Call.status == CallStatus.offered, Call.is_text.is_(False))
+    if lead <= timedelta(0):
+        return session.scalars(select(Call).where(waiting).order_by(Call.offered_at, Call.id).limit(limit)).all()
+    runs = [
+        session.scalars(
+            select(Call).where(waiting, _of_priority(p)).order_by(Call.offered_at, Call.id).limit(limit)
+        ).all()
+        for p in PRIORITIES
+    ]
+    return list(heapq.merge(*runs, key=lambda c: queue_key(c, lead)))[:limit]
 
 
-def position(*, session: Session, call_id: int) -> int | None:
-    """1 for the call answered next; None when the call is not waiting."""
+def position(*, session: Session, call_id: int, lead: timedelta = PRIORITY_LEAD) -> int | None:
+    """1 for the call answered next; None when the call is not waiting. One count: for each priority, the calls
+    whose turn comes before this one's."""
     call = session.get(Call, call_id)
     if call is None or call.status != CallStatus.offered or call.is_text:
         return None
+    mine, offered = turn(call.offered_at, call.major_choice, lead), as_utc(call.offered_at)
+    ahead_of_me = []
+    for p in PRIORITIES if lead > timedelta(0) else (1,):
+        bound = mine - lead * (p - 1)  # a call of priority p offered before this comes first
+        # At the same turn the longer waiting comes first, then the first recorded.
+        tie = true() if bound < offered else Call.id < call.id if bound == offered else false()
+        earlier = or_(Call.offered_at < bound, and_(Call.offered_at == bound, tie))
+        ahead_of_me.append(and_(_of_priority(p), earlier) if lead > timedelta(0) else earlier)
     ahead = session.scalar(
-        select(func.count(Call.id)).where(
-            Call.status == CallStatus.offered,
-            Call.is_text.is_(False),
-            or_(Call.offered_at < call.offered_at, and_(Call.offered_at == call.offered_at, Call.id < call.id)),
-        )
+        select(func.count(Call.id)).where(Call.status == CallStatus.offered, Call.is_text.is_(False), or_(*ahead_of_me))
     )
     return (ahead or 0) + 1

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from dispatch.calls.records import DESK_BUSY, CallBrief, Match
-from telephony.ari import channels
+from telephony.ari import channels, choice
 from telephony.ari.channels import TAKER_PREFIX, Leg
 from telephony.ari.client import AriClient, AriError, AriNotFound
 from telephony.ari.journal import Journal
@@ -90,6 +90,8 @@ class StasisApp:
         self._journal_lock = asyncio.Lock()
         self._journal_warned = False
         self.on_offered: Callable[[str, CallBrief], None] | None = None  # for the benchmark and tests
+        # During a major incident: the announcement and the caller's choice (telephony/ari/choice.py).
+        self.choice = choice.MajorChoice(client, choice.port_for(desk), self.options, self._later)
 
     # -- dispatching ------------------------------------------------------------------------------------
 
@@ -99,6 +101,9 @@ class StasisApp:
         if key is None:
             return
         self._spawn(self._serialised(key, partial(self.handle, event), str(event.get("type"))))
+
+    def _later(self, key: str, work: Callable[[], Awaitable[Any]]) -> None:
+        self._spawn(self._serialised(key, work, "major incident choice"))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -148,7 +153,9 @@ class StasisApp:
         elif kind == "PlaybackFinished":
             self._playback_finished(event)
         elif kind == "ChannelDtmfReceived":
-            log.debug("DTMF on channel %s", event["channel"].get("id"))
+            state = self.calls.get(str(event["channel"].get("id", "")))
+            if state is not None:
+                await self.choice.digit(state, str(event.get("digit", "")))
         elif kind == "RecordingFailed":
             recording = event.get("recording") or {}
             log.error(
@@ -289,6 +296,9 @@ class StasisApp:
         own language is Asterisk's default (`en`) unless the dialplan set it, so it is always named."""
         greeting = self.options.greeting
         media = [self.options.warning, greeting] if state.flagged else [greeting]
+        state.playback_id = await self.choice.announce(state, language or self.options.language, media[:-1])
+        if state.playback_id is not None:
+            return  # a major incident: its announcement instead of the greeting
         state.playback_id = f"{self.options.install}-greet-{uuid.uuid4().hex[:12]}"
         await self.client.play(
             state.channel_id, media, playback_id=state.playback_id, lang=language or self.options.language
@@ -321,6 +331,8 @@ class StasisApp:
                 log.error("prompt %s could not be played: is it installed on the PBX? (config/asterisk/sounds)", media)
         if state is not None and state.playback_id == playback.get("id"):
             state.playback_id = None
+        if state is not None:
+            self.choice.played(state, playback.get("id"))
 
     # -- routing to a call-taker ------------------------------------------------------------------------
 
@@ -434,6 +446,7 @@ class StasisApp:
         except AriNotFound:
             return  # one side hung up while we connected them; its hang-up event cleans up
         state.connected = True
+        self.choice.forget(state.channel_id)
         await self.desk.answered(state.call_id, state.taker_id or 0, at=at)
         state.hold_bridge = None
         if self.options.record:
@@ -558,6 +571,7 @@ class StasisApp:
 
     async def _close(self, state: CallState) -> None:
         self._cancel_watchdog(state)
+        self.choice.forget(state.channel_id)
         await self._destroy(state.mix_bridge)  # the shared holding bridge stays; Asterisk removes the caller
         if state.taker_channel:
             self.taker_legs.pop(state.taker_channel, None)

@@ -13,6 +13,15 @@ class AriOptions(BaseSettings):
     # each is played with the caller's language (the triage's TANGGAP_LANG), so Asterisk picks the folder.
     greeting: str = "sound:tanggap/salam-112"  # "Anda terhubung dengan layanan darurat 112 ..."
     warning: str = "sound:tanggap/peringatan-iseng"  # flagged repeat-abuse caller: a warning, then the queue
+    # During a major incident (telephony/ari/choice.py), instead of the greeting: the announcement and its choice
+    # (comma-separated media), and for choice 3 the information, `{region}` the region pack's code. After the
+    # announcement the caller has `choice_wait_s` to press a key (`choice_max_s` from its start at most, should
+    # its end never be told); the major incident in force is asked of the server every `major_check_s`.
+    announcement: str = "sound:tanggap/bencana-pengumuman,sound:tanggap/bencana-pilihan"
+    information: str = "sound:tanggap/bencana-info,sound:tanggap/bencana-tempat-{region},sound:tanggap/bencana-petugas"
+    choice_wait_s: float = Field(6.0, gt=0, le=60)
+    choice_max_s: float = Field(45.0, gt=0, le=300)
+    major_check_s: float = Field(2.0, gt=0, le=60)
     language: str = "id"  # for callers whose dialplan passed no language
     # Names of what this installation makes on the PBX (holding bridge, conversation bridges, recordings,
     # the fallback journal): two installations sharing one Asterisk must not clash.

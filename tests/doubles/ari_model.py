@@ -45,7 +45,10 @@ BRIDGE_TYPES = {"mixing", "holding", "dtmf_events", "proxy_media", "video_sfu", 
 RECORDING_FORMATS = {"wav", "wav16", "wav49", "gsm", "ulaw", "alaw", "sln", "sln16", "g722", "g729", "ogg"}
 MEDIA_SCHEMES = {"sound", "recording", "number", "digits", "characters", "tone"}
 TECHNOLOGIES = {"PJSIP", "Local"}
-PROMPTS = {"tanggap/salam-112", "tanggap/mohon-tunggu", "tanggap/peringatan-iseng", "tanggap/panggilan-balik"}
+PROMPTS = {"tanggap/salam-112", "tanggap/mohon-tunggu", "tanggap/peringatan-iseng", "tanggap/panggilan-balik"} | {
+    f"tanggap/bencana-{name}"  # a major incident's announcement, choice and information (telephony/ari/choice.py)
+    for name in ("pengumuman", "pilihan", "info", "tempat-padang", "tempat-banggai", "petugas")
+}
 FALLBACK_DIAL = "PJSIP/taker1&PJSIP/taker2&PJSIP/taker3,30,m"
 DESK_CONTEXT = "takers"  # the desk phones' context in config/asterisk/pjsip.conf
 

@@ -107,6 +107,8 @@ def day_of_work(ctx: Ctx, client: TestClient, auth: Headers, raw: str, prank: st
 
     # A voice call: waiting in the queue, rung at a taker who does not answer, requeued, answered, located.
     call = ok(client.post("/api/v1/calls", json={"caller": raw, "provider": "asterisk"}, headers=taker))
+    # The caller pressed 1 at a major incident's announcement (the bridge's API).
+    ok(client.post(f"/api/v1/telephony/calls/{call['id']}/choice", json={"choice": 1}, headers=auth["telephony"]))
     with ctx.sessions() as s:
         intake.queued(session=s, call_id=call["id"], actor="ari")
         acd = s.scalars(select(User).where(User.username == "acd-taker")).one()

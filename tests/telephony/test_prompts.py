@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "make_prompts.py"
 SOUNDS = ROOT / "config" / "asterisk" / "sounds"
 # What extensions.conf and the ARI bridge play; a prompt dropped from prompts.toml must fail here too.
-PLAYED = {"salam-112", "mohon-tunggu", "peringatan-iseng", "panggilan-balik"}
+PLAYED = {"salam-112", "mohon-tunggu", "peringatan-iseng", "panggilan-balik"} | {
+    f"bencana-{name}" for name in ("pengumuman", "pilihan", "info", "tempat-padang", "tempat-banggai", "petugas")
+}
 ENDING_WORDS = (
     *("diputus", "terputus", "memutus", "ditutup", "menutup", "diakhiri", "mengakhiri", "dihentikan"),
     *("disconnect", "disconnected", "drop", "dropped", "end", "ended", "hang up", "cut off", "terminated"),

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,10 +25,13 @@ from dispatch.calls.models import Call
 from dispatch.calls.service import CallBrief, Ringing
 from dispatch.clock import utcnow
 from dispatch.errors import DomainError
+from dispatch.major import service as major
+from dispatch.major import shelters as shelter_list
 from dispatch.users.models import User
 from telephony import aml, twilio_voice
 from telephony.ari.client import AriClient, AriError, AriNotFound
 from ui import audit
+from ui.context import Ctx
 from ui.deps import DB, CtxDep, Supervisor, require_detached, shown
 from ui.desk import desk_of
 from ui.errors import status_of
@@ -181,6 +184,27 @@ async def bridge_recording(call_id: Id, body: RefIn, request: Request, user: Bri
     return asdict(await desk_of(request.app).set_recording(call_id, body.ref, actor=user.username))
 
 
+class ChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    choice: int = Field(ge=1, le=3)  # 1 people in danger, 2 damage or a hazard, 3 information
+
+
+@router.get("/api/v1/telephony/major")
+def bridge_major(ctx: CtxDep, db: DB, _user: Bridge) -> dict[str, Any] | None:
+    """The major incident in force (null when none), which the bridge announces to callers
+    (telephony/ari/choice.py); `region` names the region's shelter prompt."""
+    found = major.active(session=db)
+    return {"id": found.id, "name": found.name, "region": ctx.region.pack.code} if found is not None else None
+
+
+@router.post("/api/v1/telephony/calls/{call_id}/choice")
+def bridge_choice(call_id: Id, body: ChoiceIn, db: DB, user: Bridge) -> dict[str, Any]:
+    """The caller's key at the major incident's announcement; it orders the queue (dispatch/calls/queue.py)."""
+    call = major.record_choice(session=db, call_id=call_id, choice=body.choice, actor=user.username)
+    return {"id": call.id, "major_choice": call.major_choice}
+
+
 @router.get("/api/v1/telephony/calls/live")
 def bridge_live(db: DB, _user: Bridge, provider: str = "asterisk") -> list[dict[str, Any]]:
     return [_desk_call(c) for c in intake.live(session=db, provider=provider)]
@@ -260,7 +284,7 @@ def bridge_triage(ctx: CtxDep, db: DB, _user: Bridge, caller: str = "") -> dict[
 @router.get("/api/v1/telephony/queue")
 def queue_view(ctx: CtxDep, db: DB, user: Supervisor) -> dict[str, Any]:
     """Who is waiting, in which order, for how long, and who is ready to answer."""
-    view = queue.snapshot(session=db)
+    view = queue.snapshot(session=db, lead=ctx.region.policy.priority_lead)
     body = {
         "at": view.at.isoformat(),
         "waiting": len(view.calls),
@@ -372,7 +396,40 @@ async def twilio_voice_call(form: TwilioForm, request: Request, ctx: CtxDep) -> 
         return _twiml(twilio_voice.greet_and_enqueue(None, flagged=False))
     if call.status == "ended":
         return _twiml(twilio_voice.hangup())
+    if not isinstance(await _step(request, "major", form), (Deferred, type(None))):
+        return _twiml(twilio_voice.announce(call.id, flagged=call.flagged))
     return _twiml(twilio_voice.greet_and_enqueue(call.id, flagged=call.flagged))
+
+
+@router.post("/telephony/twilio/choice")
+async def twilio_choice(
+    form: TwilioForm,
+    request: Request,
+    ctx: CtxDep,
+    call_id: Id | None = None,
+    info: int | None = Query(None, ge=1, le=1),
+) -> Response:
+    """The key pressed at the major incident's announcement (`<Gather>`), or none (its `<Redirect>`): kept on the
+    call, then the caller is queued; choice 3 first hears the public information. Without the database the
+    choice is journaled and the caller queued all the same."""
+    picked = await _step(request, "choice", form, call_id=call_id, info=info)
+    if isinstance(picked, Deferred):
+        picked = twilio_voice.choice_of(form.get("Digits", ""))
+    if picked != 3 or info is not None:
+        return _twiml(twilio_voice.after_choice(call_id))
+    return _twiml(twilio_voice.after_choice(call_id, await _information(request, ctx, form)))
+
+
+async def _information(request: Request, ctx: Ctx, form: dict[str, str]) -> str:
+    """The public information message in Bahasa Indonesia: the major incident and the region's shelters."""
+    found = await _step(request, "major", form)
+    name = found[1] if isinstance(found, tuple) else ctx.region.pack.name
+    try:
+        places = shelter_list.load(ctx.region.pack.folder, ctx.region.landmark_dir)
+    except DomainError as exc:  # a bad shelter file: the rest of the message still helps
+        log.error("shelters unreadable for the information message: %s", exc)
+        places = []
+    return shelter_list.public_message(places, name=name)["id"]
 
 
 @router.post("/telephony/twilio/wait")
