@@ -1115,3 +1115,23 @@ async def test_the_offered_hook_gets_the_channel_and_its_call_and_an_unrecorded_
         assert seen == [(first, call.id)]
     logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
     assert f"could not record call on channel {second}: core away" in logged
+
+
+async def test_an_event_whose_handling_fails_is_logged_by_its_type_and_channel(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller))
+        await bridge.app.drain()
+
+        async def refused(event: dict[str, Any]) -> None:
+            raise AriError(500, "Internal Server Error")
+
+        monkeypatch.setattr(bridge.app, "handle", refused)
+        bridge.app.dispatch({"type": "ChannelDtmfReceived", "channel": {"id": caller}, "digit": "1"})
+        await bridge.app.drain()
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert f"ChannelDtmfReceived for channel {caller}: ARI 500: Internal Server Error" in logged
