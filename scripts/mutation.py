@@ -96,7 +96,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "telephony/ari/app.py": (  # not test_prompts.py: it reads the WAV files only (and needs scripts/, not copied)
         "tests/telephony/test_ari_bridge.py",
         "tests/telephony/test_bridge_faults.py",
+        "tests/telephony/test_bridge_journal.py",
+        "tests/telephony/test_major_choice.py",
     ),
+    "telephony/ari/choice.py": ("tests/telephony/test_major_choice.py",),  # the major incident's announcement
     "telephony/twilio_voice.py": ("tests/telephony/test_twilio.py",),
     "geo/jurisdiction.py": ("tests/geo/test_jurisdiction.py", "tests/geo/test_coverage.py"),
     "dispatch/recommend/service.py": (
