@@ -31,6 +31,7 @@ from telephony.desk import DeskUnavailable, Kick
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _GATHER_STEP_S, _GATHER_MAX_S = 0.0005, 0.015  # the writer waits for a burst to arrive (see _gather)
+_CLOSE_WAIT_S = 10.0  # close() waits this long at most for the writes already handed to the writer
 
 Outcome = tuple["asyncio.Future[CallBrief]", "CallBrief | None", "BaseException | None"]  # an offer's answer
 
@@ -322,6 +323,9 @@ class InProcessDesk:
         return self.bus.subscribe(handler)
 
     async def close(self) -> None:
+        """Stop the writer once the writes already handed to it are done: a caller recorded a moment before a
+        shutdown reaches the database, and nothing writes into a database its owner is about to close."""
         if not self._closed:
             self._closed = True
             self._jobs.put((99, next(self._order), None))
+        await asyncio.to_thread(self._writer.join, _CLOSE_WAIT_S)
