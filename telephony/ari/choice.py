@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from telephony.ari.client import AriClient, AriError, AriNotFound
+from telephony.ari.client import AriClient, AriError
 from telephony.ari.settings import AriOptions
 from telephony.desk import CallDesk, DeskUnavailable, HttpDesk
 
@@ -189,7 +189,7 @@ class MajorChoice:
                 await self.port.choose(call_id, choice)
             except DeskUnavailable as exc:  # the call keeps no choice: the queue counts it as 1
                 log.warning("call %s: choice %s not recorded: %s", call_id, choice, exc)
-        if choice != INFORMATION or asking.stage == "information":
+        if choice != INFORMATION:  # (during the information only 1 and 2 reach here: `digit`)
             self.forget(state.channel_id)
             return
         asking.stage = "information"
@@ -220,7 +220,7 @@ class MajorChoice:
 
     async def _stop(self, asking: Asking) -> None:
         if asking.playback_id is not None:
-            with contextlib.suppress(AriNotFound, AriError):
+            with contextlib.suppress(AriError):  # AriNotFound among them: the prompt had ended meanwhile
                 await self.client.stop_playback(asking.playback_id)
             asking.playback_id = None
 
