@@ -13,15 +13,18 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
-from dispatch.calls.models import Call
+from dispatch.calls.models import Call, CallerFlag
+from dispatch.clock import utcnow
 from dispatch.events.service import since
+from dispatch.major import service as major
+from dispatch.major.schemas import MajorIn
 from dispatch.users import service as users
 from telephony.ari.app import StasisApp, _event_time
 from telephony.ari.channels import created_at
@@ -1135,3 +1138,140 @@ async def test_an_event_whose_handling_fails_is_logged_by_its_type_and_channel(
         await bridge.app.drain()
     logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
     assert f"ChannelDtmfReceived for channel {caller}: ARI 500: Internal Server Error" in logged
+
+
+# -- the major incident's announcement through the app (telephony/ari/choice.py holds the rest) ---------------
+
+
+def declare_major(ctx: Ctx) -> int:
+    with ctx.sessions() as session:
+        body = MajorIn(name="Gempa Padang M7,2", type_code="earthquake")
+        return major.declare(session=session, region=ctx.region, body=body, user_id=None, actor="sup1").id
+
+
+async def test_the_announcement_is_played_in_the_callers_language(ctx: Ctx, pbx: AriDouble) -> None:
+    declare_major(ctx)
+    pbx.playback_s = None
+    async with running(make_bridge(ctx, pbx, major_check_s=0.05), pbx):
+        channel = await pbx.incoming_call("081234567801", args=["incoming", "081234567801", "en"])
+        assert channel is not None
+        await pbx.wait_for(lambda: pbx.calls_to("POST", f"/channels/{channel}/play"))
+        (play,) = pbx.calls_to("POST", f"/channels/{channel}/play")
+        assert play[2]["lang"] == "en"  # the dialplan said English; the bridge's default is Bahasa
+
+
+async def test_a_flagged_caller_hears_the_warning_before_the_announcement(ctx: Ctx, pbx: AriDouble) -> None:
+    declare_major(ctx)
+    with ctx.sessions() as session:
+        now = utcnow()
+        session.add(
+            CallerFlag(caller="+6281234567801", flagged_at=now, until=now + timedelta(hours=1), count=3, reason="r")
+        )
+        session.commit()
+    pbx.playback_s = None
+    async with running(make_bridge(ctx, pbx, major_check_s=0.05), pbx):
+        channel = await pbx.incoming_call("081234567801")
+        assert channel is not None
+        await pbx.wait_for(lambda: pbx.calls_to("POST", f"/channels/{channel}/play"))
+        (play,) = pbx.calls_to("POST", f"/channels/{channel}/play")
+        assert play[2]["media"] == (
+            "sound:tanggap/peringatan-iseng,sound:tanggap/bencana-pengumuman,sound:tanggap/bencana-pilihan"
+        )
+        await pbx.wait_for(lambda: on_hold(pbx, channel))  # flagged, never dropped
+
+
+async def test_a_failing_step_of_the_announcement_is_logged_as_the_choices(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declare_major(ctx)
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx, major_check_s=0.05, choice_wait_s=0.05), pbx) as bridge:
+
+        async def refused(channel_id: str, asking: object) -> None:
+            raise AriError(500, "Internal Server Error")
+
+        monkeypatch.setattr(bridge.app.choice, "_silent", refused)
+        caller = await pbx.incoming_call("081234567801")  # the announcement plays through; nobody presses
+        assert caller is not None
+        logged = lambda: [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]  # noqa: E731
+        await pbx.wait_for(lambda: logged())
+    assert logged() == [f"major incident choice for channel {caller}: ARI 500: Internal Server Error"]
+
+
+# -- the holding bridge that cannot be joined -----------------------------------------------------------------
+
+
+async def test_a_holding_bridge_that_keeps_refusing_the_caller_is_tried_twice_and_never_taken_for_joined(
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """404 from the holding bridge twice while the caller is still there: the bridge is made again once, then
+    the bridge gives up on the hold (the call stays recorded and offered to the ACD); it never passes for a
+    caller on hold."""
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        tries: list[str] = []
+
+        async def gone(bridge_id: str, channel_id: str) -> None:
+            tries.append(bridge_id)
+            raise AriNotFound(404, "Bridge not found")
+
+        monkeypatch.setattr(bridge.app.client, "add_channel", gone)
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "offered" and bridge.app.calls.get(caller))
+        await bridge.app.drain()
+        assert tries == ["tanggap112-hold", "tanggap112-hold"]
+        assert bridge.app.calls[caller].hold_bridge is None and status_of(ctx, caller) == "offered"
+
+
+@pytest.mark.parametrize(("task_turns", "timer_turns"), [(10, 1), (1, 10)])
+async def test_close_waits_for_the_work_it_cancels(ctx: Ctx, pbx: AriDouble, task_turns: int, timer_turns: int) -> None:
+    """Work cut short by close() (a REST call, a pause before ringing a busy desk again) may need a few turns of
+    the loop to unwind; close() returns only once every one of them has."""
+    bridge = make_bridge(ctx, pbx)
+    app = bridge.app
+    unwound: list[str] = []
+
+    async def work(name: str, turns: int) -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            unwound.append(name)
+            raise
+
+    app._spawn(work("task", task_turns))
+    pause = asyncio.ensure_future(work("timer", timer_turns))
+    app._timers.add(pause)
+    await asyncio.sleep(0)  # both started
+    await app.close()
+    assert sorted(unwound) == ["task", "timer"]
+    await bridge.client.close()
+    await bridge.desk.close()
+
+
+async def test_a_reconcile_that_cannot_ask_after_the_desk_leg_leaves_the_conversation_alone(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The desk's leg is missing from the listing (it answered after the listing was read) and asking for it
+    fails (500): not known now, so the conversation goes on and the next reconcile asks again."""
+    make_taker("taker1")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
+        leg = next(c for c in pbx.channels if c.startswith("tanggap-taker-"))
+        listing = bridge.app.client.channels
+
+        async def without_the_leg() -> list[dict[str, Any]]:
+            return [c for c in await listing() if c["id"] != leg]
+
+        async def refused(channel_id: str) -> dict[str, Any]:
+            raise AriError(500, "Internal Server Error")
+
+        monkeypatch.setattr(bridge.app.client, "channels", without_the_leg)
+        monkeypatch.setattr(bridge.app.client, "channel", refused)
+        counts = await bridge.app.reconcile()
+        await bridge.app.drain()
+        assert counts["ended"] == 0 and status_of(ctx, caller) == "answered"
+        assert leg in pbx.channels and caller in pbx.channels
