@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -31,6 +34,7 @@ from ui.origin import origin_of
 from ui.pages import safe_next
 from ui.routes.auth import checking_of
 
+ROOT = Path(__file__).resolve().parents[2]
 Headers = dict[str, dict[str, str]]
 MakeUser = Callable[..., str]
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
@@ -245,6 +249,14 @@ async def test_a_worker_that_dies_is_replaced() -> None:
         await pool.check(stored, "kata-sandi-benar")
     assert await pool.check(stored, "kata-sandi-benar")
     assert pool.workers.pids() != [pid]
+
+
+def test_a_server_hashes_passwords_at_argon2ids_full_cost() -> None:
+    """The tests' own users get cheap hashes (tests/conftest.py); a server, in a process of its own, does not."""
+    code = "from dispatch.users.hashing import hash_password, _stand_in; print(hash_password('x')); print(_stand_in())"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    hashed, stand_in = run.stdout.split()
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and stand_in.startswith("$argon2id$v=19$m=65536,t=3,")
 
 
 def test_a_password_check_without_a_user_does_the_same_work() -> None:
