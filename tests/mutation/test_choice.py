@@ -1,7 +1,9 @@
-"""The major incident's announcement and choice (telephony/ari/choice.py) where its main tests look away: the
-server's answer as a bridge in its own process reads it, and the steps that must not act on a caller who has
-moved on (a silence timer that fires after the caller chose, or after they were forgotten). Every wait is for a
-condition, never a fixed sleep."""
+"""The major incident's announcement and choice (telephony/ari/choice.py) where its main tests look away: what a
+bridge in its own process reads of the server (whole, through its journal, once per interval, or nothing while
+the server is away), prompts that cannot be played or stopped, keys just after the announcement and after the
+information, the caller's language and region, a call-taker answering during the information, the logs by call,
+and the steps that must not act on a caller who has moved on (a silence timer that fires after the caller chose,
+or after they were forgotten). Every wait is for a condition, never a fixed sleep."""
 
 from __future__ import annotations
 
