@@ -447,9 +447,10 @@ async def test_a_call_claimed_while_its_caller_is_rung_talking_or_gone_is_given_
         assert caller is not None
         await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
         await bridge.app.drain()
-        taker, state, call = make_taker("taker2"), bridge.app.calls[caller], call_on(ctx, caller)
+        state, call = bridge.app.calls[caller], call_on(ctx, caller)
         assert call is not None
         async with bridge.app._route_lock:  # the ACD waits: the test claims the call
+            taker = make_taker("taker2")  # ready only now, or the ACD could claim the call first
             for ringing, connected, ended in ((True, False, False), (False, True, False), (False, False, True)):
                 state.taker_channel = "tanggap-taker-x" if ringing else None
                 state.connected, state.ended = connected, ended
