@@ -72,6 +72,7 @@ def test_the_supervisor_corrects_and_removes_a_learned_place(browser: Browser, p
         page.locator("#places-hidden").check()
         hidden = page.locator("#table-places tr", has_text="Simpang Warung Udin")
         hidden.get_by_role("button", name="Pulihkan").click()
+        expect(hidden).to_have_count(0, timeout=5000)  # the list redrawn (a click during its reflow can miss)
         page.locator("#places-hidden").uncheck()
         expect(page.locator("#table-places tr", has_text="Simpang Warung Udin")).to_be_visible(timeout=5000)
         assert "Simpang Warung Udin" in search(places_server, "warung udin")
