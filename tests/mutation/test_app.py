@@ -23,8 +23,6 @@ from websockets.asyncio.client import connect
 from dispatch.calls.models import Call, CallerFlag
 from dispatch.clock import utcnow
 from dispatch.events.service import since
-from dispatch.major import service as major
-from dispatch.major.schemas import MajorIn
 from dispatch.users import service as users
 from telephony.ari.app import StasisApp, _event_time
 from telephony.ari.channels import created_at
@@ -35,13 +33,14 @@ from telephony.desk import DeskUnavailable
 from telephony.desk_local import InProcessDesk
 from tests.doubles.ari_server import AriDouble
 from tests.telephony import conftest as telephony
+from tests.telephony import test_major_choice
 from tests.telephony.conftest import running, taker_ready
 from tests.telephony.test_ari_bridge import call_on, event_types, status_of
 from tests.telephony.test_bridge_faults import FAST, make_bridge, on_hold
 from ui.context import Ctx
 
 # The telephony tests' fixtures: their conftest reaches tests/telephony/ only.
-pbx, make_taker = telephony.pbx, telephony.make_taker
+pbx, make_taker, disaster = telephony.pbx, telephony.make_taker, test_major_choice.disaster  # the Padang earthquake
 
 
 def bridge_on(ctx: Ctx, pbx: AriDouble, desk: InProcessDesk | None = None, **options: Any) -> AriBridge:
@@ -1144,14 +1143,7 @@ async def test_an_event_whose_handling_fails_is_logged_by_its_type_and_channel(
 # -- the major incident's announcement through the app (telephony/ari/choice.py holds the rest) ---------------
 
 
-def declare_major(ctx: Ctx) -> int:
-    with ctx.sessions() as session:
-        body = MajorIn(name="Gempa Padang M7,2", type_code="earthquake")
-        return major.declare(session=session, region=ctx.region, body=body, user_id=None, actor="sup1").id
-
-
-async def test_the_announcement_is_played_in_the_callers_language(ctx: Ctx, pbx: AriDouble) -> None:
-    declare_major(ctx)
+async def test_the_announcement_is_played_in_the_callers_language(ctx: Ctx, pbx: AriDouble, disaster: int) -> None:
     pbx.playback_s = None
     async with running(make_bridge(ctx, pbx, major_check_s=0.05), pbx):
         channel = await pbx.incoming_call("081234567801", args=["incoming", "081234567801", "en"])
@@ -1161,8 +1153,9 @@ async def test_the_announcement_is_played_in_the_callers_language(ctx: Ctx, pbx:
         assert play[2]["lang"] == "en"  # the dialplan said English; the bridge's default is Bahasa
 
 
-async def test_a_flagged_caller_hears_the_warning_before_the_announcement(ctx: Ctx, pbx: AriDouble) -> None:
-    declare_major(ctx)
+async def test_a_flagged_caller_hears_the_warning_before_the_announcement(
+    ctx: Ctx, pbx: AriDouble, disaster: int
+) -> None:
     with ctx.sessions() as session:
         now = utcnow()
         session.add(
@@ -1182,9 +1175,8 @@ async def test_a_flagged_caller_hears_the_warning_before_the_announcement(ctx: C
 
 
 async def test_a_failing_step_of_the_announcement_is_logged_as_the_choices(
-    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, disaster: int
 ) -> None:
-    declare_major(ctx)
     caplog.set_level(logging.WARNING, logger="telephony.ari.app")
     async with running(make_bridge(ctx, pbx, major_check_s=0.05, choice_wait_s=0.05), pbx) as bridge:
 

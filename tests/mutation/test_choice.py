@@ -164,11 +164,17 @@ async def test_a_caller_the_core_has_not_recorded_still_hears_the_information(
     await pbx.wait_for(lambda: played(pbx, channel) == [ANNOUNCEMENT, INFORMATION])
 
 
-class Unreachable:
-    """The server's side while it is away: the choice cannot be recorded."""
+class Away:
+    """The server while it is away: nothing can be recorded, and with `known` the bridge still remembers the
+    major incident from before."""
+
+    def __init__(self, known: MajorNow | None = None) -> None:
+        self.known = known
 
     async def active(self) -> MajorNow | None:
-        return MajorNow(1, "Gempa Padang", "padang")
+        if self.known is None:
+            raise DeskUnavailable("GET /major: dispatch API unreachable")
+        return self.known
 
     async def choose(self, call_id: int, choice: int) -> None:
         raise DeskUnavailable("POST /calls/choice: dispatch API unreachable")
@@ -178,7 +184,7 @@ async def test_a_choice_the_server_cannot_take_is_logged_and_the_caller_goes_on(
     pbx: AriDouble, bridge: AriBridge, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel, state = await announced(pbx, bridge)
-    bridge.app.choice.port = Unreachable()
+    bridge.app.choice.port = Away(MajorNow(1, "Gempa Padang", "padang"))
     with caplog.at_level(logging.WARNING, logger="telephony.ari.choice"):
         await pbx.dtmf(channel, "3")
         await pbx.wait_for(lambda: played(pbx, channel) == [ANNOUNCEMENT, INFORMATION])
@@ -283,16 +289,6 @@ async def test_a_flood_of_callers_asks_the_server_once_per_interval(pbx: AriDoub
         if choice._refresh is not None:  # a question sent in the background: let it reach the server
             await choice._refresh
     assert choice.port.asked == 1
-
-
-class Away:
-    """The server, away when the first caller arrives."""
-
-    async def active(self) -> MajorNow | None:
-        raise DeskUnavailable("GET /major: dispatch API unreachable")
-
-    async def choose(self, call_id: int, choice: int) -> None:
-        raise DeskUnavailable("POST /choice: dispatch API unreachable")
 
 
 async def test_a_server_away_at_the_first_caller_leaves_the_greeting(
