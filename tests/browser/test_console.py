@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import Geolocation, Page, Route, expect
+from playwright.sync_api import APIResponse, Geolocation, Page, Response, Route, expect
 from sqlalchemy import update
 
 from dispatch.calls import locations, messages
@@ -30,32 +29,53 @@ def quiet(server: Server) -> None:
 
 
 class _StaleReload:
-    """Holds the phone's status tap until its assignments reload has read the database, then answers that
-    reload a second after letting the tap through."""
+    """Holds the phone's status tap until its assignments reload has read the database, then lets the tap through
+    and keeps the reload's stale answer until the test lets it go (`answer`), once the tap has been answered."""
 
     TAP, RELOAD = "**/api/v1/assignments/*/status", "**/api/v1/assignments/mine"
 
     def __init__(self, page: Page) -> None:
-        self.page, self.happened = page, False
+        self.page, self.happened, self.tap_answered = page, False, False
         self.held: list[Route] = []
+        self.stale: tuple[Route, APIResponse] | None = None
         page.route(self.TAP, self.hold)
         page.route(self.RELOAD, self.reload)
+        page.on("response", self.seen)
 
     def hold(self, route: Route) -> None:
         self.held.append(route)
 
     def reload(self, route: Route) -> None:
-        if not self.held:
+        if not self.held or self.stale or self.happened:
             route.continue_()
             return
-        snapshot = route.fetch()  # read before the tap is written
+        self.stale = (route, route.fetch())  # read before the tap is written
         while self.held:
             self.held.pop(0).continue_()
-        time.sleep(1.0)  # the tap is written, answered and its event delivered meanwhile
+
+    def seen(self, response: Response) -> None:
+        if re.search(r"/api/v1/assignments/\d+/status$", response.url) and response.ok:
+            self.tap_answered = True
+
+    def wait(self, condition: Callable[[], bool], what: str) -> None:
+        for _ in range(200):  # 10 s at most; the page's events are handled while it waits
+            if condition():
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError(what)
+
+    def answer(self) -> None:
+        """Once the tap is written and answered, answers the reload with what it read before."""
+        self.wait(lambda: self.stale is not None, "the reload did not overtake the tap; the race was not exercised")
+        self.wait(lambda: self.tap_answered, "the tap was not answered")
+        assert self.stale is not None
+        route, snapshot = self.stale
+        with self.page.expect_request_finished(lambda r: r.url.endswith("/api/v1/assignments/mine")):
+            route.fulfill(response=snapshot)
         self.happened = True
-        route.fulfill(response=snapshot)
 
     def stop(self) -> None:
+        self.page.remove_listener("response", self.seen)
         self.page.unroute(self.TAP)
         self.page.unroute(self.RELOAD)
 
@@ -532,11 +552,11 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     # before the tap is written and answer after it: the stale snapshot must not undo the tap.
     race = _StaleReload(phone)
     responder.context.set_offline(False)
+    race.answer()
     expect(phone.locator("#outbox")).to_be_hidden(timeout=10000)
     expect(assigned).to_contain_text("Menuju lokasi", timeout=5000)
     expect(phone.locator("button[data-step='on_scene']")).to_have_class(re.compile(r"\bnext\b"))
     responder.shot("08-responder-en-route")
-    assert race.happened, "the reload did not overtake the tap; the race was not exercised"
     race.stop()
     # While on duty the phone reports where the unit is; a move of more than 30 m is sent at once.
     responder.context.set_geolocation({"latitude": -0.9400, "longitude": 100.3580, "accuracy": 9})
