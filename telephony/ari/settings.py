@@ -5,6 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dispatch.calls.queue import RESERVATION_TTL
+
+# A desk phone rings at most this long: the ACD's reservation of the call for that call-taker (60 s) must outlive
+# the ring and its watchdog (5 s more), or the call is claimed again while the phone still rings, the second
+# claim is given back, and with it the first reservation: the call churns between call-takers.
+MAX_RING_S = int(RESERVATION_TTL.total_seconds()) - 10
+
 
 class AriOptions(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TANGGAP_ARI_", env_file=".env", extra="ignore")
@@ -33,7 +40,7 @@ class AriOptions(BaseSettings):
     lease: bool = True
     lease_ttl_s: float = Field(3.0, ge=1, le=60)
     moh_class: str = "default"
-    ring_timeout_s: int = Field(20, ge=5, le=120)
+    ring_timeout_s: int = Field(20, ge=5, le=MAX_RING_S)
     record: bool = True
     record_format: str = "wav"
     acd_interval_s: float = Field(1.0, gt=0, le=30)
