@@ -195,22 +195,29 @@ class StasisApp:
         try:
             if channel.get("state") != "Up":
                 await self.client.answer(channel_id)
-            await self._hold(channel_id)
-            state.hold_bridge = self.hold_bridge
+            try:
+                await self._hold(channel_id)
+                state.hold_bridge = self.hold_bridge
+            except AriNotFound:
+                raise
+            except AriError as exc:
+                # Music is comfort; the call is recorded and stays in the queue either way, the greeting is still
+                # played, and the next reconcile puts the caller on hold (_check_hold).
+                log.error("could not put the caller on channel %s on hold: %s", channel_id, exc)
             if not recovered:
                 await self._greet(state, leg.language)
         except AriNotFound:
             return  # the caller hung up already; the hang-up events end the call
         except AriError as exc:
-            # Music and greeting are comfort; the call is recorded and stays in the queue either way.
-            log.error("could not put the caller on channel %s on hold: %s", channel_id, exc)
+            log.error("could not answer or greet the caller on channel %s: %s", channel_id, exc)
         if state.call_id is not None:
             with contextlib.suppress(DeskUnavailable):
                 await self.desk.queued(state.call_id)
         self.kick()
 
     async def _hold(self, channel_id: str) -> None:
-        """Into the one holding bridge every waiting caller shares, with music on hold."""
+        """Into the one holding bridge every waiting caller shares, with music on hold. Raises AriNotFound only
+        for a caller who has hung up; a holding bridge that vanishes twice is an AriError like any refusal."""
         for attempt in (1, 2):
             await self.ensure_hold()
             try:
@@ -218,9 +225,11 @@ class StasisApp:
                 return
             except AriNotFound as exc:
                 # 400 "Channel not found": the caller hung up. 404: the bridge is gone (Asterisk restarted).
-                if attempt == 2 or exc.status != 404 or await self._channel_gone(channel_id):
+                if exc.status != 404 or await self._channel_gone(channel_id):
                     raise
                 self._hold_ready = False
+                if attempt == 2:
+                    raise AriError(exc.status, f"holding bridge {self.hold_bridge} gone twice") from exc
 
     async def ensure_hold(self) -> None:
         """Find or make the holding bridge and start its music, once per Asterisk run.
@@ -250,9 +259,10 @@ class StasisApp:
         for state in list(self.calls.values()):
             if state.ended or state.connected or state.taker_channel or state.channel_id in holding:
                 continue
-            if state.hold_bridge is not None:
-                log.warning("caller on channel %s was not in the holding bridge: putting them back", state.channel_id)
-                await self._under_lock(state.channel_id, partial(self._rehold, state))
+            # Also a caller who could not be put on hold when they came (hold_bridge still None): nobody waits in
+            # silence outside the holding bridge.
+            log.warning("caller on channel %s was not in the holding bridge: putting them back", state.channel_id)
+            await self._under_lock(state.channel_id, partial(self._rehold, state))
 
     async def _rehold(self, state: CallState) -> None:
         if state.ended or state.connected or state.taker_channel:

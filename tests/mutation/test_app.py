@@ -1091,7 +1091,7 @@ async def test_a_caller_whose_answer_fails_is_still_queued_and_the_failure_is_lo
         assert caller is not None
         await pbx.wait_for(lambda: "call.queued" in event_types(ctx))  # music is comfort: the call still waits
     logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
-    assert f"could not put the caller on channel {caller} on hold: ARI 500: Internal Server Error" in logged
+    assert f"could not answer or greet the caller on channel {caller}: ARI 500: Internal Server Error" in logged
 
 
 async def test_the_offered_hook_gets_the_channel_and_its_call_and_an_unrecorded_call_is_logged(
@@ -1194,14 +1194,16 @@ async def test_a_failing_step_of_the_announcement_is_logged_as_the_choices(
 # -- the holding bridge that cannot be joined -----------------------------------------------------------------
 
 
-async def test_a_holding_bridge_that_keeps_refusing_the_caller_is_tried_twice_and_never_taken_for_joined(
+async def test_a_holding_bridge_that_keeps_refusing_the_caller_is_tried_twice_then_by_the_next_reconcile(
     ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """404 from the holding bridge twice while the caller is still there: the bridge is made again once, then
-    the bridge gives up on the hold (the call stays recorded and offered to the ACD); it never passes for a
-    caller on hold."""
+    the bridge gives up on the hold for now; it never passes for a caller on hold. The caller is greeted and
+    queued all the same (the call stays recorded and offered to the ACD), and the next reconcile puts them on
+    hold: nobody waits in silence outside the holding bridge."""
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         tries: list[str] = []
+        add_channel = bridge.app.client.add_channel
 
         async def gone(bridge_id: str, channel_id: str) -> None:
             tries.append(bridge_id)
@@ -1214,6 +1216,18 @@ async def test_a_holding_bridge_that_keeps_refusing_the_caller_is_tried_twice_an
         await bridge.app.drain()
         assert tries == ["tanggap112-hold", "tanggap112-hold"]
         assert bridge.app.calls[caller].hold_bridge is None and status_of(ctx, caller) == "offered"
+        assert not on_hold(pbx, caller) and "call.queued" in event_types(ctx)
+        greeted = [
+            e["playback"]["media_uri"]
+            for e in pbx.sent
+            if e["type"] == "PlaybackFinished" and e["playback"]["target_uri"] == f"channel:{caller}"
+        ]
+        assert greeted == ["sound:tanggap/salam-112"]
+
+        monkeypatch.setattr(bridge.app.client, "add_channel", add_channel)  # the PBX is itself again
+        await bridge.app.reconcile()
+        await bridge.app.drain()
+        assert on_hold(pbx, caller) and bridge.app.calls[caller].hold_bridge == "tanggap112-hold"
 
 
 @pytest.mark.parametrize(("task_turns", "timer_turns"), [(10, 1), (1, 10)])
