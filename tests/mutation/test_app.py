@@ -1282,3 +1282,34 @@ async def test_a_reconcile_that_cannot_ask_after_the_desk_leg_leaves_the_convers
         await bridge.app.drain()
         assert counts["ended"] == 0 and status_of(ctx, caller) == "answered"
         assert leg in pbx.channels and caller in pbx.channels
+
+
+# -- a recording that fails -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["channel:1796576665.85", "bridge:tanggap112-call-7"])
+async def test_a_failed_recording_is_logged_with_its_name_target_and_cause(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    """A conversation that is not being recorded is an operator's problem to see at once (the recording is the
+    evidence of the call): Asterisk's RecordingFailed, as captured from Asterisk 22.10.1, is logged as an error
+    with the recording's name, what it recorded and Asterisk's cause."""
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    recording = {
+        "name": "capt1796576660-chanrec-bridged",
+        "format": "wav",
+        "state": "failed",
+        "target_uri": target,
+        "cause": "Cannot record channel while in bridge",
+    }
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        await pbx.emit("RecordingFailed", {"recording": recording})
+
+        def logged() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+
+        await pbx.wait_for(logged)
+        await bridge.app.drain()
+    assert logged() == [
+        f"recording capt1796576660-chanrec-bridged of {target} failed: Cannot record channel while in bridge"
+    ]
