@@ -37,6 +37,7 @@ from tests.telephony import test_major_choice
 from tests.telephony.conftest import running, taker_ready
 from tests.telephony.test_ari_bridge import call_on, event_types, status_of
 from tests.telephony.test_bridge_faults import FAST, make_bridge, on_hold
+from tests.telephony.test_bridge_journal import desk_legs
 from ui.context import Ctx
 
 # The telephony tests' fixtures: their conftest reaches tests/telephony/ only.
@@ -1313,3 +1314,87 @@ async def test_a_failed_recording_is_logged_with_its_name_target_and_cause(
     assert logged() == [
         f"recording capt1796576660-chanrec-bridged of {target} failed: Cannot record channel while in bridge"
     ]
+
+
+# -- route(): every claimed call, in its caller's turn ----------------------------------------------------------
+
+
+async def test_a_call_given_back_does_not_hold_back_the_next_claimed_call(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """A claim pairs the head of the queue with ready call-takers. When the first call is not on this bridge and
+    is given back, the next pair is still rung at once: its call-taker is reserved for it, and nobody else would
+    ring them for the reservation's 60 s."""
+    from dispatch.calls import service as calls
+
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        await pbx.wait_for(lambda: [r for r in pbx.calls_to("GET", "/bridges") if r[1] == "/ari/bridges"])
+        bridge.app.active = False  # both calls in the queue before the ACD pairs them
+        with ctx.sessions() as session:
+            calls.offer(session=session, caller="+6281234567801", provider="asterisk", channel_id="elsewhere")
+            session.commit()
+        caller = await pbx.incoming_call("081234567802")
+        assert caller is not None
+        await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
+        first, second = make_taker("taker1"), make_taker("taker2")
+        bridge.app.active = True
+        await bridge.app.route()
+        await bridge.app.drain()
+        call = call_on(ctx, caller)
+        assert call is not None
+        rung = [r[2]["appArgs"] for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2]]
+        assert rung == [f"taker,{call.id},{second}"]
+        assert taker_ready(ctx, first) and status_of(ctx, "elsewhere") == "offered"
+
+
+async def test_a_caller_who_hangs_up_while_their_desk_is_being_rung_leaves_no_desk_ringing(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ringing a desk is handled in the caller's turn, like their events: a hang-up that arrives while the ring
+    request is on its way is handled after it, so the desk leg it made is hung up too and not left ringing for
+    a caller who has gone."""
+    pbx.endpoints["taker1"] = "ring"  # rings until someone hangs it up
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        originate = bridge.app.client.originate
+        asked, go = asyncio.Event(), asyncio.Event()
+
+        async def slow_originate(**kwargs: Any) -> Any:
+            asked.set()
+            await go.wait()
+            return await originate(**kwargs)
+
+        monkeypatch.setattr(bridge.app.client, "originate", slow_originate)
+        make_taker("taker1")
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await asyncio.wait_for(asked.wait(), 5)
+        await pbx.caller_hangup(caller)
+        app = bridge.app
+        # The hang-up is with the bridge: waiting behind the ring in the caller's turn (or, were it not in that
+        # turn, already handled).
+        await pbx.wait_for(lambda: app._pending.get(caller, 0) >= 2 or app.calls[caller].ended)
+        go.set()
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and not desk_legs(pbx), timeout=2)
+        await app.drain()
+        assert not desk_legs(pbx) and not app.taker_legs
+
+
+async def test_a_ring_that_fails_is_logged_as_ringing_a_call_taker_with_the_channel(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+
+        async def refused(state: Any, match: Any) -> None:
+            raise AriError(503, "busy")
+
+        bridge.app._ring = refused  # type: ignore[method-assign]
+        make_taker("taker1")
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+
+        def logged() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+
+        await pbx.wait_for(logged)
+    assert logged()[0] == f"ringing a call-taker for channel {caller}: ARI 503: busy"
