@@ -254,6 +254,7 @@ class StasisApp:
             bridge = None
         if bridge is not None and bridge.get("bridge_type") != "holding":
             self._hold_ready = False
+            bridge = None  # made again: whoever is in it now is in no bridge once it is
         await self.ensure_hold()
         holding = set(bridge.get("channels", [])) if bridge is not None else set()
         for state in list(self.calls.values()):

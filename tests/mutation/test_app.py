@@ -128,6 +128,60 @@ async def test_a_missing_prompt_is_named_once_per_language_for_the_operator(
     assert logged == [f"prompt sound:tanggap/salam-112 ({lang}) {hint}" for lang in ("en", "id")]
 
 
+async def test_the_holding_bridge_is_made_and_its_music_started_once_for_all_waiting_callers(
+    ctx: Ctx, pbx: AriDouble
+) -> None:
+    """Once the holding bridge is up, a waiting caller costs one REST call to join it (under a surge every
+    request counts): the bridge is not looked for, nor its music started again, for each caller."""
+    async with running(make_bridge(ctx, pbx), pbx):
+        callers = [await pbx.incoming_call(f"08123456780{n}") for n in range(3)]
+        await pbx.wait_for(lambda: all(c is not None and on_hold(pbx, c) for c in callers))
+        assert len(pbx.calls_to("POST", "/ari/bridges/tanggap112-hold/moh")) == 1
+        made = [r for r in pbx.calls_to("POST", "/ari/bridges") if r[1] == "/ari/bridges/tanggap112-hold"]
+        assert len(made) == 1
+
+
+async def test_a_reconcile_that_finds_the_holding_bridge_as_it_should_be_changes_nothing(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One GET of the holding bridge: its type and its callers as they should be, nobody is put back, the bridge
+    is not made again, nor its music restarted."""
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        callers = [await pbx.incoming_call(f"08123456780{n}") for n in range(2)]
+        await pbx.wait_for(lambda: all(c is not None and on_hold(pbx, c) for c in callers))
+        await bridge.app.drain()
+        before = len(pbx.requests)
+        await bridge.app.reconcile()
+        await bridge.app.drain()
+        changed = [r[1] for r in pbx.requests[before:] if r[0] in ("POST", "DELETE") and "/bridges" in r[1]]
+        assert changed == []
+        assert [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"] == []
+
+
+async def test_a_holding_bridge_made_a_mixing_one_while_running_is_made_holding_again_with_its_callers(
+    ctx: Ctx, pbx: AriDouble
+) -> None:
+    """Someone (an old version, a hand at the Asterisk CLI) puts a mixing bridge under the holding bridge's
+    name, with the waiting callers in it: they would hear each other. The next reconcile sees its type, makes
+    the holding bridge again with its music and puts them back."""
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        callers = [await pbx.incoming_call(f"08123456780{n}") for n in range(2)]
+        await pbx.wait_for(lambda: all(c is not None and on_hold(pbx, c) for c in callers))
+        client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+        try:
+            await client.destroy_bridge("tanggap112-hold")
+            await client.create_bridge("tanggap112-hold", "mixing")
+            await client.add_channel("tanggap112-hold", [str(c) for c in callers])
+        finally:
+            await client.close()
+        assert pbx.bridges["tanggap112-hold"].kind == "mixing"
+        await bridge.app.reconcile()
+        await bridge.app.drain()
+        assert all(c is not None and on_hold(pbx, c) for c in callers)
+        assert pbx.bridges["tanggap112-hold"].kind == "holding"
+
+
 async def test_a_waiting_caller_taken_out_of_the_holding_bridge_is_put_back_by_a_reconcile(
     ctx: Ctx, pbx: AriDouble
 ) -> None:
