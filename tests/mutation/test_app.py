@@ -199,6 +199,68 @@ async def test_a_waiting_caller_taken_out_of_the_holding_bridge_is_put_back_by_a
         assert status_of(ctx, caller) == "offered"
 
 
+async def test_a_reconcile_puts_back_every_caller_out_of_the_holding_bridge_and_names_each_one(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Of three waiting callers, the second and third were taken out of the holding bridge: both are put back,
+    each named in the log; the first, where it should be, is left alone."""
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        callers = [str(await pbx.incoming_call(f"08123456780{n}")) for n in range(3)]
+        await pbx.wait_for(lambda: all(on_hold(pbx, c) for c in callers))
+        await bridge.app.drain()
+        other = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+        for caller in callers[1:]:
+            await other.remove_channel("tanggap112-hold", caller)
+        await other.close()
+        before = len(pbx.requests)
+        await bridge.app.reconcile()
+        await bridge.app.drain()
+        assert all(on_hold(pbx, c) for c in callers)
+        added = [r[2].get("channel") for r in pbx.requests[before:] if r[1].endswith("/addChannel")]
+        assert added == callers[1:]
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert logged == [f"caller on channel {c} was not in the holding bridge: putting them back" for c in callers[1:]]
+
+
+async def test_a_reconcile_puts_a_caller_on_hold_only_after_their_own_arrival_is_handled(
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reconcile that finds a caller outside the holding bridge while their arrival is still being handled
+    (the answer on its way) waits for it, in the caller's turn: the caller is answered before being put in the
+    holding bridge, never the other way round."""
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        answer = app.client.answer
+        asked, go = asyncio.Event(), asyncio.Event()
+
+        async def slow_answer(channel_id: str) -> None:
+            asked.set()
+            await go.wait()
+            await answer(channel_id)
+
+        monkeypatch.setattr(app.client, "answer", slow_answer)
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await asyncio.wait_for(asked.wait(), 5)
+
+        def added() -> bool:
+            return any(r[2].get("channel") == caller for r in pbx.calls_to("POST", "/addChannel"))
+
+        reconciling = asyncio.ensure_future(app.reconcile())
+        await pbx.wait_for(lambda: app._pending.get(caller, 0) >= 2 or added())  # waiting its turn, or not
+        go.set()
+        await reconciling
+        await app.drain()
+        order = [
+            r[1].rsplit("/", 1)[1]
+            for r in pbx.requests
+            if r[1] == f"/ari/channels/{caller}/answer"
+            or (r[1].endswith("/addChannel") and r[2].get("channel") == caller)
+        ]
+        assert order[0] == "answer" and on_hold(pbx, caller)
+
+
 # -- a restart of the bridge ------------------------------------------------------------------------------
 
 
