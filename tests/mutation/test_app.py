@@ -1514,3 +1514,32 @@ async def test_a_ring_that_fails_is_logged_as_ringing_a_call_taker_with_the_chan
 
         await pbx.wait_for(logged)
     assert logged()[0] == f"ringing a call-taker for channel {caller}: ARI 503: busy"
+
+
+# -- reconcile() ------------------------------------------------------------------------------------------------
+
+
+async def test_a_reconcile_whose_holding_bridge_check_fails_logs_it_and_goes_on_with_the_callers(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step of a reconcile may fail without holding the others back: the holding bridge cannot be read
+    (Asterisk busy), and a caller the bridge did not know of is still found, recorded and put on hold."""
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+
+        async def busy(bridge_id: str) -> dict[str, Any]:
+            raise AriError(503, "busy")
+
+        monkeypatch.setattr(app.client, "bridge", busy)
+        app.active = False
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller))
+        await app.drain()
+        app.forget_all()  # as after a gap in the events connection: the caller is unknown to the bridge
+        counts = await app.reconcile()
+        await app.drain()
+        assert counts["offered"] == 1 and caller in app.calls and status_of(ctx, caller) == "offered"
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert "reconcile: checking the holding bridge failed: ARI 503: busy" in logged
