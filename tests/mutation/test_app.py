@@ -1533,13 +1533,60 @@ async def test_a_reconcile_whose_holding_bridge_check_fails_logs_it_and_goes_on_
 
         monkeypatch.setattr(app.client, "bridge", busy)
         app.active = False
-        caller = await pbx.incoming_call("081234567801")
-        assert caller is not None
-        await pbx.wait_for(lambda: on_hold(pbx, caller))
+        callers = [str(await pbx.incoming_call(f"08123456780{n}")) for n in range(2)]
+        await pbx.wait_for(lambda: all(on_hold(pbx, c) for c in callers))
         await app.drain()
-        app.forget_all()  # as after a gap in the events connection: the caller is unknown to the bridge
+        app.forget_all()  # as after a gap in the events connection: the callers are unknown to the bridge
         counts = await app.reconcile()
         await app.drain()
-        assert counts["offered"] == 1 and caller in app.calls and status_of(ctx, caller) == "offered"
+        assert counts["offered"] == 2 and all(c in app.calls and status_of(ctx, c) == "offered" for c in callers)
     logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
     assert "reconcile: checking the holding bridge failed: ARI 503: busy" in logged
+
+
+async def test_a_reconcile_takes_only_callers_for_callers_not_the_other_channels_in_the_app(
+    ctx: Ctx, pbx: AriDouble
+) -> None:
+    """A callback's leg (`callback,<job>,caller`) is in the app too; a reconcile that meets it unknown does not
+    record it as a new 112 call."""
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        leg = await pbx.incoming_call("081234567801", args=["callback", "7", "caller"])
+        assert leg is not None
+        await bridge.app.drain()
+        counts = await bridge.app.reconcile()
+        await bridge.app.drain()
+        assert counts["offered"] == 0 and leg not in bridge.app.calls and call_on(ctx, leg) is None
+
+
+async def test_a_caller_found_by_a_reconcile_is_taken_in_their_turn_before_their_hang_up(
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller met first by a reconcile (after a gap in the events connection) is taken in their own turn: a
+    hang-up that comes while they are being put on hold waits for it, then ends the call."""
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        app.active = False
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
+        await app.drain()
+        app.forget_all()
+        add_channel = app.client.add_channel
+        asked, go = asyncio.Event(), asyncio.Event()
+
+        async def slow_add(bridge_id: str, channel_id: Any) -> None:
+            asked.set()
+            await go.wait()
+            await add_channel(bridge_id, channel_id)
+
+        monkeypatch.setattr(app.client, "add_channel", slow_add)
+        reconciling = asyncio.ensure_future(app.reconcile())
+        await asyncio.wait_for(asked.wait(), 5)
+        await pbx.caller_hangup(caller)
+        # The recovery and the three hang-up events (ChannelHangupRequest, StasisEnd, ChannelDestroyed) queued in
+        # the caller's turn; or, were the recovery not in that turn, the hang-up handled meanwhile.
+        await pbx.wait_for(lambda: app._pending.get(caller, 0) >= 4 or status_of(ctx, caller) == "ended")
+        assert status_of(ctx, caller) == "offered"  # the hang-up waits behind the caller's recovery
+        go.set()
+        await reconciling
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and caller not in app.calls)
