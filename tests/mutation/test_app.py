@@ -1590,3 +1590,72 @@ async def test_a_caller_found_by_a_reconcile_is_taken_in_their_turn_before_their
         go.set()
         await reconciling
         await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and caller not in app.calls)
+
+
+async def orphan_legs(pbx: AriDouble, app: StasisApp, *args: list[str]) -> list[str]:
+    """Desk legs in our app that the bridge never heard of (answered in a gap of its events connection): their
+    StasisStart reaches the bridge's reader and is dropped there."""
+    dispatch, dropped = app.dispatch, []
+    app.dispatch = lambda event: dropped.append(event)  # type: ignore[method-assign]
+    try:
+        legs = [str(await pbx.incoming_call("112", args=list(a))) for a in args]
+        await pbx.wait_for(lambda: {e["channel"]["id"] for e in dropped if e["type"] == "StasisStart"} >= set(legs))
+    finally:
+        app.dispatch = dispatch  # type: ignore[method-assign]
+    return legs
+
+
+async def test_a_reconcile_hangs_up_every_orphan_desk_leg_and_gives_its_call_back(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """Desk legs no conversation owns are hung up and counted; a leg that names its call-taker makes them ready
+    again (`orphan_leg`), one that does not (made by hand, or by an old version) is only hung up."""
+    taker = make_taker("taker1", available=False)
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
+        call = call_on(ctx, caller)
+        assert call is not None
+        bridge.app.active = False  # nobody rung meanwhile: a conversation would adopt a leg that names its call
+        legs = await orphan_legs(
+            pbx,
+            bridge.app,
+            ["taker", str(call.id), str(taker)],
+            ["taker", str(call.id), str(taker)],
+            ["taker", str(call.id)],
+        )
+        counts = await bridge.app.reconcile()
+        await bridge.app.drain()
+        assert counts["orphans"] == 3 and not [leg for leg in legs if leg in pbx.channels]
+        assert taker_ready(ctx, taker)  # the leg named them: given back, they are ready for the next call
+        freed = [e for e in events_of(ctx, "taker.available") if e.get("reason") == "orphan_leg"]
+        assert freed and all(e["user_id"] == taker for e in freed)
+
+
+async def test_a_reconcile_goes_on_when_an_orphan_leg_cannot_be_hung_up_or_its_call_given_back(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leg hung up meanwhile (Asterisk answers 404) and the dispatch core away: the reconcile still counts
+    it and goes on to its other steps."""
+    taker = make_taker("taker1", available=False)
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
+        call = call_on(ctx, caller)
+        assert call is not None
+        await orphan_legs(pbx, app, ["taker", str(call.id), str(taker)])
+
+        async def gone(channel_id: str, *args: Any, **kwargs: Any) -> None:
+            raise AriNotFound(404, "Channel not found")
+
+        async def away(*args: Any) -> None:
+            raise DeskUnavailable("core away")
+
+        monkeypatch.setattr(app.client, "hangup", gone)
+        monkeypatch.setattr(app.desk, "requeue", away)
+        counts = await app.reconcile()
+        assert counts["orphans"] == 1
+        assert [r for r in pbx.calls_to("GET", "/bridges") if r[1] == "/ari/bridges"]  # its last step ran
