@@ -1659,3 +1659,78 @@ async def test_a_reconcile_goes_on_when_an_orphan_leg_cannot_be_hung_up_or_its_c
         counts = await app.reconcile()
         assert counts["orphans"] == 1
         assert [r for r in pbx.calls_to("GET", "/bridges") if r[1] == "/ari/bridges"]  # its last step ran
+
+
+async def test_a_reconcile_ends_and_counts_every_call_whose_channel_is_gone(
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two waiting callers gone without a word (their events lost in a gap), and two calls the core has as live
+    whose channels the bridge never knew (a crashed bridge's): all four are ended and counted; a caller still
+    on the line is left alone."""
+    from dispatch.calls import service as calls
+
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        app.active = False
+        callers = [str(await pbx.incoming_call(f"08123456780{n}")) for n in range(3)]
+        await pbx.wait_for(lambda: all(on_hold(pbx, c) and status_of(ctx, c) == "offered" for c in callers))
+        await app.drain()
+        for caller in callers[:2]:
+            del pbx.channels[caller]
+            pbx.bridges["tanggap112-hold"].channels.remove(caller)
+        with ctx.sessions() as session:
+            for n in range(2):
+                calls.offer(session=session, caller=f"+62812345678{n}9", provider="asterisk", channel_id=f"crashed-{n}")
+            session.commit()
+        counts = await app.reconcile()
+        await app.drain()
+        assert counts["ended"] == 4
+        ended = [*callers[:2], "crashed-0", "crashed-1"]
+        assert [status_of(ctx, c) for c in ended] == ["ended"] * 4 and status_of(ctx, callers[2]) == "offered"
+
+
+async def test_a_reconcile_that_cannot_end_a_gone_call_now_goes_on(
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The core away as the reconcile ends a call it has as live: the reconcile goes on to its last step (the
+    next one ends the call)."""
+    from dispatch.calls import service as calls
+
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        with ctx.sessions() as session:
+            calls.offer(session=session, caller="+6281234567809", provider="asterisk", channel_id="crashed")
+            session.commit()
+
+        async def away(*args: Any, **kwargs: Any) -> None:
+            raise DeskUnavailable("core away")
+
+        monkeypatch.setattr(app.desk, "finish", away)
+        before = len(pbx.requests)
+        counts = await app.reconcile()
+        assert counts["ended"] == 1 and status_of(ctx, "crashed") == "offered"
+        assert [r for r in pbx.requests[before:] if r[1] == "/ari/bridges"]  # its last step ran
+
+
+async def test_a_reconcile_ends_and_counts_every_conversation_whose_call_taker_is_gone(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
+) -> None:
+    """Two conversations whose call-takers' legs vanished without a word: both are over for their callers, and
+    the reconcile counts both."""
+    make_taker("taker1")
+    make_taker("taker2")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        callers = [str(await pbx.incoming_call(f"08123456780{n}")) for n in range(2)]
+        await pbx.wait_for(lambda: all((call_on(ctx, c) or Call()).recording_ref is not None for c in callers))
+        await app.drain()
+        for caller in callers:
+            leg = app.calls[caller].taker_channel
+            assert leg is not None
+            mix = pbx.channels[leg].bridge
+            del pbx.channels[leg]  # gone without a word (events lost in a gap)
+            if mix is not None:
+                pbx.bridges[mix].channels.remove(leg)
+        counts = await app.reconcile()
+        await pbx.wait_for(lambda: all(status_of(ctx, c) == "ended" for c in callers))
+        assert counts["ended"] == 2
