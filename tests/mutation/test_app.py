@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +25,7 @@ from dispatch.calls.models import Call, CallerFlag
 from dispatch.clock import utcnow
 from dispatch.events.service import since
 from dispatch.users import service as users
-from telephony.ari.app import StasisApp, _event_time
+from telephony.ari.app import CallState, StasisApp, _event_time
 from telephony.ari.channels import created_at
 from telephony.ari.client import AriClient, AriError, AriNotFound
 from telephony.ari.run import AriBridge
@@ -42,6 +43,26 @@ from ui.context import Ctx
 
 # The telephony tests' fixtures: their conftest reaches tests/telephony/ only.
 pbx, make_taker, disaster = telephony.pbx, telephony.make_taker, test_major_choice.disaster  # the Padang earthquake
+
+
+@pytest.fixture(autouse=True)
+def in_the_callers_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every step a reconcile takes for a caller runs in that caller's turn, keyed by their channel, so that their
+    events wait for it and it for them (a hang-up handled halfway through putting them on hold, or recording
+    them, would leave a wrong record or a caller in silence). Checked on every reconcile of these tests."""
+    under_lock = StasisApp._under_lock
+
+    async def checked(self: StasisApp, key: str, work: Any) -> None:
+        if isinstance(work, partial):  # the app's own steps (a test may hand it a bare function)
+            of = [
+                a.channel_id if isinstance(a, CallState) else str(a.get("id"))
+                for a in work.args
+                if isinstance(a, (CallState, dict))
+            ]
+            assert of and key == of[0], f"{work} run in the turn of {key!r}"
+        await under_lock(self, key, work)
+
+    monkeypatch.setattr(StasisApp, "_under_lock", checked)
 
 
 def bridge_on(ctx: Ctx, pbx: AriDouble, desk: InProcessDesk | None = None, **options: Any) -> AriBridge:
@@ -1687,6 +1708,7 @@ async def test_a_reconcile_ends_and_counts_every_call_whose_channel_is_gone(
         assert counts["ended"] == 4
         ended = [*callers[:2], "crashed-0", "crashed-1"]
         assert [status_of(ctx, c) for c in ended] == ["ended"] * 4 and status_of(ctx, callers[2]) == "offered"
+        assert [e["cause"] for e in events_of(ctx, "call.ended")] == ["channel gone (reconciled)"] * 4
 
 
 async def test_a_reconcile_that_cannot_end_a_gone_call_now_goes_on(
@@ -1734,3 +1756,23 @@ async def test_a_reconcile_ends_and_counts_every_conversation_whose_call_taker_i
         counts = await app.reconcile()
         await pbx.wait_for(lambda: all(status_of(ctx, c) == "ended" for c in callers))
         assert counts["ended"] == 2
+
+
+async def test_a_caller_the_core_could_not_record_is_recorded_by_the_next_reconcile(ctx: Ctx, pbx: AriDouble) -> None:
+    """The core away when the caller came: held all the same, and recorded by the first reconcile once the core
+    is back; a caller who has hung up meanwhile is not recorded as waiting."""
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        app = bridge.app
+        app.active = False
+        desk.offers_down = True
+        callers = [str(await pbx.incoming_call(f"08123456780{n}")) for n in range(2)]
+        await pbx.wait_for(lambda: all(on_hold(pbx, c) for c in callers))
+        await app.drain()
+        assert [app.calls[c].call_id for c in callers] == [None, None]
+        app.calls[callers[1]].ended = True  # hung up; its end is on its way (a journal keeps it)
+        desk.offers_down = False
+        await app.reconcile()
+        await app.drain()
+        assert status_of(ctx, callers[0]) == "offered" and app.calls[callers[0]].call_id is not None
+        assert call_on(ctx, callers[1]) is None
