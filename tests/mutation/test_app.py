@@ -1776,3 +1776,64 @@ async def test_a_caller_the_core_could_not_record_is_recorded_by_the_next_reconc
         await app.drain()
         assert status_of(ctx, callers[0]) == "offered" and app.calls[callers[0]].call_id is not None
         assert call_on(ctx, callers[1]) is None
+
+
+async def test_a_reconcile_clears_and_counts_orphan_conversation_bridges_and_says_what_it_did(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Conversation bridges a crashed bridge left behind are destroyed and counted, and a reconcile that changed
+    anything says so in one warning line with its counts."""
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+        try:
+            for n in (1, 2):
+                await client.create_bridge(f"tanggap112-mix-{n}", "mixing")
+        finally:
+            await client.close()
+        caplog.clear()
+        counts = await bridge.app.reconcile()
+        assert counts["bridges"] == 2 and not [b for b in pbx.bridges if b.startswith("tanggap112-mix-")]
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert logged == [f"ARI reconcile: {counts}"]
+
+
+async def test_a_reconcile_that_cannot_list_the_bridges_logs_it_and_ends_all_the_same(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+
+        async def busy() -> list[dict[str, Any]]:
+            raise AriError(503, "busy")
+
+        monkeypatch.setattr(bridge.app.client, "bridges", busy)
+        caplog.clear()
+        counts = await bridge.app.reconcile()
+        assert counts["bridges"] == 0
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert logged == ["reconcile: clearing orphan bridges failed: ARI 503: busy"]
+
+
+async def test_a_fallback_call_the_core_cannot_take_now_is_logged_by_channel_and_read_again(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call the dialplan took while no bridge was connected, read from the journal while the core is away:
+    logged with its channel, kept in the journal, and recorded by a later read."""
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        channel = await pbx.fallback_call("081234567801", desk=None, talk_s=None)
+        record = app.desk.record_fallback
+
+        async def away(trace: Any) -> None:
+            raise DeskUnavailable("core away")
+
+        monkeypatch.setattr(app.desk, "record_fallback", away)
+        assert await app.read_journal() == 1
+        assert channel in app.fallback_open and call_on(ctx, channel) is None
+        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert logged == [f"could not record fallback call {channel}: core away (read again later)"]
+        monkeypatch.setattr(app.desk, "record_fallback", record)
+        assert await app.read_journal() == 1
+        assert call_on(ctx, channel) is not None
