@@ -1818,22 +1818,76 @@ async def test_a_reconcile_that_cannot_list_the_bridges_logs_it_and_ends_all_the
 async def test_a_fallback_call_the_core_cannot_take_now_is_logged_by_channel_and_read_again(
     ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A call the dialplan took while no bridge was connected, read from the journal while the core is away:
-    logged with its channel, kept in the journal, and recorded by a later read."""
+    """Two calls the dialplan took while no bridge was connected, read from the journal while the core cannot
+    take the first: it is logged with its channel, kept in the journal and recorded by a later read; the second
+    is recorded at once. Each read says how many calls it found."""
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        first = await pbx.fallback_call("081234567801", desk=None, talk_s=None)
+        second = await pbx.fallback_call("081234567802", desk=None, talk_s=None)
+        record = app.desk.record_fallback
+
+        async def away_for_the_first(trace: Any) -> Any:
+            if trace.channel_id == first:
+                raise DeskUnavailable("core away")
+            return await record(trace)
+
+        monkeypatch.setattr(app.desk, "record_fallback", away_for_the_first)
+        caplog.clear()
+        assert await app.read_journal() == 2
+        assert first in app.fallback_open and call_on(ctx, first) is None and call_on(ctx, second) is not None
+        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert logged == [
+            f"could not record fallback call {first}: core away (read again later)",
+            "fallback journal: 2 call(s) taken by the dialplan while no bridge was connected",
+        ]
+        monkeypatch.setattr(app.desk, "record_fallback", record)
+        assert await app.read_journal() == 2
+        assert call_on(ctx, first) is not None
+
+
+async def test_a_journal_that_cannot_be_read_is_named_once_for_the_operator(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PBX without the journal's dialplan: every read finds nothing, and the operator is told once what is
+    missing (not on every reconcile)."""
     caplog.set_level(logging.ERROR, logger="telephony.ari.app")
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         app = bridge.app
-        channel = await pbx.fallback_call("081234567801", desk=None, talk_s=None)
-        record = app.desk.record_fallback
+        app._journal_warned = False
 
-        async def away(trace: Any) -> None:
-            raise DeskUnavailable("core away")
+        @contextlib.asynccontextmanager
+        async def unreadable() -> AsyncIterator[Any]:
+            raise AriError(404, "Channel not found")
+            yield
 
-        monkeypatch.setattr(app.desk, "record_fallback", away)
-        assert await app.read_journal() == 1
-        assert channel in app.fallback_open and call_on(ctx, channel) is None
-        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
-        assert logged == [f"could not record fallback call {channel}: core away (read again later)"]
-        monkeypatch.setattr(app.desk, "record_fallback", record)
-        assert await app.read_journal() == 1
-        assert call_on(ctx, channel) is not None
+        monkeypatch.setattr(app.journal, "reader", unreadable)
+        caplog.clear()
+        assert [await app.read_journal() for _ in range(3)] == [0, 0, 0]
+    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    assert logged == [
+        "fallback journal unreadable (ARI 404: Channel not found): is [tanggap-journal] in the PBX's dialplan? "
+        "Calls taken while the bridge was away cannot reach the record"
+    ]
+
+
+async def test_the_acd_says_when_the_dispatch_core_is_away_and_goes_on(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, make_taker: Callable[..., int]
+) -> None:
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    desk.down = True
+    make_taker("taker1")
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+
+        def logged() -> list[str]:
+            return [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app" and "ACD" in r.getMessage()]
+
+        await pbx.wait_for(logged)
+        assert logged()[0] == "ACD: dispatch core unavailable (core away)"
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        desk.down = False
+        bridge.app.kick()
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
