@@ -1853,18 +1853,24 @@ async def test_a_journal_that_cannot_be_read_is_named_once_for_the_operator(
     """A PBX without the journal's dialplan: every read finds nothing, and the operator is told once what is
     missing (not on every reconcile)."""
     caplog.set_level(logging.ERROR, logger="telephony.ari.app")
-    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+
+    @contextlib.asynccontextmanager
+    async def unreadable() -> AsyncIterator[Any]:
+        raise AriError(404, "Channel not found")
+        yield
+
+    bridge = make_bridge(ctx, pbx)
+    monkeypatch.setattr(bridge.app.journal, "reader", unreadable)  # from the first reconcile on
+    async with running(bridge, pbx):
         app = bridge.app
-        app._journal_warned = False
-
-        @contextlib.asynccontextmanager
-        async def unreadable() -> AsyncIterator[Any]:
-            raise AriError(404, "Channel not found")
-            yield
-
-        monkeypatch.setattr(app.journal, "reader", unreadable)
-        caplog.clear()
         assert [await app.read_journal() for _ in range(3)] == [0, 0, 0]
+        # Nothing read, no fallback call open: a reconcile still ends a live call whose channel is gone.
+        from dispatch.calls import service as calls
+
+        with ctx.sessions() as session:
+            calls.offer(session=session, caller="+6281234567809", provider="asterisk", channel_id="crashed")
+            session.commit()
+        assert (await app.reconcile())["ended"] == 1 and status_of(ctx, "crashed") == "ended"
     logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
     assert logged == [
         "fallback journal unreadable (ARI 404: Channel not found): is [tanggap-journal] in the PBX's dialplan? "
@@ -1891,3 +1897,43 @@ async def test_the_acd_says_when_the_dispatch_core_is_away_and_goes_on(
         desk.down = False
         bridge.app.kick()
         await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+
+
+async def test_an_acd_round_that_fails_is_logged_and_the_next_round_still_rings(
+    ctx: Ctx, pbx: AriDouble, caplog: pytest.LogCaptureFixture, make_taker: Callable[..., int]
+) -> None:
+    caplog.set_level(logging.ERROR, logger="telephony.ari.app")
+    async with running(make_bridge(ctx, pbx), pbx) as bridge:
+        app = bridge.app
+        route, rounds = app.route, []
+
+        async def broken_once() -> None:
+            rounds.append("round")
+            if len(rounds) == 1:
+                raise RuntimeError("bug")
+            await route()
+
+        app.route = broken_once  # type: ignore[method-assign]
+        app.kick()
+        await pbx.wait_for(lambda: rounds)
+        make_taker("taker1")
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+    failed = [r for r in caplog.records if r.name == "telephony.ari.app" and r.exc_info]
+    assert [r.getMessage() for r in failed] == ["ACD round failed"]
+
+
+async def test_a_holding_bridge_found_without_music_gets_its_music(ctx: Ctx, pbx: AriDouble) -> None:
+    """A holding bridge of this installation already on the PBX when the bridge starts (made by hand, or by a
+    bridge that died before starting the music) is used, and its music started: nobody waits in silence."""
+    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+    try:
+        await client.create_bridge("tanggap112-hold", "holding")
+    finally:
+        await client.close()
+    assert pbx.bridges["tanggap112-hold"].moh_class is None
+    async with running(make_bridge(ctx, pbx), pbx):
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: on_hold(pbx, caller))
