@@ -1333,7 +1333,7 @@ async def test_a_failing_step_of_the_announcement_is_logged_as_the_choices(
 
 
 async def test_a_holding_bridge_that_keeps_refusing_the_caller_is_tried_twice_then_by_the_next_reconcile(
-    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch
+    ctx: Ctx, pbx: AriDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """404 from the holding bridge twice while the caller is still there: the bridge is made again once, then
     the bridge gives up on the hold for now; it never passes for a caller on hold. The caller is greeted and
@@ -1355,6 +1355,11 @@ async def test_a_holding_bridge_that_keeps_refusing_the_caller_is_tried_twice_th
         assert tries == ["tanggap112-hold", "tanggap112-hold"]
         assert bridge.app.calls[caller].hold_bridge is None and status_of(ctx, caller) == "offered"
         assert not on_hold(pbx, caller) and "call.queued" in event_types(ctx)
+        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        assert (
+            f"could not put the caller on channel {caller} on hold: ARI 404: holding bridge tanggap112-hold gone twice"
+            in logged
+        )
         greeted = [
             e["playback"]["media_uri"]
             for e in pbx.sent
