@@ -1486,7 +1486,10 @@ async def test_a_call_given_back_does_not_hold_back_the_next_claimed_call(
         assert call is not None
         rung = [r[2]["appArgs"] for r in pbx.calls_to("POST", "/ari/channels") if "app" in r[2]]
         assert rung == [f"taker,{call.id},{second}"]
-        assert taker_ready(ctx, first) and status_of(ctx, "elsewhere") == "offered"
+        # The first call-taker was made ready again (the ACD may have paired them with that call again since).
+        freed = [e for e in events_of(ctx, "taker.available") if e.get("reason") == "not_on_this_bridge"]
+        assert freed and freed[0]["user_id"] == first and freed[0]["available"]
+        assert status_of(ctx, "elsewhere") == "offered"
 
 
 async def test_a_caller_who_hangs_up_while_their_desk_is_being_rung_leaves_no_desk_ringing(
