@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from dispatch.calls import service as calls
 from dispatch.calls.models import Call, CallerFlag
 from dispatch.clock import utcnow
 from dispatch.events.service import since
@@ -69,6 +70,41 @@ def bridge_on(ctx: Ctx, pbx: AriDouble, desk: InProcessDesk | None = None, **opt
     client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
     desk = desk or InProcessDesk(ctx.sessions, ctx.region.policy, ctx.bus)
     return AriBridge(client, desk, AriOptions(**{**FAST, **options}))
+
+
+def app_log(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the bridge's app logged, as read."""
+    return [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+
+
+@contextlib.asynccontextmanager
+async def by_hand(pbx: AriDouble) -> AsyncIterator[AriClient]:
+    """An ARI client of someone else's (the Asterisk CLI, an old version): what it does, no bridge of ours did."""
+    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+class Held:
+    """A REST call of the bridge held on its way until the test lets it go: `asked` once it is called, `go` to
+    let it through."""
+
+    def __init__(self, call: Callable[..., Awaitable[Any]]) -> None:
+        self.call, self.asked, self.go = call, asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.asked.set()
+        await self.go.wait()
+        return await self.call(*args, **kwargs)
+
+
+def live_call(ctx: Ctx, channel_id: str, caller: str = "+6281234567809") -> None:
+    """A call the core has as live on a channel this bridge never knew (a crashed bridge's, or another one's)."""
+    with ctx.sessions() as session:
+        calls.offer(session=session, caller=caller, provider="asterisk", channel_id=channel_id)
+        session.commit()
 
 
 def events_of(ctx: Ctx, kind: str) -> list[dict[str, Any]]:
@@ -177,7 +213,7 @@ async def test_a_reconcile_that_finds_the_holding_bridge_as_it_should_be_changes
         await bridge.app.drain()
         changed = [r[1] for r in pbx.requests[before:] if r[0] in ("POST", "DELETE") and "/bridges" in r[1]]
         assert changed == []
-        assert [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"] == []
+        assert app_log(caplog) == []
 
 
 async def test_a_holding_bridge_made_a_mixing_one_while_running_is_made_holding_again_with_its_callers(
@@ -189,13 +225,10 @@ async def test_a_holding_bridge_made_a_mixing_one_while_running_is_made_holding_
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         callers = [await pbx.incoming_call(f"08123456780{n}") for n in range(2)]
         await pbx.wait_for(lambda: all(c is not None and on_hold(pbx, c) for c in callers))
-        client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
-        try:
+        async with by_hand(pbx) as client:
             await client.destroy_bridge("tanggap112-hold")
             await client.create_bridge("tanggap112-hold", "mixing")
             await client.add_channel("tanggap112-hold", [str(c) for c in callers])
-        finally:
-            await client.close()
         assert pbx.bridges["tanggap112-hold"].kind == "mixing"
         await bridge.app.reconcile()
         await bridge.app.drain()
@@ -230,17 +263,16 @@ async def test_a_reconcile_puts_back_every_caller_out_of_the_holding_bridge_and_
         callers = [str(await pbx.incoming_call(f"08123456780{n}")) for n in range(3)]
         await pbx.wait_for(lambda: all(on_hold(pbx, c) for c in callers))
         await bridge.app.drain()
-        other = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
-        for caller in callers[1:]:
-            await other.remove_channel("tanggap112-hold", caller)
-        await other.close()
+        async with by_hand(pbx) as other:
+            for caller in callers[1:]:
+                await other.remove_channel("tanggap112-hold", caller)
         before = len(pbx.requests)
         await bridge.app.reconcile()
         await bridge.app.drain()
         assert all(on_hold(pbx, c) for c in callers)
         added = [r[2].get("channel") for r in pbx.requests[before:] if r[1].endswith("/addChannel")]
         assert added == callers[1:]
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert logged == [f"caller on channel {c} was not in the holding bridge: putting them back" for c in callers[1:]]
 
 
@@ -252,25 +284,18 @@ async def test_a_reconcile_puts_a_caller_on_hold_only_after_their_own_arrival_is
     holding bridge, never the other way round."""
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         app = bridge.app
-        answer = app.client.answer
-        asked, go = asyncio.Event(), asyncio.Event()
-
-        async def slow_answer(channel_id: str) -> None:
-            asked.set()
-            await go.wait()
-            await answer(channel_id)
-
-        monkeypatch.setattr(app.client, "answer", slow_answer)
+        answer = Held(app.client.answer)
+        monkeypatch.setattr(app.client, "answer", answer)
         caller = await pbx.incoming_call("081234567801")
         assert caller is not None
-        await asyncio.wait_for(asked.wait(), 5)
+        await asyncio.wait_for(answer.asked.wait(), 5)
 
         def added() -> bool:
             return any(r[2].get("channel") == caller for r in pbx.calls_to("POST", "/addChannel"))
 
         reconciling = asyncio.ensure_future(app.reconcile())
         await pbx.wait_for(lambda: app._pending.get(caller, 0) >= 2 or added())  # waiting its turn, or not
-        go.set()
+        answer.go.set()
         await reconciling
         await app.drain()
         order = [
@@ -369,8 +394,6 @@ async def test_a_reconcile_never_moves_a_caller_who_is_rung_talking_or_gone(ctx:
 
 
 async def test_a_caller_whose_call_ended_while_the_bridge_was_away_is_hung_up(ctx: Ctx, pbx: AriDouble) -> None:
-    from dispatch.calls import service as calls
-
     async with running(make_bridge(ctx, pbx), pbx):
         caller = await pbx.incoming_call("081234567801")
         assert caller is not None
@@ -425,7 +448,7 @@ async def test_a_caller_who_hangs_up_while_the_core_is_away_is_ended_by_the_next
         assert status_of(ctx, caller) == "offered" and caller in bridge.app.calls  # kept for the retry
         call = call_on(ctx, caller)
         assert call is not None
-        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        logged = app_log(caplog)
         assert f"could not end call {call.id}: core away (reconcile retries)" in logged
         desk.down = False
         counts = await bridge.app.reconcile()
@@ -497,14 +520,10 @@ async def test_the_acd_goes_on_after_the_core_was_away(
 async def test_a_claimed_call_of_a_caller_on_another_bridge_is_given_back_and_the_taker_stays_ready(
     ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int]
 ) -> None:
-    from dispatch.calls import service as calls
-
     async with running(make_bridge(ctx, pbx), pbx):
         # after the first reconcile has read the live calls (it lists the bridges last): it would end this one
         await pbx.wait_for(lambda: [r for r in pbx.calls_to("GET", "/bridges") if r[1] == "/ari/bridges"])
-        with ctx.sessions() as session:
-            calls.offer(session=session, caller="+6281234567801", provider="asterisk", channel_id="elsewhere")
-            session.commit()
+        live_call(ctx, "elsewhere", "+6281234567801")
         taker = make_taker("taker1")
         await pbx.wait_for(
             lambda: any(e.get("reason") == "not_on_this_bridge" for e in events_of(ctx, "call.requeued"))
@@ -531,7 +550,7 @@ async def test_a_desk_that_cannot_be_rung_is_set_not_ready_and_the_next_one_is_r
         await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
         call = call_on(ctx, caller)
         assert call is not None and call.taker_id == other
-        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        logged = app_log(caplog)
         assert logged == [f"could not ring PJSIP/dead for call {call.id}: ARI 500: {{'error': 'Allocation failed'}}"]
 
 
@@ -733,7 +752,7 @@ async def test_a_caller_who_hangs_up_while_the_desk_rings_is_ended_even_if_the_t
         await pbx.wait_for(lambda: caller not in bridge.app.calls)
         call = call_on(ctx, caller)
         assert call is not None
-        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        logged = app_log(caplog)
         assert f"call {call.id}: could not free call-taker {taker}: core away" in logged
 
 
@@ -1057,7 +1076,7 @@ async def test_a_desk_answering_after_its_caller_hung_up_is_hung_up_and_never_br
         assert call is not None
         assert events_of(ctx, "call.requeued") == [{"id": call.id, "taker_id": slow, "reason": "caller_gone"}]
         assert taker_ready(ctx, slow)  # ready for the next caller at once
-        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        logged = app_log(caplog)
         assert f"call-taker leg {leg} answered but its call is gone; hanging up" in logged
 
 
@@ -1078,7 +1097,7 @@ async def test_a_conversation_is_recorded_in_the_configured_format_and_a_refused
             await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
             return
         await pbx.wait_for(lambda: [r for r in caplog.records if r.name == "telephony.ari.app"])
-        (logged,) = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        (logged,) = app_log(caplog)
         assert logged == f"could not record call {call.id}: ARI 422: specified format is unknown on this system"
         assert status_of(ctx, caller) == "answered" and caller in pbx.channels  # the conversation goes on
 
@@ -1228,7 +1247,7 @@ async def test_a_caller_whose_answer_fails_is_still_queued_and_the_failure_is_lo
         caller = await pbx.incoming_call("081234567801")
         assert caller is not None
         await pbx.wait_for(lambda: "call.queued" in event_types(ctx))  # music is comfort: the call still waits
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert f"could not answer or greet the caller on channel {caller}: ARI 500: Internal Server Error" in logged
 
 
@@ -1254,7 +1273,7 @@ async def test_the_offered_hook_gets_the_channel_and_its_call_and_an_unrecorded_
         assert second is not None
         await pbx.wait_for(lambda: on_hold(pbx, second))
         assert seen == [(first, call.id)]
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert f"could not record call on channel {second}: core away" in logged
 
 
@@ -1274,7 +1293,7 @@ async def test_an_event_whose_handling_fails_is_logged_by_its_type_and_channel(
         monkeypatch.setattr(bridge.app, "handle", refused)
         bridge.app.dispatch({"type": "ChannelDtmfReceived", "channel": {"id": caller}, "digit": "1"})
         await bridge.app.drain()
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert f"ChannelDtmfReceived for channel {caller}: ARI 500: Internal Server Error" in logged
 
 
@@ -1324,7 +1343,7 @@ async def test_a_failing_step_of_the_announcement_is_logged_as_the_choices(
         monkeypatch.setattr(bridge.app.choice, "_silent", refused)
         caller = await pbx.incoming_call("081234567801")  # the announcement plays through; nobody presses
         assert caller is not None
-        logged = lambda: [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]  # noqa: E731
+        logged = lambda: app_log(caplog)  # noqa: E731
         await pbx.wait_for(lambda: logged())
     assert logged() == [f"major incident choice for channel {caller}: ARI 500: Internal Server Error"]
 
@@ -1355,7 +1374,7 @@ async def test_a_holding_bridge_that_keeps_refusing_the_caller_is_tried_twice_th
         assert tries == ["tanggap112-hold", "tanggap112-hold"]
         assert bridge.app.calls[caller].hold_bridge is None and status_of(ctx, caller) == "offered"
         assert not on_hold(pbx, caller) and "call.queued" in event_types(ctx)
-        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        logged = app_log(caplog)
         assert (
             f"could not put the caller on channel {caller} on hold: ARI 404: holding bridge tanggap112-hold gone twice"
             in logged
@@ -1448,9 +1467,7 @@ async def test_a_failed_recording_is_logged_with_its_name_target_and_cause(
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         await pbx.emit("RecordingFailed", {"recording": recording})
 
-        def logged() -> list[str]:
-            return [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
-
+        logged = partial(app_log, caplog)
         await pbx.wait_for(logged)
         await bridge.app.drain()
     assert logged() == [
@@ -1467,14 +1484,10 @@ async def test_a_call_given_back_does_not_hold_back_the_next_claimed_call(
     """A claim pairs the head of the queue with ready call-takers. When the first call is not on this bridge and
     is given back, the next pair is still rung at once: its call-taker is reserved for it, and nobody else would
     ring them for the reservation's 60 s."""
-    from dispatch.calls import service as calls
-
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         await pbx.wait_for(lambda: [r for r in pbx.calls_to("GET", "/bridges") if r[1] == "/ari/bridges"])
         bridge.app.active = False  # both calls in the queue before the ACD pairs them
-        with ctx.sessions() as session:
-            calls.offer(session=session, caller="+6281234567801", provider="asterisk", channel_id="elsewhere")
-            session.commit()
+        live_call(ctx, "elsewhere", "+6281234567801")
         caller = await pbx.incoming_call("081234567802")
         assert caller is not None
         await pbx.wait_for(lambda: "call.queued" in event_types(ctx))
@@ -1500,25 +1513,18 @@ async def test_a_caller_who_hangs_up_while_their_desk_is_being_rung_leaves_no_de
     a caller who has gone."""
     pbx.endpoints["taker1"] = "ring"  # rings until someone hangs it up
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
-        originate = bridge.app.client.originate
-        asked, go = asyncio.Event(), asyncio.Event()
-
-        async def slow_originate(**kwargs: Any) -> Any:
-            asked.set()
-            await go.wait()
-            return await originate(**kwargs)
-
-        monkeypatch.setattr(bridge.app.client, "originate", slow_originate)
+        originate = Held(bridge.app.client.originate)
+        monkeypatch.setattr(bridge.app.client, "originate", originate)
         make_taker("taker1")
         caller = await pbx.incoming_call("081234567801")
         assert caller is not None
-        await asyncio.wait_for(asked.wait(), 5)
+        await asyncio.wait_for(originate.asked.wait(), 5)
         await pbx.caller_hangup(caller)
         app = bridge.app
         # The hang-up is with the bridge: waiting behind the ring in the caller's turn (or, were it not in that
         # turn, already handled).
         await pbx.wait_for(lambda: app._pending.get(caller, 0) >= 2 or app.calls[caller].ended)
-        go.set()
+        originate.go.set()
         await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and not desk_legs(pbx), timeout=2)
         await app.drain()
         assert not desk_legs(pbx) and not app.taker_legs
@@ -1538,9 +1544,7 @@ async def test_a_ring_that_fails_is_logged_as_ringing_a_call_taker_with_the_chan
         caller = await pbx.incoming_call("081234567801")
         assert caller is not None
 
-        def logged() -> list[str]:
-            return [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
-
+        logged = partial(app_log, caplog)
         await pbx.wait_for(logged)
     assert logged()[0] == f"ringing a call-taker for channel {caller}: ARI 503: busy"
 
@@ -1569,7 +1573,7 @@ async def test_a_reconcile_whose_holding_bridge_check_fails_logs_it_and_goes_on_
         counts = await app.reconcile()
         await app.drain()
         assert counts["offered"] == 2 and all(c in app.calls and status_of(ctx, c) == "offered" for c in callers)
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert "reconcile: checking the holding bridge failed: ARI 503: busy" in logged
 
 
@@ -1600,23 +1604,16 @@ async def test_a_caller_found_by_a_reconcile_is_taken_in_their_turn_before_their
         await pbx.wait_for(lambda: on_hold(pbx, caller) and "call.queued" in event_types(ctx))
         await app.drain()
         app.forget_all()
-        add_channel = app.client.add_channel
-        asked, go = asyncio.Event(), asyncio.Event()
-
-        async def slow_add(bridge_id: str, channel_id: Any) -> None:
-            asked.set()
-            await go.wait()
-            await add_channel(bridge_id, channel_id)
-
-        monkeypatch.setattr(app.client, "add_channel", slow_add)
+        add_channel = Held(app.client.add_channel)
+        monkeypatch.setattr(app.client, "add_channel", add_channel)
         reconciling = asyncio.ensure_future(app.reconcile())
-        await asyncio.wait_for(asked.wait(), 5)
+        await asyncio.wait_for(add_channel.asked.wait(), 5)
         await pbx.caller_hangup(caller)
         # The recovery and the three hang-up events (ChannelHangupRequest, StasisEnd, ChannelDestroyed) queued in
         # the caller's turn; or, were the recovery not in that turn, the hang-up handled meanwhile.
         await pbx.wait_for(lambda: app._pending.get(caller, 0) >= 4 or status_of(ctx, caller) == "ended")
         assert status_of(ctx, caller) == "offered"  # the hang-up waits behind the caller's recovery
-        go.set()
+        add_channel.go.set()
         await reconciling
         await pbx.wait_for(lambda: status_of(ctx, caller) == "ended" and caller not in app.calls)
 
@@ -1696,8 +1693,6 @@ async def test_a_reconcile_ends_and_counts_every_call_whose_channel_is_gone(
     """Two waiting callers gone without a word (their events lost in a gap), and two calls the core has as live
     whose channels the bridge never knew (a crashed bridge's): all four are ended and counted; a caller still
     on the line is left alone."""
-    from dispatch.calls import service as calls
-
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         app = bridge.app
         app.active = False
@@ -1707,10 +1702,8 @@ async def test_a_reconcile_ends_and_counts_every_call_whose_channel_is_gone(
         for caller in callers[:2]:
             del pbx.channels[caller]
             pbx.bridges["tanggap112-hold"].channels.remove(caller)
-        with ctx.sessions() as session:
-            for n in range(2):
-                calls.offer(session=session, caller=f"+62812345678{n}9", provider="asterisk", channel_id=f"crashed-{n}")
-            session.commit()
+        for n in range(2):
+            live_call(ctx, f"crashed-{n}", f"+62812345678{n}9")
         counts = await app.reconcile()
         await app.drain()
         assert counts["ended"] == 4
@@ -1724,13 +1717,9 @@ async def test_a_reconcile_that_cannot_end_a_gone_call_now_goes_on(
 ) -> None:
     """The core away as the reconcile ends a call it has as live: the reconcile goes on to its last step (the
     next one ends the call)."""
-    from dispatch.calls import service as calls
-
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
         app = bridge.app
-        with ctx.sessions() as session:
-            calls.offer(session=session, caller="+6281234567809", provider="asterisk", channel_id="crashed")
-            session.commit()
+        live_call(ctx, "crashed")
 
         async def away(*args: Any, **kwargs: Any) -> None:
             raise DeskUnavailable("core away")
@@ -1793,16 +1782,13 @@ async def test_a_reconcile_clears_and_counts_orphan_conversation_bridges_and_say
     anything says so in one warning line with its counts."""
     caplog.set_level(logging.WARNING, logger="telephony.ari.app")
     async with running(make_bridge(ctx, pbx), pbx) as bridge:
-        client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
-        try:
+        async with by_hand(pbx) as client:
             for n in (1, 2):
                 await client.create_bridge(f"tanggap112-mix-{n}", "mixing")
-        finally:
-            await client.close()
         caplog.clear()
         counts = await bridge.app.reconcile()
         assert counts["bridges"] == 2 and not [b for b in pbx.bridges if b.startswith("tanggap112-mix-")]
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert logged == [f"ARI reconcile: {counts}"]
 
 
@@ -1819,7 +1805,7 @@ async def test_a_reconcile_that_cannot_list_the_bridges_logs_it_and_ends_all_the
         caplog.clear()
         counts = await bridge.app.reconcile()
         assert counts["bridges"] == 0
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert logged == ["reconcile: clearing orphan bridges failed: ARI 503: busy"]
 
 
@@ -1845,7 +1831,7 @@ async def test_a_fallback_call_the_core_cannot_take_now_is_logged_by_channel_and
         caplog.clear()
         assert await app.read_journal() == 2
         assert first in app.fallback_open and call_on(ctx, first) is None and call_on(ctx, second) is not None
-        logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+        logged = app_log(caplog)
         assert logged == [
             f"could not record fallback call {first}: core away (read again later)",
             "fallback journal: 2 call(s) taken by the dialplan while no bridge was connected",
@@ -1873,13 +1859,9 @@ async def test_a_journal_that_cannot_be_read_is_named_once_for_the_operator(
         app = bridge.app
         assert [await app.read_journal() for _ in range(3)] == [0, 0, 0]
         # Nothing read, no fallback call open: a reconcile still ends a live call whose channel is gone.
-        from dispatch.calls import service as calls
-
-        with ctx.sessions() as session:
-            calls.offer(session=session, caller="+6281234567809", provider="asterisk", channel_id="crashed")
-            session.commit()
+        live_call(ctx, "crashed")
         assert (await app.reconcile())["ended"] == 1 and status_of(ctx, "crashed") == "ended"
-    logged = [r.getMessage() for r in caplog.records if r.name == "telephony.ari.app"]
+    logged = app_log(caplog)
     assert logged == [
         "fallback journal unreadable (ARI 404: Channel not found): is [tanggap-journal] in the PBX's dialplan? "
         "Calls taken while the bridge was away cannot reach the record"
@@ -1935,11 +1917,8 @@ async def test_an_acd_round_that_fails_is_logged_and_the_next_round_still_rings(
 async def test_a_holding_bridge_found_without_music_gets_its_music(ctx: Ctx, pbx: AriDouble) -> None:
     """A holding bridge of this installation already on the PBX when the bridge starts (made by hand, or by a
     bridge that died before starting the music) is used, and its music started: nobody waits in silence."""
-    client = AriClient(pbx.url, pbx.user, pbx.password, pbx.app)
-    try:
+    async with by_hand(pbx) as client:
         await client.create_bridge("tanggap112-hold", "holding")
-    finally:
-        await client.close()
     assert pbx.bridges["tanggap112-hold"].moh_class is None
     async with running(make_bridge(ctx, pbx), pbx):
         caller = await pbx.incoming_call("081234567801")
