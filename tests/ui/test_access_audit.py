@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -10,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from dispatch.audit import service as audit
+from tests.servers import until
 from tests.streams import Inbox
 from ui.audit import Buffer, buffer_of
 from ui.context import Ctx
@@ -77,9 +77,8 @@ def test_a_stream_of_full_numbers_writes_a_row_when_it_opens_and_when_it_closes(
         assert [(r["action"], r["subject"]) for r in opened] == [
             ("full_number_stream", f"WS /ws (events after seq {live['seq']})")
         ]
-    deadline = time.monotonic() + 5
-    while len(found := rows(client)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    until(lambda: len(rows(client)) >= 2, "the stream's end was not written")
+    found = rows(client)
     assert [r["action"] for r in found] == ["full_number_stream_end", "full_number_stream"]
     with client.websocket_connect("/ws", headers=auth["dispatcher"]) as ws:  # masked: nothing to write
         Inbox(ws).next()
@@ -87,9 +86,8 @@ def test_a_stream_of_full_numbers_writes_a_row_when_it_opens_and_when_it_closes(
     # written, the dispatcher's would have been too (a stream's row is written before its first message).
     with client.websocket_connect("/ws", headers=auth["call_taker"]) as ws:
         Inbox(ws).next()
-    deadline = time.monotonic() + 5
-    while len(found := rows(client)) < 4 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    until(lambda: len(rows(client)) >= 4, "the marker stream's rows were not written")
+    found = rows(client)
     assert [(r["action"], r["role"]) for r in found] == [
         ("full_number_stream_end", "call_taker"),
         ("full_number_stream", "call_taker"),
