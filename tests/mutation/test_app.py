@@ -393,6 +393,37 @@ async def test_a_reconcile_never_moves_a_caller_who_is_rung_talking_or_gone(ctx:
         assert len(pbx.calls_to("POST", "/addChannel")) == adds + 1 and on_hold(pbx, caller)
 
 
+async def test_the_holding_bridge_check_neither_moves_nor_reports_a_caller_being_rung_or_gone(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Outside the holding bridge are also a caller whose desk rings (taken out by hand here; the answer moves them)
+    and a caller who hung up while the core was away (their end waits for it): the check leaves both where they
+    are, and its log does not say it put them back."""
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    make_taker("slow")
+    pbx.endpoints["slow"] = "ring"
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    async with running(bridge_on(ctx, pbx, desk), pbx) as bridge:
+        app = bridge.app
+        rung = await pbx.incoming_call("081234567801")
+        assert rung is not None
+        await pbx.wait_for(lambda: rung in app.calls and app.calls[rung].taker_channel)
+        async with by_hand(pbx) as client:
+            await client.remove_channel(app.hold_bridge, rung)
+        desk.down = True
+        gone = await pbx.incoming_call("081234567802")
+        assert gone is not None
+        await pbx.wait_for(lambda: on_hold(pbx, gone) and "call.queued" in event_types(ctx))
+        await pbx.caller_hangup(gone)
+        await pbx.wait_for(lambda: app.calls[gone].ended)
+        await app.drain()
+        adds = len(pbx.calls_to("POST", "/addChannel"))
+        await app._check_hold()
+        assert len(pbx.calls_to("POST", "/addChannel")) == adds
+        assert not pbx.holding(rung) and app.calls[rung].taker_channel and gone in app.calls
+    assert [m for m in app_log(caplog) if "holding bridge" in m] == []
+
+
 async def test_a_caller_whose_call_ended_while_the_bridge_was_away_is_hung_up(ctx: Ctx, pbx: AriDouble) -> None:
     async with running(make_bridge(ctx, pbx), pbx):
         caller = await pbx.incoming_call("081234567801")
@@ -461,6 +492,7 @@ class FlakyDesk(InProcessDesk):
 
     down = False  # finish and claim
     offers_down = False
+    queued_down = False
     requeue_down = False
     journal = False
 
@@ -472,6 +504,11 @@ class FlakyDesk(InProcessDesk):
         if self.offers_down:
             raise DeskUnavailable("core away")
         return await super().offer(**kwargs)
+
+    async def queued(self, call_id: int, *, actor: str | None = None) -> int | None:
+        if self.queued_down:
+            raise DeskUnavailable("core away")
+        return await super().queued(call_id, actor=actor)
 
     async def ended_unrecorded(self, channel_id: str, cause: str | None, at: datetime) -> bool:
         self.unrecorded.append((channel_id, cause, at))
@@ -1249,6 +1286,24 @@ async def test_a_caller_whose_answer_fails_is_still_queued_and_the_failure_is_lo
         await pbx.wait_for(lambda: "call.queued" in event_types(ctx))  # music is comfort: the call still waits
     logged = app_log(caplog)
     assert f"could not answer or greet the caller on channel {caller}: ARI 500: Internal Server Error" in logged
+
+
+async def test_a_caller_whose_wait_the_core_could_not_note_is_still_held_and_rung_at_once(
+    ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The core took the call, then went away before it heard the caller was on hold (`queued`): nothing is logged
+    as failed, and the ACD looks at the queue at once (here it would otherwise wait 30 s) and rings the ready
+    call-taker."""
+    caplog.set_level(logging.WARNING, logger="telephony.ari.app")
+    desk = FlakyDesk(ctx.sessions, ctx.region.policy, ctx.bus)
+    desk.queued_down = True
+    async with running(bridge_on(ctx, pbx, desk, acd_interval_s=30), pbx):
+        make_taker("taker1")
+        caller = await pbx.incoming_call("081234567801")
+        assert caller is not None
+        await pbx.wait_for(lambda: status_of(ctx, caller) == "answered")
+    assert "call.queued" not in event_types(ctx)  # the core never heard it
+    assert app_log(caplog) == []
 
 
 async def test_the_offered_hook_gets_the_channel_and_its_call_and_an_unrecorded_call_is_logged(

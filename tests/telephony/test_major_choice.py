@@ -157,6 +157,23 @@ async def test_information_then_a_person(
     assert call_on(ctx, channel).taker_id == taker  # type: ignore[union-attr]
 
 
+async def test_keys_pressed_while_talking_to_a_call_taker_play_nothing_and_keep_the_choice(
+    ctx: Ctx, pbx: AriDouble, bridge: AriBridge, disaster: int, make_taker: Callable[..., int]
+) -> None:
+    """A call-taker answered during the announcement: a 3 pressed now (to answer the call-taker, or by chance) must
+    not start the information over the conversation, nor change the choice the queue went by."""
+    pbx.playback_s = None  # the announcement still plays when the call-taker answers
+    channel = await caller(pbx)
+    await pbx.wait_for(lambda: pbx.playbacks and call_on(ctx, channel) is not None)
+    make_taker("taker1")
+    await pbx.wait_for(lambda: call_on(ctx, channel).status == "answered")  # type: ignore[union-attr]
+    await pbx.dtmf(channel, "3")
+    await pbx.caller_hangup(channel)  # handled after the key, in the caller's turn: the key's moment has passed
+    await pbx.wait_for(lambda: channel not in bridge.app.calls)
+    assert played(pbx, channel) == [ANNOUNCEMENT]
+    assert choice_of(ctx, channel) is None
+
+
 async def test_during_the_information_1_or_2_changes_the_choice(
     ctx: Ctx, pbx: AriDouble, bridge: AriBridge, disaster: int
 ) -> None:
