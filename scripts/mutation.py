@@ -59,6 +59,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/telephony/test_queue.py",
         "tests/telephony/test_offer_stream.py",
         "tests/dispatch/test_calls_service.py",
+        "tests/dispatch/test_queue_priority.py",  # the major incident's choice in the queue's order
     ),
     "dispatch/calls/abuse.py": ("tests/dispatch/test_calls_service.py", "tests/ui/test_api_edges.py"),
     "dispatch/calls/intake.py": (
@@ -66,6 +67,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/telephony/test_agi.py",
         "tests/telephony/test_twilio.py",
         "tests/dispatch/test_calls_service.py",
+        "tests/dispatch/test_queue_priority.py",  # the queue's lead for a major incident's choice
     ),
     "dispatch/incidents/duplicates.py": ("tests/dispatch/test_incident_service.py", "tests/ui/test_smoke_flow.py"),
     "dispatch/incidents/assignments.py": (
@@ -100,7 +102,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/telephony/test_major_choice.py",
     ),
     "telephony/ari/choice.py": ("tests/telephony/test_major_choice.py",),  # the major incident's announcement
-    "telephony/twilio_voice.py": ("tests/telephony/test_twilio.py",),
+    "telephony/twilio_voice.py": (
+        "tests/telephony/test_twilio.py",
+        "tests/telephony/test_twilio_gather.py",  # the major incident's announcement and choice on Twilio
+    ),
     "geo/jurisdiction.py": ("tests/geo/test_jurisdiction.py", "tests/geo/test_coverage.py"),
     "dispatch/recommend/service.py": (
         "tests/ui/test_geo_routes.py",
