@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from dispatch.calls import queue
+from dispatch.calls import intake, queue
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.clock import utcnow
@@ -95,3 +95,32 @@ def test_the_acd_rings_for_the_caller_in_danger_first(ctx: Ctx) -> None:
     with ctx.sessions() as session:
         assert queue.position(session=session, call_id=trapped, lead=LEAD) == 1  # ringing, offered until answered
         assert queue.position(session=session, call_id=report, lead=LEAD) == 2
+
+
+def test_a_centre_s_own_lead_orders_the_head_the_acd_and_the_queued_event(ctx: Ctx) -> None:
+    """TANGGAP_QUEUE_PRIORITY_LEAD_S set to one minute: a report made two minutes before a caller in danger has
+    waited its lead and goes first, where the default five minutes would put it second. Every reader of the order
+    is handed the centre's lead, none falls back to the default."""
+    lead = timedelta(minutes=1)
+    now = utcnow()
+    report = offer(ctx, "report", now - timedelta(seconds=120), 2)  # turn -60 s with a minute's lead
+    trapped = offer(ctx, "trapped", now - timedelta(seconds=10), 1)
+    assert head(ctx, lead) == [report, trapped] and head(ctx) == [trapped, report]
+    assert positions(ctx, [report, trapped], lead) == [1, 2]
+    with ctx.sessions() as session:
+        assert intake.queued(session=session, call_id=trapped, actor="bridge", lead=lead) == 2
+    with ctx.sessions() as session:
+        taker = users.create(
+            session=session, username="t1", password="rahasia-112", role="call_taker", sip_endpoint="t1"
+        )
+        users.set_available(session=session, user=taker, available=True)
+    with ctx.sessions() as session:
+        [match] = queue.claim(session=session, provider="asterisk", actor="acd", lead=lead)
+    assert match.call_id == report
+
+
+def test_without_a_lead_the_head_is_as_long_as_asked(ctx: Ctx) -> None:
+    now = utcnow()
+    first = offer(ctx, "first", now - timedelta(seconds=30), 3)
+    offer(ctx, "second", now - timedelta(seconds=20), 1)
+    assert head(ctx, timedelta(0), limit=1) == [first]

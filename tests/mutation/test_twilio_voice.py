@@ -76,6 +76,40 @@ def test_dialling_a_taker_reports_back_for_this_call_and_this_taker() -> None:
     assert read(twilio.dial_taker(7, 3, "taker1")) == ("Response", {}, None, [dial])
 
 
+@pytest.mark.parametrize("flagged", [False, True])
+def test_the_major_incident_s_announcement_asks_one_key_and_queues_without_one(flagged: bool) -> None:
+    warning = [say(twilio.WARNING)] if flagged else []
+    action = {"action": "/telephony/twilio/choice?call_id=7", "method": "POST"}
+    gather: Node = ("Gather", {**action, "numDigits": "1", "timeout": "6"}, None, [say(twilio.ANNOUNCEMENT)])
+    redirect: Node = ("Redirect", {"method": "POST"}, "/telephony/twilio/choice?call_id=7", [])
+    expected = ("Response", {}, None, [*warning, gather, redirect])
+    assert read(twilio.announce(7, flagged=flagged)) == expected
+
+
+def test_after_the_choice_the_caller_is_queued_and_choice_3_hears_the_information_first() -> None:
+    queued = [say(twilio.HOLD_ON), ENQUEUE]
+    assert read(twilio.after_choice(7)) == ("Response", {}, None, queued)
+    action = {"action": "/telephony/twilio/choice?call_id=7&info=1", "method": "POST"}
+    gather: Node = ("Gather", {**action, "numDigits": "1", "timeout": "2"}, None, [say("Info"), say(twilio.PERSON)])
+    assert read(twilio.after_choice(7, "Info")) == ("Response", {}, None, [gather, *queued])
+
+
+@pytest.mark.parametrize(
+    ("digits", "choice"), [("", None), ("1", 1), ("2", 2), ("3", 3), ("0", 1), ("*", 1), ("21", 2), ("12", 1)]
+)
+def test_a_key_at_the_announcement_is_its_choice_and_any_other_key_is_1(digits: str, choice: int | None) -> None:
+    assert twilio.choice_of(digits) == choice
+
+
+def test_without_the_database_the_desks_are_rung_all_at_once_or_the_caller_held() -> None:
+    numbers: list[Node] = [("Number", {}, "+6281100001", []), ("Number", {}, "+6281100002", [])]
+    dial: Node = ("Dial", {"action": "/telephony/twilio/dial", "method": "POST", "timeout": "20"}, None, numbers)
+    expected = ("Response", {}, None, [say(twilio.GREETING), dial])
+    assert read(twilio.greet_and_dial_desks(["+6281100001", "+6281100002"])) == expected
+    pause: Node = ("Pause", {"length": "8"}, None, [])
+    assert read(twilio.hold_on()) == ("Response", {}, None, [say(twilio.HOLD_ON), pause])
+
+
 def test_the_short_answers() -> None:
     assert read(twilio.hangup()) == ("Response", {}, None, [("Hangup", {}, None, [])])
     assert read(twilio.empty()) == ("Response", {}, None, [])
