@@ -2,11 +2,13 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.orm import Session
 
-from dispatch.calls import abuse, locations
+from dispatch.calls import abuse, intake, locations
 from dispatch.calls import service as calls
 from dispatch.clock import utcnow
+from dispatch.errors import Invalid
 from dispatch.events.bus import Published
 from ui.context import Ctx
 
@@ -118,3 +120,16 @@ def test_an_extension_is_stored_apart_and_the_callers_history_is_the_numbers(ctx
     assert (plain.caller, plain.caller_ext) == ("+6281234567890", None)
     assert abuse.status(session=session, caller="+6281234567890", policy=policy).calls_total == 3
     assert calls.data(first)["caller_ext"] == "5"
+
+
+def test_an_answer_or_end_dated_ahead_is_held_to_the_centres_own_clock_skew(session: Session) -> None:
+    """TANGGAP_CLOCK_SKEW_S of one minute: a bridge's answer or end dated two minutes ahead is refused (its clock is
+    wrong, the record would be), where the default five minutes would let both through; nothing is written."""
+    call = calls.offer(session=session, caller="081234567890", provider="asterisk", channel_id="c-skew")
+    ahead, skew = utcnow() + timedelta(minutes=2), timedelta(minutes=1)
+    with pytest.raises(Invalid, match="lies in the future"):
+        intake.answered(session=session, call_id=call.id, taker_id=None, actor="bridge", at=ahead, skew=skew)
+    with pytest.raises(Invalid, match="lies in the future"):
+        intake.finish(session=session, call_id=call.id, actor="bridge", cause="hangup", at=ahead, skew=skew)
+    session.rollback()
+    assert calls.get(session=session, call_id=call.id).status == "offered"
