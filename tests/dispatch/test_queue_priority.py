@@ -38,6 +38,18 @@ def positions(ctx: Ctx, ids: list[int], lead: timedelta = LEAD) -> list[int | No
         return [queue.position(session=session, call_id=i, lead=lead) for i in ids]
 
 
+def first_rung(ctx: Ctx, lead: timedelta) -> queue.Match:
+    """The ACD's pick for the one call-taker who is ready."""
+    with ctx.sessions() as session:
+        taker = users.create(
+            session=session, username="t1", password="rahasia-112", role="call_taker", sip_endpoint="t1"
+        )
+        users.set_available(session=session, user=taker, available=True)
+    with ctx.sessions() as session:
+        [match] = queue.claim(session=session, provider="asterisk", actor="acd", lead=lead)
+    return match
+
+
 def test_turn() -> None:
     assert queue.turn(T0, None, LEAD) == T0 and queue.turn(T0, 1, LEAD) == T0 and queue.turn(T0, 7, LEAD) == T0
     assert queue.turn(T0, 2, LEAD) == T0 + LEAD and queue.turn(T0, 3, LEAD) == T0 + 2 * LEAD
@@ -84,13 +96,7 @@ def test_the_acd_rings_for_the_caller_in_danger_first(ctx: Ctx) -> None:
     now = utcnow()
     report = offer(ctx, "report", now - timedelta(seconds=120), 2)
     trapped = offer(ctx, "trapped", now - timedelta(seconds=3), 1)
-    with ctx.sessions() as session:
-        taker = users.create(
-            session=session, username="t1", password="rahasia-112", role="call_taker", sip_endpoint="t1"
-        )
-        users.set_available(session=session, user=taker, available=True)
-    with ctx.sessions() as session:
-        [match] = queue.claim(session=session, provider="asterisk", actor="acd", lead=LEAD)
+    match = first_rung(ctx, LEAD)
     assert match.call_id == trapped
     with ctx.sessions() as session:
         assert queue.position(session=session, call_id=trapped, lead=LEAD) == 1  # ringing, offered until answered
@@ -109,13 +115,7 @@ def test_a_centre_s_own_lead_orders_the_head_the_acd_and_the_queued_event(ctx: C
     assert positions(ctx, [report, trapped], lead) == [1, 2]
     with ctx.sessions() as session:
         assert intake.queued(session=session, call_id=trapped, actor="bridge", lead=lead) == 2
-    with ctx.sessions() as session:
-        taker = users.create(
-            session=session, username="t1", password="rahasia-112", role="call_taker", sip_endpoint="t1"
-        )
-        users.set_available(session=session, user=taker, available=True)
-    with ctx.sessions() as session:
-        [match] = queue.claim(session=session, provider="asterisk", actor="acd", lead=lead)
+    match = first_rung(ctx, lead)
     assert match.call_id == report
 
 
