@@ -1288,7 +1288,7 @@ async def test_a_caller_whose_answer_fails_is_still_queued_and_the_failure_is_lo
     assert f"could not answer or greet the caller on channel {caller}: ARI 500: Internal Server Error" in logged
 
 
-async def test_a_caller_whose_wait_the_core_could_not_note_is_still_held_and_rung_at_once(
+async def test_a_caller_whose_wait_the_core_could_not_note_is_still_rung_at_once(
     ctx: Ctx, pbx: AriDouble, make_taker: Callable[..., int], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The core took the call, then went away before it heard the caller was on hold (`queued`): nothing is logged
