@@ -12,7 +12,7 @@ from dispatch.calls import intake, queue
 from dispatch.calls import service as calls
 from dispatch.calls.models import Call
 from dispatch.clock import utcnow
-from dispatch.users import service as users
+from tests.mutation.test_queue import taker
 from ui.context import Ctx
 
 LEAD = timedelta(seconds=300)
@@ -40,11 +40,7 @@ def positions(ctx: Ctx, ids: list[int], lead: timedelta = LEAD) -> list[int | No
 
 def first_rung(ctx: Ctx, lead: timedelta) -> queue.Match:
     """The ACD's pick for the one call-taker who is ready."""
-    with ctx.sessions() as session:
-        taker = users.create(
-            session=session, username="t1", password="rahasia-112", role="call_taker", sip_endpoint="t1"
-        )
-        users.set_available(session=session, user=taker, available=True)
+    taker(ctx, "t1")
     with ctx.sessions() as session:
         [match] = queue.claim(session=session, provider="asterisk", actor="acd", lead=lead)
     return match

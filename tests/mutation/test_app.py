@@ -1133,7 +1133,7 @@ async def test_a_conversation_is_recorded_in_the_configured_format_and_a_refused
         if fmt == "gsm":
             await pbx.wait_for(lambda: (call_on(ctx, caller) or Call()).recording_ref is not None)
             return
-        await pbx.wait_for(lambda: [r for r in caplog.records if r.name == "telephony.ari.app"])
+        await pbx.wait_for(partial(app_log, caplog))
         (logged,) = app_log(caplog)
         assert logged == f"could not record call {call.id}: ARI 422: specified format is unknown on this system"
         assert status_of(ctx, caller) == "answered" and caller in pbx.channels  # the conversation goes on

@@ -22,6 +22,7 @@ ENQUEUE: Node = (
     "tanggap112",
     [],
 )
+PAUSE: Node = ("Pause", {"length": "8"}, None, [])
 
 
 def read(twiml: str) -> Node:
@@ -53,7 +54,7 @@ def test_a_retry_says_so_and_queues_the_same_call_again() -> None:
 @pytest.mark.parametrize(("position", "spoken"), [(None, 1), (1, 1), (3, 3)])
 def test_hold_tells_the_place_in_the_queue(position: int | None, spoken: int) -> None:
     text = f"Mohon tetap di saluran. Anda berada di antrean nomor {spoken}."
-    assert read(twilio.hold(position)) == ("Response", {}, None, [say(text), ("Pause", {"length": "8"}, None, [])])
+    assert read(twilio.hold(position)) == ("Response", {}, None, [say(text), PAUSE])
 
 
 def test_dialling_a_taker_reports_back_for_this_call_and_this_taker() -> None:
@@ -106,8 +107,7 @@ def test_without_the_database_the_desks_are_rung_all_at_once_or_the_caller_held(
     dial: Node = ("Dial", {"action": "/telephony/twilio/dial", "method": "POST", "timeout": "20"}, None, numbers)
     expected = ("Response", {}, None, [say(twilio.GREETING), dial])
     assert read(twilio.greet_and_dial_desks(["+6281100001", "+6281100002"])) == expected
-    pause: Node = ("Pause", {"length": "8"}, None, [])
-    assert read(twilio.hold_on()) == ("Response", {}, None, [say(twilio.HOLD_ON), pause])
+    assert read(twilio.hold_on()) == ("Response", {}, None, [say(twilio.HOLD_ON), PAUSE])
 
 
 def test_the_short_answers() -> None:
