@@ -605,6 +605,28 @@ def test_dispatch_to_responder_to_supervisor(server: Server, open_console: OpenC
     free(server, RESPONDER_UNIT)
 
 
+def test_outlines_arriving_late_do_not_take_the_map_from_the_incident(
+    server: Server, open_console: OpenConsole
+) -> None:
+    """On a slow link the city's outlines can arrive after the dispatcher has opened an incident. The map fits
+    the city only while nobody has put it somewhere: it stays on the incident, with the kelurahan names there."""
+    dispatcher = open_console("dispatcher")
+    held: list[Route] = []
+    dispatcher.page.route("**/api/v1/geo/boundaries/kecamatan", lambda route: held.append(route))
+    desk = dispatcher.login("/console")
+    incident_id = _incident(server, "0813 5555 7003")
+    desk.locator(f"#incident-list li[data-id='{incident_id}']").click()
+    expect(desk.locator("#recs li.rec").first).to_be_visible(timeout=15000)
+    for _ in range(200):  # 10 s at most; the page's requests are handled while it waits
+        if held:
+            break
+        desk.wait_for_timeout(50)
+    assert held, "the outlines were never asked for"
+    held.pop().continue_()
+    expect(desk.locator("#map")).to_have_attribute("data-boundaries", re.compile(r"[1-9]"), timeout=5000)
+    expect(desk.locator(".leaflet-tooltip.tip-kelurahan").first).to_be_visible(timeout=5000)
+
+
 def test_recommended_unit_is_assigned_with_one_key(server: Server, open_console: OpenConsole) -> None:
     dispatcher = open_console("dispatcher")
     desk = dispatcher.login("/console")

@@ -24,6 +24,7 @@ export class ConsoleMap {
     this.incidentCircles = new Map();
     this.unitMarkers = new Map(); // one marker per place: units at one post are one dot with their count
     this.selected = null;
+    this.placed = false; // someone put the map somewhere (an incident, a pick, a drag): late outlines leave it
     this.lastIncidents = { list: [], lang: 'id' };
     this.onClick = null;
     this.onIncident = null;
@@ -45,6 +46,7 @@ export class ConsoleMap {
     this.units = L.layerGroup().addTo(this.map);
     this.pick = L.layerGroup().addTo(this.map);
     this.map.on('click', (e) => this.onClick && this.onClick(e.latlng.lat, e.latlng.lng));
+    this.map.on('dragstart', () => { this.placed = true; });
     this.map.on('zoomend', () => {
       this.kelurahanByZoom();
       this.drawIncidents(this.lastIncidents.list, this.lastIncidents.lang);
@@ -92,8 +94,10 @@ export class ConsoleMap {
     this.kecamatanNames = placeNames(kecamatan, 'tip-place tip-kecamatan');
     layer.addTo(this.boundaries);
     this.element().dataset.boundaries = String(kecamatan.features ? kecamatan.features.length : 0);
+    // The outlines can arrive after the dispatcher has opened an incident (a slow link, a busy server): the
+    // whole city then would take the map from under them, to a zoom without place names.
     const bounds = layer.getBounds();
-    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [10, 10] });
+    if (bounds.isValid() && !this.placed) this.map.fitBounds(bounds, { padding: [10, 10] });
     const kelurahan = await optional('/api/v1/geo/boundaries/kelurahan').catch(() => null);
     if (kelurahan) {
       this.kelurahan = L.geoJSON(kelurahan, {
@@ -267,11 +271,13 @@ export class ConsoleMap {
       }).addTo(this.pick);
     }
     const focus = chosen && chosen.lat != null ? chosen : aml;
-    if (focus && focus.lat != null) this.map.setView([focus.lat, focus.lon], Math.max(this.map.getZoom(), 14));
+    if (focus && focus.lat != null) this.focus(focus.lat, focus.lon);
   }
 
   focus(lat, lon) {
-    if (this.ok && lat != null) this.map.setView([lat, lon], Math.max(this.map.getZoom(), 14));
+    if (!this.ok || lat == null) return;
+    this.placed = true;
+    this.map.setView([lat, lon], Math.max(this.map.getZoom(), 14));
   }
 
   /** Public alerts' areas (console/alerts.js): CAP polygons and circles (km), dashed for an exercise. Not
@@ -302,7 +308,9 @@ export class ConsoleMap {
 
   focusAlert(id) {
     const bounds = this.alertBounds && this.alertBounds.get(id);
-    if (this.ok && bounds && bounds.isValid()) this.map.fitBounds(bounds, { padding: [20, 20], animate: false });
+    if (!this.ok || !bounds || !bounds.isValid()) return;
+    this.placed = true;
+    this.map.fitBounds(bounds, { padding: [20, 20], animate: false });
   }
 }
 
