@@ -90,7 +90,7 @@ class _Worker:
 
 class _Workers:
     """`size` threads, each with its worker process, started on the first check; shared by every app of this
-    process (a server has one; tests make many)."""
+    process (a server has one; tests make many). A forked child starts its own (`workers_of`)."""
 
     def __init__(self, size: int) -> None:
         self.local = threading.local()
@@ -144,13 +144,28 @@ def workers_of(size: int) -> _Workers:
     return _shared[size]
 
 
+def _forget_after_fork() -> None:
+    """A forked child has none of its parent's pool threads (a check handed to them would wait for ever) and
+    must not share the parent's worker pipes (two processes reading one answer): it starts its own pool on its
+    first check. mutmut forks a process per mutant, and every login in it hung until this."""
+    _shared.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 class HashPool:
     """At most `workers` password checks at once and `waiting` more queued; beyond that `Busy` at once."""
 
     def __init__(self, workers: int, waiting: int) -> None:
-        self.workers = workers_of(workers)
+        self.size = workers
         self.room = workers + waiting
         self.inside = 0  # running or queued; changed on the event loop only
+
+    @property
+    def workers(self) -> _Workers:
+        """This process's pool, looked up on each check: a pool made before a fork is not the child's."""
+        return workers_of(self.size)
 
     @property
     def full(self) -> bool:

@@ -26,6 +26,7 @@ from config.settings import Settings
 from dispatch.users import hashing
 from dispatch.users.models import LoginLock
 from tests.conftest import PASSWORD
+from tests.servers import until
 from tests.streams import Inbox
 from ui.app import create_app
 from ui.context import Ctx, build
@@ -252,6 +253,43 @@ async def test_a_worker_that_dies_is_replaced() -> None:
         await pool.check(stored, "kata-sandi-benar")
     assert await pool.check(stored, "kata-sandi-benar")
     assert pool.workers.pids() != [pid]
+
+
+def test_a_forked_child_checks_passwords_with_a_pool_of_its_own() -> None:
+    """A child forked after a check (mutmut forks one per mutant) has none of the parent's pool threads: a check
+    handed to them waited for ever. Nor may it stop the parent's workers, which still check the parent's logins."""
+    pool = hashing.HashPool(1, 0)
+    stored = hashing.hash_password("kata-sandi-benar")
+    assert asyncio.run(pool.check(stored, "kata-sandi-benar"))  # the parent's thread and worker now run
+    [parents] = pool.workers.pids()
+    inherited = pool.workers
+    child = os.fork()
+    if child == 0:  # the child answers by its exit code only, and leaves pytest's state alone
+        code = 1
+        try:
+            checked = asyncio.run(asyncio.wait_for(pool.check(stored, "kata-sandi-benar"), 10))
+            own = pool.workers.pids()
+            inherited.stop()  # as its exit would: the parent's workers are not its children, and stay
+            code = 0 if checked and own and parents not in own else 2
+        finally:
+            os._exit(code)
+    status: list[int] = []
+
+    def exited() -> bool:
+        pid, code = os.waitpid(child, os.WNOHANG)
+        status.extend([code] if pid else [])
+        return bool(pid)
+
+    try:
+        until(exited, "the forked child neither finished its check nor gave up on it", deadline_s=30)
+    finally:
+        if not status:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status[0])
+    assert code == 0, f"{code}: 1, the child's check never finished; 2, it used the parent's pool"
+    assert pool.workers.pids() == [parents]
+    assert not asyncio.run(pool.check(stored, "salah"))  # the parent's pool still answers
 
 
 def test_a_server_hashes_passwords_at_argon2ids_full_cost() -> None:
