@@ -28,6 +28,15 @@ def quiet(server: Server) -> None:
             api.post(f"/api/v1/calls/{call['id']}/end")
 
 
+def wait_on(page: Page, condition: Callable[[], bool], what: str) -> None:
+    """Polls `condition` for 10 s at most, letting the page handle its events (routes, responses) meanwhile."""
+    for _ in range(200):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(what)
+
+
 class _StaleReload:
     """Holds the phone's status tap until its assignments reload has read the database, then lets the tap through
     and keeps the reload's stale answer until the test lets it go (`answer`), once the tap has been answered."""
@@ -57,17 +66,12 @@ class _StaleReload:
         if re.search(r"/api/v1/assignments/\d+/status$", response.url) and response.ok:
             self.tap_answered = True
 
-    def wait(self, condition: Callable[[], bool], what: str) -> None:
-        for _ in range(200):  # 10 s at most; the page's events are handled while it waits
-            if condition():
-                return
-            self.page.wait_for_timeout(50)
-        raise AssertionError(what)
-
     def answer(self) -> None:
         """Once the tap is written and answered, answers the reload with what it read before."""
-        self.wait(lambda: self.stale is not None, "the reload did not overtake the tap; the race was not exercised")
-        self.wait(lambda: self.tap_answered, "the tap was not answered")
+        wait_on(
+            self.page, lambda: self.stale is not None, "the reload did not overtake the tap; the race was not exercised"
+        )
+        wait_on(self.page, lambda: self.tap_answered, "the tap was not answered")
         assert self.stale is not None
         route, snapshot = self.stale
         with self.page.expect_request_finished(lambda r: r.url.endswith("/api/v1/assignments/mine")):
@@ -617,11 +621,7 @@ def test_outlines_arriving_late_do_not_take_the_map_from_the_incident(
     incident_id = _incident(server, "0813 5555 7003")
     desk.locator(f"#incident-list li[data-id='{incident_id}']").click()
     expect(desk.locator("#recs li.rec").first).to_be_visible(timeout=15000)
-    for _ in range(200):  # 10 s at most; the page's requests are handled while it waits
-        if held:
-            break
-        desk.wait_for_timeout(50)
-    assert held, "the outlines were never asked for"
+    wait_on(desk, lambda: bool(held), "the outlines were never asked for")
     held.pop().continue_()
     expect(desk.locator("#map")).to_have_attribute("data-boundaries", re.compile(r"[1-9]"), timeout=5000)
     expect(desk.locator(".leaflet-tooltip.tip-kelurahan").first).to_be_visible(timeout=5000)
