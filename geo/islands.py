@@ -10,6 +10,7 @@ is on none of them (at sea, or across a land border), which callers treat as "un
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,10 @@ class Landmasses:
         self._names = tuple(names)
         self._projection = projection
         self.tolerance_m = tolerance_m
+        # GEOS builds a prepared polygon's point locator on its first use, and shapely lets go of the GIL while
+        # it runs: two threads using one polygon for the first time corrupted the heap and aborted the server
+        # (two escalation passes at once). One lookup at a time; a fleet's lookup takes about a millisecond.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._names)
@@ -87,6 +92,10 @@ class Landmasses:
 
     def indices_of(self, lat: npt.ArrayLike, lon: npt.ArrayLike) -> IntArray:
         """Vectorised index_of with -1 for none; compute once per fleet update and reuse."""
+        with self._lock:
+            return self._indices_of(lat, lon)
+
+    def _indices_of(self, lat: npt.ArrayLike, lon: npt.ArrayLike) -> IntArray:
         points = shapely.points(self._projection.xy_many(lat, lon))
         out = np.full(len(points), -1, dtype=np.int64)
         # Bounding boxes from the tree, then the prepared polygons: much faster than a predicate query.

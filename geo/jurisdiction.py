@@ -7,6 +7,7 @@ tens of microseconds even for Banggai's 337 desa.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,7 @@ class Jurisdictions:
         kec_segments, self._kec_segment_owner = outline_segments(kec_m)
         self._kec_segment_tree = shapely.STRtree(kec_segments)
         self.landmasses = Landmasses(region_m, islands, self.projection, tolerance_m=island_tolerance_m)
+        self._lock = threading.Lock()  # prepared polygons are not for two threads at once (geo/islands.py)
 
     @classmethod
     def load(
@@ -125,7 +127,10 @@ class Jurisdictions:
         Raises BadCoordinates for NaN, out-of-range or swapped coordinates.
         """
         lat, lon = validate_point(lat, lon, bbox=self.bbox)
-        point = shapely.Point(*self.projection.xy(lat, lon))
+        with self._lock:
+            return self._locate(shapely.Point(*self.projection.xy(lat, lon)))
+
+    def _locate(self, point: BaseGeometry) -> Location:
         border_m = float(self._border_tree.query_nearest(point, return_distance=True)[1][0])
         near_border = border_m <= self.border_margin_m
         kel_hits = _containing(self._kel_tree, self._kel_m, point)
